@@ -1,0 +1,83 @@
+"""Settings: read once from STOCKQL_* environment variables into one frozen, typed object."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STOCKQL_", frozen=True, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "info"
+
+    database_url: str = "sqlite+aiosqlite:///./stockql.db"
+    redis_url: str | None = None
+    mongodb_url: str | None = None
+
+    # None picks alphavantage when a key is set, the simulator otherwise.
+    provider: Literal["simulator", "alphavantage", "csv"] | None = None
+    alphavantage_api_key: SecretStr | None = None
+    alphavantage_base_url: str = "https://www.alphavantage.co/query"
+    alphavantage_calls_per_minute: int = Field(default=5, ge=1)
+    alphavantage_calls_per_day: int = Field(default=25, ge=1)
+    alphavantage_timeout_seconds: float = Field(default=10.0, gt=0)
+    alphavantage_max_retries: int = Field(default=3, ge=0, le=10)
+    # Premium plans get full daily history (outputsize=full); free plans get the last 100 days.
+    alphavantage_premium: bool = False
+
+    symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
+    simulator_seed: int = 42
+    simulator_tick_seconds: float = Field(default=1.0, gt=0)
+
+    quote_ttl_seconds: float = Field(default=15.0, gt=0)
+    daily_ttl_seconds: float = Field(default=3600.0, gt=0)
+    intraday_ttl_seconds: float = Field(default=60.0, gt=0)
+    search_ttl_seconds: float = Field(default=86400.0, gt=0)
+
+    max_history_rows: int = Field(default=20_000, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_query_depth: int = Field(default=12, ge=1)
+    max_query_tokens: int = Field(default=4000, ge=10)
+    max_query_aliases: int = Field(default=30, ge=1)
+
+    jwt_secret: SecretStr | None = None
+    graphiql: bool | None = None
+    # None runs the worker jobs inside `serve` when there is no Redis (the embedded default).
+    worker_in_process: bool | None = None
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().upper() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env == "production" and self.database_url.startswith("sqlite"):
+            raise ValueError("STOCKQL_DATABASE_URL must name a server database in production")
+        return self
+
+    @property
+    def resolved_provider(self) -> Literal["simulator", "alphavantage", "csv"]:
+        if self.provider is not None:
+            return self.provider
+        return "alphavantage" if self.alphavantage_api_key else "simulator"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        if self.worker_in_process is not None:
+            return self.worker_in_process
+        return self.redis_url is None
