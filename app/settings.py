@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
     simulator_seed: int = 42
     simulator_tick_seconds: float = Field(default=1.0, gt=0)
+    # The csv provider reads {SYMBOL}.csv (daily) and {SYMBOL}_{interval}.csv files from here.
+    csv_directory: str = "./data"
 
     quote_ttl_seconds: float = Field(default=15.0, gt=0)
     daily_ttl_seconds: float = Field(default=3600.0, gt=0)
