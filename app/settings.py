@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr | None = None
     graphiql: bool | None = None
+    # None migrates the database on start-up when it is SQLite (the embedded default).
+    migrate_on_start: bool | None = None
     # None runs the worker jobs inside `serve` when there is no Redis (the embedded default).
     worker_in_process: bool | None = None
 
@@ -77,6 +79,12 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def migrates_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.database_url.startswith("sqlite")
 
     @property
     def runs_worker_in_process(self) -> bool:

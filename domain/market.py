@@ -82,3 +82,79 @@ class SymbolMatch:
     score: float
     region: str | None = None
     currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BarSeries:
+    """Bars as columns, oldest first: the shape history is cached, sliced and served in.
+
+    Columns keep 10 years of daily bars cheap to copy, slice and encode; `bars()` builds
+    Bar objects only when a caller asks for them.
+    """
+
+    timestamps: list[datetime]
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]
+
+    @classmethod
+    def from_bars(cls, bars: list[Bar]) -> BarSeries:
+        return cls(
+            timestamps=[bar.timestamp for bar in bars],
+            open=[bar.open for bar in bars],
+            high=[bar.high for bar in bars],
+            low=[bar.low for bar in bars],
+            close=[bar.close for bar in bars],
+            volume=[bar.volume for bar in bars],
+        )
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def slice(self, start: int, stop: int) -> BarSeries:
+        return BarSeries(
+            timestamps=self.timestamps[start:stop],
+            open=self.open[start:stop],
+            high=self.high[start:stop],
+            low=self.low[start:stop],
+            close=self.close[start:stop],
+            volume=self.volume[start:stop],
+        )
+
+    def bars(self) -> list[Bar]:
+        return [
+            Bar(t, o, h, lo, c, v)
+            for t, o, h, lo, c, v in zip(
+                self.timestamps,
+                self.open,
+                self.high,
+                self.low,
+                self.close,
+                self.volume,
+                strict=True,
+            )
+        ]
+
+
+def weekly_from_daily(daily: BarSeries) -> BarSeries:
+    """Aggregate daily bars into ISO-week bars stamped with the week's first trading day."""
+    weeks: list[Bar] = []
+    current: tuple[int, int] | None = None
+    for bar in daily.bars():
+        year, week, _ = bar.timestamp.isocalendar()
+        if (year, week) != current:
+            current = (year, week)
+            weeks.append(bar)
+            continue
+        first = weeks[-1]
+        weeks[-1] = Bar(
+            timestamp=first.timestamp,
+            open=first.open,
+            high=max(first.high, bar.high),
+            low=min(first.low, bar.low),
+            close=bar.close,
+            volume=first.volume + bar.volume,
+        )
+    return BarSeries.from_bars(weeks)

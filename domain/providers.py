@@ -56,8 +56,7 @@ class MarketDataProvider(Protocol):
         provider can give it; providers may return more, or less when their plan is limited."""
         ...
 
-    async def fetch_quote(self, symbol: str) -> Quote:
-        ...
+    async def fetch_quote(self, symbol: str) -> Quote: ...
 
     async def search(self, query: str) -> list[SymbolMatch]:
         """Best matches first."""

@@ -1,0 +1,143 @@
+"""The `stockql` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from app.settings import Settings
+
+cli = typer.Typer(help="StockQL: a GraphQL API for stock market data and trading signals.",
+                  no_args_is_help=True, add_completion=False)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return settings
+
+
+@cli.command()
+def serve(
+    host: str | None = typer.Option(None, help="Defaults to STOCKQL_HOST (127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Defaults to STOCKQL_PORT (8000)."),
+) -> None:
+    """Run the API server (GraphiQL at /graphql)."""
+    from app.main import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port if port is not None else settings.port,
+        log_level=settings.log_level,
+        ws="websockets-sansio",
+    )
+
+
+@cli.command()
+def worker() -> None:
+    """Run the scheduled jobs (price polling) without serving the API."""
+    from app import jobs
+    from app.runtime import open_runtime
+    from app.worker import worker_jobs
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with open_runtime(settings) as runtime, jobs.running(worker_jobs(runtime)):
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+def migrate(
+    check: bool = typer.Option(False, help="Fail when the models and migrations differ."),
+) -> None:
+    """Upgrade the database to the newest migration."""
+    from app.migrate import check_database, upgrade_database
+
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    if check:
+        check_database(settings.database_url)
+    typer.echo("database is up to date")
+
+
+@cli.command("import-csv")
+def import_csv(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    symbol: str = typer.Option(..., help="Ticker the bars belong to."),
+    interval: str = typer.Option("daily", help="daily, 1min, 5min, 15min, 30min or 60min."),
+) -> None:
+    """Import bars (date/timestamp, open, high, low, close, volume) from a CSV file.
+    All rows or none: bad rows are listed with their line numbers."""
+    from app.adapters.csv_bars import CsvImportError, parse_bar_csv
+    from app.adapters.sql.bar_store import SqlBarStore
+    from app.adapters.sql.database import create_engine
+    from app.migrate import upgrade_database
+    from domain.bar_store import FetchRecord
+    from domain.errors import InvalidInput
+    from domain.market import Interval
+    from domain.symbols import normalize_symbol
+
+    settings = _settings()
+    try:
+        ticker = normalize_symbol(symbol)
+        bar_interval = Interval(interval)
+    except (InvalidInput, ValueError) as error:
+        raise typer.BadParameter(str(error)) from error
+    try:
+        bars = parse_bar_csv(path.read_text(encoding="utf-8-sig"))
+    except CsvImportError as error:
+        for line, problem in error.problems:
+            typer.echo(f"{path}:{line}: {problem}", err=True)
+        typer.echo(f"nothing imported: {len(error.problems)} bad rows", err=True)
+        raise typer.Exit(1) from error
+
+    async def store() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            bar_store = SqlBarStore(engine)
+            written = await bar_store.upsert_bars(ticker, bar_interval, bars, source="csv")
+            await bar_store.record_fetch(
+                FetchRecord(ticker, bar_interval, datetime.now(UTC), "csv")
+            )
+            return written
+        finally:
+            await engine.dispose()
+
+    if settings.migrates_on_start:
+        upgrade_database(settings.database_url)
+    written = asyncio.run(store())
+    typer.echo(f"imported {written} {bar_interval.value} bars of {ticker}")
+
+
+@cli.command()
+def schema(
+    output: Path | None = typer.Option(None, help="Write the SDL here instead of printing it."),
+) -> None:
+    """Print (or write) the GraphQL SDL of the API."""
+    from graphql_schema.schema import export_sdl
+
+    sdl = export_sdl()
+    if output is None:
+        sys.stdout.write(sdl)
+    else:
+        output.write_text(sdl, encoding="utf-8")
+
+
+def main() -> None:
+    cli()

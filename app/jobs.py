@@ -1,0 +1,43 @@
+"""Periodic jobs: each runs on its own interval; a failing run is logged and retried next time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    name: str
+    interval_seconds: float
+    run: Callable[[], Awaitable[None]]
+
+
+async def _repeat(job: PeriodicJob) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        try:
+            await job.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s failed", job.name)
+        await asyncio.sleep(max(0.0, job.interval_seconds - (loop.time() - started)))
+
+
+@asynccontextmanager
+async def running(jobs: Sequence[PeriodicJob]) -> AsyncIterator[None]:
+    """Run the jobs in the background for the duration of the block."""
+    tasks = [asyncio.create_task(_repeat(job), name=f"job:{job.name}") for job in jobs]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,58 @@
+"""create_app(settings): the Starlette application with GraphQL, health checks and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+from app import jobs
+from app.graphql_view import GraphQLView
+from app.health import healthz, readyz
+from app.limits import BodySizeLimit
+from app.runtime import open_runtime
+from app.settings import Settings
+from app.worker import worker_jobs
+from graphql_schema.schema import SchemaLimits, build_schema
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Starlette:
+    schema = build_schema(
+        SchemaLimits(
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_aliases=settings.max_query_aliases,
+        )
+    )
+    view = GraphQLView(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await stack.enter_async_context(open_runtime(settings))
+            app.state.runtime = runtime
+            if settings.runs_worker_in_process:
+                await stack.enter_async_context(jobs.running(worker_jobs(runtime)))
+            yield
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        lifespan=lifespan,
+    )
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for uvicorn: settings from the environment."""
+    return create_app(Settings())

@@ -1,0 +1,36 @@
+"""The worker's jobs, run by `stockql worker` or inside `stockql serve` in the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.jobs import PeriodicJob
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def quote_poll_interval(runtime: Runtime) -> float:
+    """Seconds between polls of every tracked symbol: each simulator tick, or as often as the
+    Alpha Vantage budget allows with a fifth of it left for history and search."""
+    settings = runtime.settings
+    if runtime.provider.name != "alphavantage":
+        return settings.simulator_tick_seconds
+    calls_per_minute = settings.alphavantage_calls_per_minute * 0.8
+    return max(60.0, 60.0 * len(settings.symbols) / calls_per_minute)
+
+
+def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
+    quotes = runtime.services.quotes
+
+    async def poll_quotes() -> None:
+        results = await asyncio.gather(
+            *(quotes.refresh(symbol) for symbol in runtime.settings.symbols),
+            return_exceptions=True,
+        )
+        for symbol, result in zip(runtime.settings.symbols, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("polling %s failed: %s", symbol, type(result).__name__)
+
+    return [PeriodicJob("poll_quotes", quote_poll_interval(runtime), poll_quotes)]

@@ -1,0 +1,270 @@
+"""Price history: cache -> database -> provider, with stale fallback and one upstream call
+per symbol at a time."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import orjson
+
+from domain.bar_store import BarStore, FetchRecord
+from domain.cache import Cache, symbol_key
+from domain.errors import InvalidInput, NotFound, UpstreamUnavailable
+from domain.market import BarSeries, Interval, weekly_from_daily
+from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol
+from domain.single_flight import SingleFlight
+from domain.symbols import normalize_symbol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPolicy:
+    """How long fetched history stays fresh, how far back it reaches, how much one request gets."""
+
+    daily_ttl_seconds: float = 3600.0
+    intraday_ttl_seconds: float = 60.0
+    # After a provider failure the stored data is cached this long before the provider is
+    # tried again, so an outage does not turn every request into an upstream call.
+    stale_ttl_seconds: float = 30.0
+    max_rows: int = 20_000
+    daily_lookback: timedelta = timedelta(days=3660)
+    intraday_lookback: timedelta = timedelta(days=45)
+
+    def ttl(self, interval: Interval) -> float:
+        return self.intraday_ttl_seconds if interval.is_intraday else self.daily_ttl_seconds
+
+    def lookback(self, interval: Interval) -> timedelta:
+        return self.intraday_lookback if interval.is_intraday else self.daily_lookback
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSeries:
+    """All bars known for a symbol and interval, with where and when they were fetched."""
+
+    series: BarSeries
+    source: str
+    fetched_at: datetime
+    cached: bool = False
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PriceHistory:
+    """Bars of one symbol in the requested window.
+
+    `warmup` holds every known bar up to the window's end, oldest first; the window is
+    `warmup[window_start:]`. Indicators are computed over `warmup` and then cut to the
+    window, so their values never depend on the requested range.
+    """
+
+    symbol: str
+    interval: Interval
+    warmup: BarSeries
+    window_start: int
+    source: str
+    cached: bool
+    stale: bool
+    fetched_at: datetime
+    _closes: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def series(self) -> BarSeries:
+        return self.warmup.slice(self.window_start, len(self.warmup))
+
+    @property
+    def closes(self) -> np.ndarray:
+        """Closing prices of `warmup` as float64, built once per history."""
+        if not self._closes:
+            self._closes.append(np.asarray(self.warmup.close, dtype=np.float64))
+        return self._closes[0]
+
+
+class HistoryService:
+    def __init__(
+        self,
+        *,
+        provider: MarketDataProvider,
+        store: BarStore,
+        cache: Cache,
+        policy: HistoryPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._provider = provider
+        self._store = store
+        self._cache = cache
+        self._policy = policy or HistoryPolicy()
+        self._clock = clock
+        self._flights: SingleFlight[StoredSeries] = SingleFlight()
+
+    @property
+    def intervals(self) -> frozenset[Interval]:
+        """Intervals that can be asked for: the provider's, plus WEEKLY built from DAILY."""
+        offered = self._provider.intervals
+        return offered | {Interval.WEEKLY} if Interval.DAILY in offered else offered
+
+    async def history(
+        self,
+        symbol: str,
+        interval: Interval = Interval.DAILY,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int | None = None,
+    ) -> PriceHistory:
+        """Bars with start <= date <= end (UTC dates, both optional), the newest `limit` of
+        them when given. Raises InvalidInput, NotFound or UpstreamUnavailable."""
+        symbol = normalize_symbol(symbol)
+        self._check_request(interval, start, end, limit)
+        base = Interval.DAILY if interval is Interval.WEEKLY else interval
+        stored = await self.stored_series(symbol, base)
+        series = weekly_from_daily(stored.series) if interval is Interval.WEEKLY else stored.series
+
+        timestamps = series.timestamps
+        first = 0 if start is None else bisect.bisect_left(timestamps, _day_start(start))
+        stop = len(timestamps)
+        if end is not None:
+            stop = bisect.bisect_left(timestamps, _day_start(end + timedelta(days=1)))
+        rows = min(limit or self._policy.max_rows, self._policy.max_rows)
+        first = max(first, stop - rows)
+        return PriceHistory(
+            symbol=symbol,
+            interval=interval,
+            warmup=series.slice(0, stop) if stop < len(series) else series,
+            window_start=min(first, stop),
+            source=stored.source,
+            cached=stored.cached,
+            stale=stored.stale,
+            fetched_at=stored.fetched_at,
+        )
+
+    async def stored_series(self, symbol: str, interval: Interval) -> StoredSeries:
+        """Every known bar of a valid symbol: from the cache, else the database while it is
+        fresh, else the provider (one call per symbol and interval at a time)."""
+        key = symbol_key(symbol, "bars", interval.value)
+        blob = await self._cache.get(key)
+        if blob is not None:
+            return _decode(blob)
+        return await self._flights.run(key, lambda: self._load(symbol, interval, key))
+
+    def _check_request(
+        self, interval: Interval, start: date | None, end: date | None, limit: int | None
+    ) -> None:
+        if interval not in self.intervals:
+            offered = ", ".join(sorted(i.name for i in self.intervals))
+            raise InvalidInput(
+                f"Interval {interval.name} is not offered by the provider; use one of {offered}",
+                field="interval",
+            )
+        today = self._clock().date()
+        for name, day in (("start", start), ("end", end)):
+            if day is not None and day > today:
+                raise InvalidInput(f"{name} {day.isoformat()} is in the future", field=name)
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("start must not be after end", field="start")
+        if limit is not None and not 1 <= limit <= self._policy.max_rows:
+            raise InvalidInput(
+                f"limit must be between 1 and {self._policy.max_rows}", field="limit"
+            )
+
+    async def _load(self, symbol: str, interval: Interval, key: str) -> StoredSeries:
+        now = self._clock()
+        ttl = self._policy.ttl(interval)
+        last = await self._store.last_fetch(symbol, interval)
+        if last is not None and (now - last.fetched_at).total_seconds() < ttl:
+            stored = await self._from_store(symbol, interval, last)
+            if stored is not None:
+                remaining = ttl - (now - last.fetched_at).total_seconds()
+                await self._cache.set(key, _encode(stored), ttl_seconds=remaining)
+                return stored
+        try:
+            bars = await self._provider.fetch_bars(
+                symbol, interval, since=now - self._policy.lookback(interval)
+            )
+        except ProviderError as error:
+            return await self._fall_back(symbol, interval, key, last, error)
+        source = self._provider.name
+        await self._store.upsert_bars(symbol, interval, bars, source=source)
+        record = FetchRecord(symbol=symbol, interval=interval, fetched_at=now, source=source)
+        await self._store.record_fetch(record)
+        stored = await self._from_store(symbol, interval, record)
+        if stored is None:
+            raise NotFound(f"No {interval.name} data for {symbol}")
+        await self._cache.set(key, _encode(stored), ttl_seconds=ttl)
+        return stored
+
+    async def _fall_back(
+        self,
+        symbol: str,
+        interval: Interval,
+        key: str,
+        last: FetchRecord | None,
+        error: ProviderError,
+    ) -> StoredSeries:
+        log.warning(
+            "provider %s failed for %s %s: %s",
+            self._provider.name,
+            symbol,
+            interval.value,
+            type(error).__name__,
+        )
+        record = last or FetchRecord(symbol, interval, self._clock(), "database")
+        stored = await self._from_store(symbol, interval, record)
+        if stored is None:
+            if isinstance(error, UnknownSymbol):
+                raise NotFound(f"Unknown symbol {symbol}") from error
+            raise UpstreamUnavailable(
+                f"The market data provider is unavailable and nothing is stored for {symbol}"
+            ) from error
+        stale = StoredSeries(stored.series, stored.source, stored.fetched_at, stale=True)
+        await self._cache.set(key, _encode(stale), ttl_seconds=self._policy.stale_ttl_seconds)
+        return stale
+
+    async def _from_store(
+        self, symbol: str, interval: Interval, record: FetchRecord
+    ) -> StoredSeries | None:
+        since = self._clock() - self._policy.lookback(interval)
+        bars = await self._store.load_bars(symbol, interval, start=since)
+        if not bars:
+            return None
+        return StoredSeries(BarSeries.from_bars(bars), record.source, record.fetched_at)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _encode(stored: StoredSeries) -> bytes:
+    series = stored.series
+    return orjson.dumps(
+        {
+            "source": stored.source,
+            "fetched_at": stored.fetched_at.timestamp(),
+            "stale": stored.stale,
+            "t": [int(ts.timestamp()) for ts in series.timestamps],
+            "o": series.open,
+            "h": series.high,
+            "l": series.low,
+            "c": series.close,
+            "v": series.volume,
+        }
+    )
+
+
+def _decode(blob: bytes) -> StoredSeries:
+    data = orjson.loads(blob)
+    series = BarSeries(
+        timestamps=[datetime.fromtimestamp(ts, UTC) for ts in data["t"]],
+        open=data["o"],
+        high=data["h"],
+        low=data["l"],
+        close=data["c"],
+        volume=data["v"],
+    )
+    fetched_at = datetime.fromtimestamp(data["fetched_at"], UTC)
+    return StoredSeries(series, data["source"], fetched_at, cached=True, stale=data["stale"])

@@ -1,0 +1,73 @@
+"""The Schema: root types composed from the per-domain resolver classes, limits and errors."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from graphql_schema.errors import ErrorCodes, is_expected, log
+from graphql_schema.scalars import scalar_overrides
+from resolvers.market import MarketMutation, MarketQuery
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+
+@strawberry.type
+class Query(MarketQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(MarketMutation):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaLimits:
+    max_depth: int = 12
+    max_tokens: int = 4000
+    max_aliases: int = 30
+
+
+class StockQLSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected errors are the client's business; only the unexpected ones are logged,
+        # with their stack and the request id that the client cannot see.
+        context: Any = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "")
+        for error in errors:
+            if not is_expected(error):
+                log.error(
+                    "unexpected error in %s (request %s)",
+                    ".".join(map(str, error.path or ())),
+                    request_id,
+                    exc_info=error.original_error,
+                )
+
+
+def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
+    limits = limits or SchemaLimits()
+    extensions: list[type[SchemaExtension] | Any] = [
+        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        ErrorCodes,
+    ]
+    return StockQLSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides=scalar_overrides(),
+    )
+
+
+def export_sdl() -> str:
+    """The SDL committed as graphql_schema/schema.graphql."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,209 @@
+"""GraphQL types of market data: bars, history with indicators, quotes, symbol matches."""
+
+import math
+from datetime import datetime
+from typing import cast
+
+import numpy as np
+import strawberry
+
+from domain import indicators
+from domain import market as domain
+from domain.history import PriceHistory as DomainPriceHistory
+
+Interval = strawberry.enum(domain.Interval, name="Interval")
+
+
+@strawberry.type
+class Bar:
+    timestamp: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@strawberry.type(
+    description="Column-oriented bars: the same data as PriceHistory.bars, one list per field, "
+    "for charting clients."
+)
+class BarColumns:
+    timestamp: list[datetime]
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]
+
+
+@strawberry.type
+class IndicatorPoint:
+    timestamp: datetime
+    value: float
+
+
+@strawberry.type
+class MacdPoint:
+    timestamp: datetime
+    macd: float
+    signal: float
+    histogram: float
+
+
+@strawberry.type
+class BollingerPoint:
+    timestamp: datetime
+    upper: float
+    middle: float
+    lower: float
+
+
+@strawberry.type(
+    description="Bars of one symbol in [start, end], oldest first. Indicator series cover the "
+    "same timestamps and are computed with the history BEFORE start as warm-up, so a value "
+    "never depends on the requested range; points without enough history are omitted."
+)
+class PriceHistory:
+    symbol: str
+    interval: Interval
+    source: str = strawberry.field(
+        description="Where the bars came from: alphavantage, simulator, csv, ..."
+    )
+    cached: bool = strawberry.field(
+        description="True when served from the cache without contacting the provider."
+    )
+    stale: bool = strawberry.field(
+        description="True when the provider failed and older stored data was served instead."
+    )
+    fetched_at: datetime
+    history: strawberry.Private[DomainPriceHistory]
+
+    @classmethod
+    def from_domain(cls, history: DomainPriceHistory) -> "PriceHistory":
+        return cls(
+            symbol=history.symbol,
+            interval=history.interval,
+            source=history.source,
+            cached=history.cached,
+            stale=history.stale,
+            fetched_at=history.fetched_at,
+            history=history,
+        )
+
+    @strawberry.field
+    def bars(self) -> list[Bar]:
+        # Domain bars carry the same attributes: serve them without copying each one.
+        return cast(list[Bar], self.history.series.bars())
+
+    @strawberry.field
+    def columns(self) -> BarColumns:
+        series = self.history.series
+        return BarColumns(
+            timestamp=series.timestamps,
+            open=series.open,
+            high=series.high,
+            low=series.low,
+            close=series.close,
+            volume=series.volume,
+        )
+
+    @strawberry.field
+    def sma(self, window: int = 20) -> list[IndicatorPoint]:
+        return self._points(indicators.sma(self.history.closes, window))
+
+    @strawberry.field
+    def ema(self, window: int = 20) -> list[IndicatorPoint]:
+        return self._points(indicators.ema(self.history.closes, window))
+
+    @strawberry.field
+    def rsi(self, window: int = 14) -> list[IndicatorPoint]:
+        return self._points(indicators.rsi(self.history.closes, window))
+
+    @strawberry.field
+    def macd(self, fast: int = 12, slow: int = 26, signal: int = 9) -> list[MacdPoint]:
+        line, signal_line, histogram = indicators.macd(self.history.closes, fast, slow, signal)
+        return [
+            MacdPoint(timestamp=ts, macd=m, signal=s, histogram=h)
+            for ts, m, s, h in self._rows(line, signal_line, histogram)
+        ]
+
+    @strawberry.field
+    def bollinger(self, window: int = 20, deviations: float = 2.0) -> list[BollingerPoint]:
+        upper, middle, lower = indicators.bollinger(self.history.closes, window, deviations)
+        return [
+            BollingerPoint(timestamp=ts, upper=u, middle=m, lower=lo)
+            for ts, u, m, lo in self._rows(upper, middle, lower)
+        ]
+
+    def _points(self, values: np.ndarray) -> list[IndicatorPoint]:
+        return [IndicatorPoint(timestamp=ts, value=v) for ts, v in self._rows(values)]
+
+    def _rows(self, *columns: np.ndarray) -> list[tuple[datetime, *tuple[float, ...]]]:
+        """Rows (timestamp, values...) of the requested window, skipping warm-up NaNs."""
+        start = self.history.window_start
+        timestamps = self.history.warmup.timestamps[start:]
+        lists = [column[start:].tolist() for column in columns]
+        return [
+            (ts, *values)
+            for ts, *values in zip(timestamps, *lists, strict=True)
+            if not any(math.isnan(value) for value in values)
+        ]
+
+
+@strawberry.type
+class Quote:
+    symbol: str
+    price: float
+    open: float | None
+    high: float | None
+    low: float | None
+    previous_close: float | None
+    change: float | None
+    change_percent: float | None
+    volume: float | None
+    timestamp: datetime
+    source: str
+    stale: bool
+
+    @classmethod
+    def from_domain(cls, quote: domain.Quote) -> "Quote":
+        return cls(
+            symbol=quote.symbol,
+            price=quote.price,
+            open=quote.open,
+            high=quote.high,
+            low=quote.low,
+            previous_close=quote.previous_close,
+            change=quote.change,
+            change_percent=quote.change_percent,
+            volume=quote.volume,
+            timestamp=quote.timestamp,
+            source=quote.source,
+            stale=quote.stale,
+        )
+
+
+@strawberry.type
+class SymbolMatch:
+    symbol: str
+    name: str
+    region: str | None
+    currency: str | None
+    score: float
+
+    @classmethod
+    def from_domain(cls, match: domain.SymbolMatch) -> "SymbolMatch":
+        return cls(
+            symbol=match.symbol,
+            name=match.name,
+            region=match.region,
+            currency=match.currency,
+            score=match.score,
+        )
+
+
+@strawberry.type
+class ClearCacheResult:
+    symbols: list[str]
+    keys_removed: int

@@ -1,0 +1,60 @@
+"""Market data operations: history, latest price, symbol search, tracked symbols, cache."""
+
+from datetime import date
+
+import strawberry
+
+from domain.market import Interval as DomainInterval
+from domain.symbols import normalize_symbol
+from graphql_schema.context import Info
+from graphql_schema.types.market import (
+    ClearCacheResult,
+    Interval,
+    PriceHistory,
+    Quote,
+    SymbolMatch,
+)
+
+
+@strawberry.type
+class MarketQuery:
+    @strawberry.field
+    async def history(
+        self,
+        info: Info,
+        symbol: str,
+        interval: Interval = DomainInterval.DAILY,
+        start: date | None = None,
+        end: date | None = None,
+        limit: int | None = None,
+    ) -> PriceHistory:
+        history = await info.context.services.history.history(
+            symbol, interval, start=start, end=end, limit=limit
+        )
+        return PriceHistory.from_domain(history)
+
+    @strawberry.field
+    async def latest_price(self, info: Info, symbol: str) -> Quote:
+        return Quote.from_domain(await info.context.services.quotes.latest(symbol))
+
+    @strawberry.field
+    async def search_symbols(self, info: Info, query: str) -> list[SymbolMatch]:
+        matches = await info.context.services.search.search(query)
+        return [SymbolMatch.from_domain(match) for match in matches]
+
+    @strawberry.field(description="Symbols the server tracks in real time.")
+    def symbols(self, info: Info) -> list[str]:
+        return list(info.context.services.symbols)
+
+
+@strawberry.type
+class MarketMutation:
+    @strawberry.mutation(
+        description="Requires ADMIN. Without a symbol, clears the cache of every symbol."
+    )
+    async def clear_cache(self, info: Info, symbol: str | None = None) -> ClearCacheResult:
+        services = info.context.services
+        target = None if symbol is None else normalize_symbol(symbol)
+        removed = await services.cache.clear_symbol(target)
+        symbols = [target] if target else list(services.symbols)
+        return ClearCacheResult(symbols=symbols, keys_removed=removed)
