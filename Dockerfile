@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Build: dependencies from uv.lock into /app/.venv, then only the project and its venv are copied
+# into a slim runtime image that runs as a non-root user.
+FROM python:3.11-slim AS build
+COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project
+COPY app ./app
+COPY domain ./domain
+COPY graphql_schema ./graphql_schema
+COPY resolvers ./resolvers
+COPY migrations ./migrations
+COPY alembic.ini ./
+RUN uv sync --locked --no-dev
+
+FROM python:3.11-slim AS runtime
+RUN useradd --create-home --uid 10001 stockql
+WORKDIR /app
+COPY --from=build --chown=stockql:stockql /app /app
+ENV PATH="/app/.venv/bin:$PATH" \
+    PYTHONUNBUFFERED=1 \
+    STOCKQL_HOST=0.0.0.0 \
+    STOCKQL_PORT=8000
+USER stockql
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+ENTRYPOINT ["stockql"]
+CMD ["serve"]

@@ -1,0 +1,128 @@
+"""In-memory fakes of the domain ports, for unit tests of the domain services."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from domain.bar_store import FetchRecord
+from domain.market import Bar, Interval, Quote, SymbolMatch
+from domain.providers import ProviderError, UnknownSymbol
+
+
+def daily_bars(count: int, *, start: datetime, first_close: float = 100.0) -> list[Bar]:
+    """`count` weekday bars from `start` with closes first_close, first_close + 1, ..."""
+    bars: list[Bar] = []
+    day = start
+    while len(bars) < count:
+        if day.weekday() < 5:
+            close = first_close + len(bars)
+            bars.append(Bar(day, close - 0.5, close + 1, close - 1, close, 1000.0 + len(bars)))
+        day += timedelta(days=1)
+    return bars
+
+
+class FakeProvider:
+    name = "fake"
+    intervals = frozenset({Interval.DAILY, Interval.FIVE_MINUTES})
+
+    def __init__(self, bars: dict[str, list[Bar]], *, delay: float = 0.0) -> None:
+        self.bars = bars
+        self.delay = delay
+        self.failure: ProviderError | None = None
+        self.calls: list[tuple[str, str]] = []
+
+    async def fetch_bars(
+        self, symbol: str, interval: Interval, *, since: datetime | None = None
+    ) -> list[Bar]:
+        self.calls.append(("bars", symbol))
+        await asyncio.sleep(self.delay)
+        if self.failure is not None:
+            raise self.failure
+        if symbol not in self.bars:
+            raise UnknownSymbol(symbol)
+        return list(self.bars[symbol])
+
+    async def fetch_quote(self, symbol: str) -> Quote:
+        self.calls.append(("quote", symbol))
+        await asyncio.sleep(self.delay)
+        if self.failure is not None:
+            raise self.failure
+        if symbol not in self.bars:
+            raise UnknownSymbol(symbol)
+        last = self.bars[symbol][-1]
+        return Quote(symbol=symbol, price=last.close, timestamp=last.timestamp, source=self.name)
+
+    async def search(self, query: str) -> list[SymbolMatch]:
+        self.calls.append(("search", query))
+        if self.failure is not None:
+            raise self.failure
+        return [SymbolMatch(s, f"{s} Inc", 1.0) for s in self.bars if s.startswith(query.upper())]
+
+
+class FakeBarStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, Interval], dict[datetime, Bar]] = {}
+        self.fetches: dict[tuple[str, Interval], FetchRecord] = {}
+
+    async def upsert_bars(
+        self, symbol: str, interval: Interval, bars: Sequence[Bar], *, source: str
+    ) -> int:
+        table = self.rows.setdefault((symbol, interval), {})
+        for bar in bars:
+            table[bar.timestamp] = bar
+        return len(bars)
+
+    async def load_bars(
+        self,
+        symbol: str,
+        interval: Interval,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Bar]:
+        table = self.rows.get((symbol, interval), {})
+        return [
+            table[ts]
+            for ts in sorted(table)
+            if (start is None or ts >= start) and (end is None or ts <= end)
+        ]
+
+    async def record_fetch(self, record: FetchRecord) -> None:
+        self.fetches[(record.symbol, record.interval)] = record
+
+    async def last_fetch(self, symbol: str, interval: Interval) -> FetchRecord | None:
+        return self.fetches.get((symbol, interval))
+
+    async def latest_bar(self, symbol: str, interval: Interval) -> Bar | None:
+        bars = await self.load_bars(symbol, interval)
+        return bars[-1] if bars else None
+
+
+class DictCache:
+    """A cache without expiry: enough to see what the services put in it."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+
+    async def get(self, key: str) -> bytes | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None:
+        self.values[key] = value
+
+    async def clear_symbol(self, symbol: str | None) -> int:
+        prefix = f"stockql:sym:{symbol}:" if symbol else "stockql:sym:"
+        doomed = [key for key in self.values if key.startswith(prefix)]
+        for key in doomed:
+            del self.values[key]
+        return len(doomed)
+
+
+class Clock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2024, 6, 3, 15, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now

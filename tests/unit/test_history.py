@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from domain.errors import InvalidInput, NotFound, UpstreamUnavailable
+from domain.history import HistoryPolicy, HistoryService
+from domain.market import Interval
+from domain.providers import ProviderRateLimited, ProviderUnavailable
+from tests.support.fakes import Clock, DictCache, FakeBarStore, FakeProvider, daily_bars
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    return FakeProvider({"AAPL": daily_bars(100, start=START)})
+
+
+@pytest.fixture
+def store() -> FakeBarStore:
+    return FakeBarStore()
+
+
+@pytest.fixture
+def cache() -> DictCache:
+    return DictCache()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2024, 6, 3, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def service(
+    provider: FakeProvider, store: FakeBarStore, cache: DictCache, clock: Clock
+) -> HistoryService:
+    return HistoryService(provider=provider, store=store, cache=cache, clock=clock)
+
+
+async def test_first_request_fetches_stores_and_caches(
+    service: HistoryService, provider: FakeProvider, store: FakeBarStore, cache: DictCache
+) -> None:
+    history = await service.history("aapl")
+    assert history.symbol == "AAPL"
+    assert len(history.series) == 100
+    assert (history.source, history.cached, history.stale) == ("fake", False, False)
+    assert len(store.rows[("AAPL", Interval.DAILY)]) == 100
+    assert provider.calls == [("bars", "AAPL")]
+    assert cache.values
+
+
+async def test_second_request_is_served_from_the_cache(
+    service: HistoryService, provider: FakeProvider
+) -> None:
+    await service.history("AAPL")
+    again = await service.history("AAPL")
+    assert again.cached is True
+    assert len(again.series) == 100
+    assert provider.calls == [("bars", "AAPL")]
+
+
+async def test_fresh_stored_bars_are_used_when_the_cache_is_empty(
+    service: HistoryService, provider: FakeProvider, cache: DictCache
+) -> None:
+    await service.history("AAPL")
+    await cache.clear_symbol(None)
+    again = await service.history("AAPL")
+    assert again.cached is False
+    assert provider.calls == [("bars", "AAPL")]
+
+
+async def test_concurrent_requests_cause_one_upstream_call(
+    service: HistoryService, provider: FakeProvider
+) -> None:
+    provider.delay = 0.05
+    results = await asyncio.gather(*(service.history("AAPL") for _ in range(10)))
+    assert provider.calls == [("bars", "AAPL")]
+    assert {len(result.series) for result in results} == {100}
+
+
+async def test_provider_failure_serves_stored_bars_as_stale(
+    service: HistoryService,
+    provider: FakeProvider,
+    cache: DictCache,
+    clock: Clock,
+) -> None:
+    await service.history("AAPL")
+    await cache.clear_symbol(None)
+    clock.now += timedelta(days=1)
+    provider.failure = ProviderRateLimited("limit", daily=True)
+    history = await service.history("AAPL")
+    assert history.stale is True
+    assert len(history.series) == 100
+
+
+async def test_provider_failure_with_nothing_stored_is_upstream_unavailable(
+    service: HistoryService, provider: FakeProvider
+) -> None:
+    provider.failure = ProviderUnavailable("down")
+    with pytest.raises(UpstreamUnavailable):
+        await service.history("AAPL")
+
+
+async def test_unknown_symbol_is_not_found(service: HistoryService) -> None:
+    with pytest.raises(NotFound):
+        await service.history("ZZZZ")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"start": date(2024, 3, 1), "end": date(2024, 2, 1)}, "start"),
+        ({"start": date(2024, 6, 4)}, "start"),
+        ({"end": date(2030, 1, 1)}, "end"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 20_001}, "limit"),
+    ],
+)
+async def test_bad_requests_are_refused_without_upstream_calls(
+    service: HistoryService, provider: FakeProvider, kwargs: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await service.history("AAPL", **kwargs)  # type: ignore[arg-type]
+    assert refused.value.field == field
+    assert provider.calls == []
+
+
+async def test_interval_the_provider_does_not_offer_is_refused(service: HistoryService) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await service.history("AAPL", Interval.ONE_MINUTE)
+    assert refused.value.field == "interval"
+
+
+async def test_invalid_symbol_text_is_refused(service: HistoryService) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await service.history("not a symbol!")
+    assert refused.value.field == "symbol"
+
+
+async def test_window_keeps_earlier_bars_as_warmup(service: HistoryService) -> None:
+    history = await service.history("AAPL", start=date(2024, 3, 1), end=date(2024, 3, 31))
+    window = history.series
+    assert window.timestamps[0] == datetime(2024, 3, 1, tzinfo=UTC)
+    assert window.timestamps[-1] == datetime(2024, 3, 29, tzinfo=UTC)
+    assert history.warmup.timestamps[0] == START
+    assert history.warmup.timestamps[-1] == window.timestamps[-1]
+
+
+async def test_limit_keeps_the_newest_bars(service: HistoryService) -> None:
+    history = await service.history("AAPL", limit=5)
+    assert len(history.series) == 5
+    assert history.series.close == [195.0, 196.0, 197.0, 198.0, 199.0]
+
+
+async def test_weekly_bars_aggregate_daily_bars(service: HistoryService) -> None:
+    history = await service.history("AAPL", Interval.WEEKLY, start=date(2024, 1, 1))
+    first_week = history.series.bars()[0]
+    assert first_week.timestamp == START
+    assert first_week.open == 99.5
+    assert first_week.close == 104.0
+    assert first_week.high == 105.0
+    assert first_week.low == 99.0
+    assert first_week.volume == sum(1000.0 + i for i in range(5))
+    assert len(history.series) == 20
+
+
+async def test_max_rows_caps_an_unlimited_request(
+    provider: FakeProvider, store: FakeBarStore, cache: DictCache, clock: Clock
+) -> None:
+    service = HistoryService(
+        provider=provider,
+        store=store,
+        cache=cache,
+        clock=clock,
+        policy=HistoryPolicy(max_rows=30),
+    )
+    history = await service.history("AAPL")
+    assert len(history.series) == 30
+    assert history.series.close[-1] == 199.0
