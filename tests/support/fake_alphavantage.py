@@ -160,7 +160,9 @@ class FakeAlphaVantage:
         app = web.Application()
         app.router.add_get("/query", self._handle)
         # Cancel handlers whose client hung up, so a delayed answer never holds up stop().
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=1.0, access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

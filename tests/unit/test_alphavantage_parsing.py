@@ -120,7 +120,7 @@ SEARCH = {
 
 
 def with_daily_field(field: str, value: object) -> dict[str, Any]:
-    body = json.loads(json.dumps(DAILY))
+    body: dict[str, Any] = json.loads(json.dumps(DAILY))
     body["Time Series (Daily)"]["2024-05-03"][field] = value
     return body
 
