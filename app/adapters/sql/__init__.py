@@ -1,0 +1,1 @@
+"""SQL adapters: engine and sessions, table rows, and the stores built on them."""

@@ -1,0 +1,178 @@
+"""BarStore on SQL: idempotent upserts (COPY for large loads on PostgreSQL) and range loads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, column, select, table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.adapters.sql.tables import BarFetchRow, BarRow
+from domain.bar_store import FetchRecord
+from domain.market import Bar, Interval
+
+BARS: Table = BarRow.__table__  # type: ignore[attr-defined]
+BAR_FETCHES: Table = BarFetchRow.__table__  # type: ignore[attr-defined]
+
+_COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume", "source")
+_VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "source")
+
+# Rows per executemany call; the chunks share one transaction, so a failure writes none of them.
+CHUNK_ROWS = 1000
+# Above this many rows PostgreSQL loads through COPY, several times faster than INSERTs.
+COPY_MIN_ROWS = 2000
+
+
+class SqlBarStore:
+    """domain.bar_store.BarStore on SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def upsert_bars(
+        self, symbol: str, interval: Interval, bars: Sequence[Bar], *, source: str
+    ) -> int:
+        """Insert or replace bars by (symbol, interval, timestamp), all or nothing.
+
+        Idempotent; of several bars with the same timestamp the last one wins. Returns the
+        number of distinct timestamps written. Raises ValueError, before writing anything, for
+        a naive timestamp or a price or volume that is not a finite number.
+        """
+        by_time = _by_utc_time(bars)
+        if not by_time:
+            return 0
+        async with self._engine.begin() as connection:
+            if self._postgres and len(by_time) > COPY_MIN_ROWS:
+                await self._copy_upsert(connection, symbol, interval, source, by_time.items())
+            else:
+                rows = [
+                    {
+                        "symbol": symbol,
+                        "interval": interval.value,
+                        "ts": ts,
+                        "open": bar.open,
+                        "high": bar.high,
+                        "low": bar.low,
+                        "close": bar.close,
+                        "volume": bar.volume,
+                        "source": source,
+                    }
+                    for ts, bar in by_time.items()
+                ]
+                for offset in range(0, len(rows), CHUNK_ROWS):
+                    chunk = rows[offset : offset + CHUNK_ROWS]
+                    await connection.execute(self._upsert(BARS, _VALUE_COLUMNS), chunk)
+        return len(by_time)
+
+    async def load_bars(
+        self,
+        symbol: str,
+        interval: Interval,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Bar]:
+        """Bars with start <= timestamp <= end (either bound optional), oldest first, in UTC."""
+        query = (
+            select(BARS.c.ts, BARS.c.open, BARS.c.high, BARS.c.low, BARS.c.close, BARS.c.volume)
+            .where(BARS.c.symbol == symbol, BARS.c.interval == interval.value)
+            .order_by(BARS.c.ts)
+        )
+        if start is not None:
+            query = query.where(BARS.c.ts >= start)
+        if end is not None:
+            query = query.where(BARS.c.ts <= end)
+        async with self._engine.connect() as connection:
+            result = await connection.execute(query)
+            # Columns straight into Bars: ORM objects would cost several times more per row.
+            return [Bar(ts, o, h, lo, c, v) for ts, o, h, lo, c, v in result]
+
+    async def latest_bar(self, symbol: str, interval: Interval) -> Bar | None:
+        """The newest bar, or None when there is none."""
+        query = (
+            select(BARS.c.ts, BARS.c.open, BARS.c.high, BARS.c.low, BARS.c.close, BARS.c.volume)
+            .where(BARS.c.symbol == symbol, BARS.c.interval == interval.value)
+            .order_by(BARS.c.ts.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else Bar(*row)
+
+    async def record_fetch(self, record: FetchRecord) -> None:
+        """Remember when and from where a symbol's bars of one interval were fetched last."""
+        row = {
+            "symbol": record.symbol,
+            "interval": record.interval.value,
+            "fetched_at": record.fetched_at,
+            "source": record.source,
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(self._upsert(BAR_FETCHES, ("fetched_at", "source")), row)
+
+    async def last_fetch(self, symbol: str, interval: Interval) -> FetchRecord | None:
+        """The latest fetch recorded for (symbol, interval), or None."""
+        query = select(BAR_FETCHES.c.fetched_at, BAR_FETCHES.c.source).where(
+            BAR_FETCHES.c.symbol == symbol, BAR_FETCHES.c.interval == interval.value
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        return FetchRecord(symbol=symbol, interval=interval, fetched_at=row[0], source=row[1])
+
+    def _upsert(self, target: Table, replace: Sequence[str]) -> postgresql.Insert | sqlite.Insert:
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = insert(target)
+        return statement.on_conflict_do_update(
+            index_elements=list(target.primary_key.columns),
+            set_={name: statement.excluded[name] for name in replace},
+        )
+
+    async def _copy_upsert(
+        self,
+        connection: AsyncConnection,
+        symbol: str,
+        interval: Interval,
+        source: str,
+        bars: Iterable[tuple[datetime, Bar]],
+    ) -> None:
+        # The temporary table is created through SQLAlchemy first: that starts the transaction
+        # the raw COPY then joins. It lives only until this transaction ends.
+        await connection.exec_driver_sql(
+            "CREATE TEMPORARY TABLE bars_load (LIKE bars INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver.copy_records_to_table(
+            "bars_load",
+            columns=_COLUMNS,
+            records=[
+                (symbol, interval.value, ts, b.open, b.high, b.low, b.close, b.volume, source)
+                for ts, b in bars
+            ],
+        )
+        load = table("bars_load", *(column(name) for name in _COLUMNS))
+        statement = postgresql.insert(BARS).from_select(_COLUMNS, select(load))
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(BARS.primary_key.columns),
+                set_={name: statement.excluded[name] for name in _VALUE_COLUMNS},
+            )
+        )
+
+
+def _by_utc_time(bars: Iterable[Bar]) -> dict[datetime, Bar]:
+    # One row per key: PostgreSQL refuses a statement that updates the same row twice.
+    by_time: dict[datetime, Bar] = {}
+    for bar in bars:
+        if bar.timestamp.tzinfo is None:
+            raise ValueError(f"naive timestamp {bar.timestamp!r}: bars must be timezone-aware")
+        if not all(map(math.isfinite, (bar.open, bar.high, bar.low, bar.close, bar.volume))):
+            raise ValueError(f"bar at {bar.timestamp.isoformat()} has a value that is not finite")
+        by_time[bar.timestamp.astimezone(UTC)] = bar
+    return by_time

@@ -1,0 +1,69 @@
+"""Async engines for SQLite (the embedded default) and PostgreSQL, sessions, and a health ping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+# How long a SQLite writer waits for another writer's lock before failing with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
+    """Create the engine for `url` (`sqlite+aiosqlite://...` or `postgresql+asyncpg://...`).
+
+    `pooled=False` opens a fresh connection per checkout: for one-shot users such as migrations.
+    The caller owns the engine and must `await engine.dispose()` it.
+    """
+    options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_async_engine(url, **options)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        return engine
+    if pooled:
+        # pre_ping replaces connections the server closed (restarts, idle timeouts) before use.
+        options |= {
+            "pool_size": 10,
+            "max_overflow": 10,
+            "pool_recycle": 1800,
+            "pool_pre_ping": True,
+        }
+    return create_async_engine(
+        url, connect_args={"server_settings": {"application_name": "stockql"}}, **options
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; objects stay readable after commit (no implicit reload in async)."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Run `SELECT 1`; raises when the database cannot be reached."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # The driver's own transaction handling starts transactions lazily and never around DDL;
+    # turning it off lets _begin_sqlite emit BEGIN, so every transaction (migrations too) is atomic.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers work while one writer commits; NORMAL sync is safe with WAL.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")

@@ -1,0 +1,81 @@
+"""SQL table rows. Every table lives on SQLModel.metadata, which Alembic compares against.
+
+No `from __future__ import annotations` here: SQLModel reads the annotations at runtime.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Explicit constraint names make autogenerate produce the same result on SQLite and PostgreSQL
+# (SQLite reflects unnamed constraints without names) and let later migrations drop them by name.
+# Table modules must import this one before defining tables so the convention applies to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that reads back as UTC on every database.
+
+    SQLite has no time zone type: values are stored there as naive UTC and get their tzinfo
+    back on read. Naive datetimes are refused on write rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002  (the signature SQLAlchemy calls)
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        # asyncpg already returns UTC; other offsets only appear with other drivers.
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+class BarRow(SQLModel, table=True):
+    """One OHLCV bar; `interval` holds domain.market.Interval values ("daily", "5min", ...)."""
+
+    __tablename__ = "bars"
+
+    symbol: str = Field(primary_key=True, max_length=10)
+    interval: str = Field(primary_key=True, max_length=10)
+    ts: datetime = Field(primary_key=True, sa_type=UtcDateTime)
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    source: str = Field(max_length=32)
+
+
+class BarFetchRow(SQLModel, table=True):
+    """When a symbol's bars of one interval were last fetched, and from which provider."""
+
+    __tablename__ = "bar_fetches"
+
+    symbol: str = Field(primary_key=True, max_length=10)
+    interval: str = Field(primary_key=True, max_length=10)
+    fetched_at: datetime = Field(sa_type=UtcDateTime)
+    source: str = Field(max_length=32)
