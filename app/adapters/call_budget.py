@@ -46,16 +46,16 @@ class _WindowedBudget(abc.ABC):
     def __init__(
         self,
         *,
-        calls_per_minute: int,
-        calls_per_day: int,
+        per_minute: int,
+        per_day: int,
         max_wait_seconds: float,
         clock: Clock,
         sleep: Sleep,
     ) -> None:
-        if calls_per_minute < 1 or calls_per_day < 1:
-            raise ValueError("calls_per_minute and calls_per_day must be at least 1")
-        self._per_minute = calls_per_minute
-        self._per_day = calls_per_day
+        if per_minute < 1 or per_day < 1:
+            raise ValueError("per_minute and per_day must be at least 1")
+        self._per_minute = per_minute
+        self._per_day = per_day
         self._max_wait = max_wait_seconds
         self._clock = clock
         self._sleep = sleep
@@ -99,15 +99,15 @@ class MemoryCallBudget(_WindowedBudget):
     def __init__(
         self,
         *,
-        calls_per_minute: int,
-        calls_per_day: int,
+        per_minute: int,
+        per_day: int,
         max_wait_seconds: float = 2.0,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__(
-            calls_per_minute=calls_per_minute,
-            calls_per_day=calls_per_day,
+            per_minute=per_minute,
+            per_day=per_day,
             max_wait_seconds=max_wait_seconds,
             clock=clock,
             sleep=sleep,
@@ -160,16 +160,16 @@ class RedisCallBudget(_WindowedBudget):
         self,
         redis: aioredis.Redis,
         *,
-        calls_per_minute: int,
-        calls_per_day: int,
+        per_minute: int,
+        per_day: int,
         key_prefix: str = "stockql:alphavantage:budget",
         max_wait_seconds: float = 2.0,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__(
-            calls_per_minute=calls_per_minute,
-            calls_per_day=calls_per_day,
+            per_minute=per_minute,
+            per_day=per_day,
             max_wait_seconds=max_wait_seconds,
             clock=clock,
             sleep=sleep,

@@ -62,7 +62,7 @@ def make_provider(
             "session": session,
             "api_key": fake_alphavantage.api_key,
             "base_url": fake_alphavantage.base_url,
-            "budget": MemoryCallBudget(calls_per_minute=1000, calls_per_day=1000),
+            "budget": MemoryCallBudget(per_minute=1000, per_day=1000),
             "timeout_seconds": 2.0,
             "max_retries": 2,
             "backoff_seconds": 0.01,
@@ -362,7 +362,7 @@ async def test_malformed_json_is_unavailable(
 async def test_budget_refusal_stops_calls_before_they_leave(
     make_provider: MakeProvider, fake_alphavantage: FakeAlphaVantage
 ) -> None:
-    budget = MemoryCallBudget(calls_per_minute=100, calls_per_day=2)
+    budget = MemoryCallBudget(per_minute=100, per_day=2)
     provider = make_provider(budget=budget)
     await provider.fetch_quote("IBM")
     await provider.fetch_quote("MSFT")
@@ -377,7 +377,7 @@ async def test_budget_refusal_stops_calls_before_they_leave(
 async def test_retries_draw_from_the_budget(
     make_provider: MakeProvider, fake_alphavantage: FakeAlphaVantage
 ) -> None:
-    budget: CallBudget = MemoryCallBudget(calls_per_minute=100, calls_per_day=2)
+    budget: CallBudget = MemoryCallBudget(per_minute=100, per_day=2)
     fake_alphavantage.enqueue(json=BURST_LIMIT, times=3)
 
     with pytest.raises(ProviderRateLimited) as caught:
@@ -408,7 +408,7 @@ async def test_api_key_is_absent_from_errors_and_logs(
             session=session,
             api_key=fake.api_key,
             base_url=fake.base_url,
-            budget=MemoryCallBudget(calls_per_minute=100, calls_per_day=100),
+            budget=MemoryCallBudget(per_minute=100, per_day=100),
             timeout_seconds=0.2,
             max_retries=2,
             sleep=sleeps,
@@ -431,7 +431,7 @@ async def test_api_key_is_scrubbed_from_aiohttp_errors_in_any_encoding(
             session=session,
             api_key=odd_key,
             base_url=fake_alphavantage.base_url,
-            budget=MemoryCallBudget(calls_per_minute=100, calls_per_day=100),
+            budget=MemoryCallBudget(per_minute=100, per_day=100),
             max_retries=2,
             sleep=sleeps,
         )

@@ -53,7 +53,7 @@ def make_budget(request: pytest.FixtureRequest, clock: FakeClock) -> BudgetFacto
 
 
 async def test_calls_within_the_minute_limit_pass(make_budget: BudgetFactory) -> None:
-    budget = make_budget(calls_per_minute=3, calls_per_day=10)
+    budget = make_budget(per_minute=3, per_day=10)
 
     for _ in range(3):
         await budget.acquire()
@@ -62,7 +62,7 @@ async def test_calls_within_the_minute_limit_pass(make_budget: BudgetFactory) ->
 async def test_used_up_minute_far_from_its_end_is_refused_with_the_wait(
     make_budget: BudgetFactory,
 ) -> None:
-    budget = make_budget(calls_per_minute=2, calls_per_day=10)
+    budget = make_budget(per_minute=2, per_day=10)
     await budget.acquire()
     await budget.acquire()
 
@@ -76,7 +76,7 @@ async def test_used_up_minute_far_from_its_end_is_refused_with_the_wait(
 async def test_used_up_minute_near_its_end_is_waited_for(
     make_budget: BudgetFactory, clock: FakeClock
 ) -> None:
-    budget = make_budget(calls_per_minute=1, calls_per_day=10, max_wait_seconds=2.0)
+    budget = make_budget(per_minute=1, per_day=10, max_wait_seconds=2.0)
     clock.now += 48.5
     await budget.acquire()
 
@@ -86,7 +86,7 @@ async def test_used_up_minute_near_its_end_is_waited_for(
 
 
 async def test_next_minute_allows_calls_again(make_budget: BudgetFactory, clock: FakeClock) -> None:
-    budget = make_budget(calls_per_minute=1, calls_per_day=10)
+    budget = make_budget(per_minute=1, per_day=10)
     await budget.acquire()
     clock.now += 60
 
@@ -96,7 +96,7 @@ async def test_next_minute_allows_calls_again(make_budget: BudgetFactory, clock:
 async def test_used_up_day_is_refused_as_daily(
     make_budget: BudgetFactory, clock: FakeClock
 ) -> None:
-    budget = make_budget(calls_per_minute=5, calls_per_day=2)
+    budget = make_budget(per_minute=5, per_day=2)
     await budget.acquire()
     clock.now += 60
     await budget.acquire()
@@ -110,7 +110,7 @@ async def test_used_up_day_is_refused_as_daily(
 
 
 async def test_next_day_allows_calls_again(make_budget: BudgetFactory, clock: FakeClock) -> None:
-    budget = make_budget(calls_per_minute=5, calls_per_day=1)
+    budget = make_budget(per_minute=5, per_day=1)
     await budget.acquire()
     clock.now += DAY
 
@@ -118,7 +118,7 @@ async def test_next_day_allows_calls_again(make_budget: BudgetFactory, clock: Fa
 
 
 async def test_refused_calls_are_not_counted(make_budget: BudgetFactory, clock: FakeClock) -> None:
-    budget = make_budget(calls_per_minute=1, calls_per_day=2, max_wait_seconds=0)
+    budget = make_budget(per_minute=1, per_day=2, max_wait_seconds=0)
     await budget.acquire()
     for _ in range(5):
         with pytest.raises(ProviderRateLimited):
@@ -129,7 +129,7 @@ async def test_refused_calls_are_not_counted(make_budget: BudgetFactory, clock: 
 
 
 async def test_concurrent_calls_never_exceed_the_limit(make_budget: BudgetFactory) -> None:
-    budget = make_budget(calls_per_minute=5, calls_per_day=100, max_wait_seconds=0)
+    budget = make_budget(per_minute=5, per_day=100, max_wait_seconds=0)
 
     results = await asyncio.gather(*(budget.acquire() for _ in range(20)), return_exceptions=True)
 
@@ -139,14 +139,14 @@ async def test_concurrent_calls_never_exceed_the_limit(make_budget: BudgetFactor
 
 def test_limits_below_one_are_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        MemoryCallBudget(calls_per_minute=0, calls_per_day=25)
+        MemoryCallBudget(per_minute=0, per_day=25)
 
 
 async def test_redis_budgets_share_one_count(redis_url: str, clock: FakeClock) -> None:
     first, second = aioredis.from_url(redis_url), aioredis.from_url(redis_url)
     try:
-        replica_a = RedisCallBudget(first, calls_per_minute=3, calls_per_day=25, clock=clock)
-        replica_b = RedisCallBudget(second, calls_per_minute=3, calls_per_day=25, clock=clock)
+        replica_a = RedisCallBudget(first, per_minute=3, per_day=25, clock=clock)
+        replica_b = RedisCallBudget(second, per_minute=3, per_day=25, clock=clock)
         await replica_a.acquire()
         await replica_b.acquire()
         await replica_a.acquire()
@@ -161,12 +161,8 @@ async def test_redis_budgets_share_one_count(redis_url: str, clock: FakeClock) -
 async def test_redis_budgets_with_other_prefixes_count_apart(
     redis_client: aioredis.Redis, clock: FakeClock
 ) -> None:
-    one = RedisCallBudget(
-        redis_client, calls_per_minute=1, calls_per_day=5, clock=clock, key_prefix="a"
-    )
-    other = RedisCallBudget(
-        redis_client, calls_per_minute=1, calls_per_day=5, clock=clock, key_prefix="b"
-    )
+    one = RedisCallBudget(redis_client, per_minute=1, per_day=5, clock=clock, key_prefix="a")
+    other = RedisCallBudget(redis_client, per_minute=1, per_day=5, clock=clock, key_prefix="b")
     await one.acquire()
 
     await other.acquire()
@@ -174,7 +170,7 @@ async def test_redis_budgets_with_other_prefixes_count_apart(
 
 async def test_redis_counters_expire(redis_client: aioredis.Redis, clock: FakeClock) -> None:
     budget = RedisCallBudget(
-        redis_client, calls_per_minute=5, calls_per_day=25, clock=clock, key_prefix="budget"
+        redis_client, per_minute=5, per_day=25, clock=clock, key_prefix="budget"
     )
 
     await budget.acquire()
