@@ -41,16 +41,20 @@ class CallBudget(Protocol):
 
 
 class _WindowedBudget(abc.ABC):
-    """The waiting and refusing shared by both budgets; subclasses count atomically."""
+    """The waiting and refusing shared by both budgets; subclasses count atomically.
+
+    `per_minute` and `per_day` are call limits; a used-up minute is waited for when it ends
+    within `max_wait_seconds`. `clock` gives epoch seconds and `sleep` waits (both for tests).
+    """
 
     def __init__(
         self,
         *,
         per_minute: int,
         per_day: int,
-        max_wait_seconds: float,
-        clock: Clock,
-        sleep: Sleep,
+        max_wait_seconds: float = 2.0,
+        clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         if per_minute < 1 or per_day < 1:
             raise ValueError("per_minute and per_day must be at least 1")
@@ -96,24 +100,9 @@ class _WindowedBudget(abc.ABC):
 class MemoryCallBudget(_WindowedBudget):
     """A budget for one process. Safe for concurrent tasks on one event loop."""
 
-    def __init__(
-        self,
-        *,
-        per_minute: int,
-        per_day: int,
-        max_wait_seconds: float = 2.0,
-        clock: Clock = time.time,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        super().__init__(
-            per_minute=per_minute,
-            per_day=per_day,
-            max_wait_seconds=max_wait_seconds,
-            clock=clock,
-            sleep=sleep,
-        )
-        self._minute, self._minute_calls = -1, 0
-        self._day, self._day_calls = -1, 0
+    # The current windows and their counts; each instance shadows them from its first call on.
+    _minute, _minute_calls = -1, 0
+    _day, _day_calls = -1, 0
 
     async def _take(self, minute: int, day: int) -> Refusal:
         # No await in here: check and count cannot interleave with another task.

@@ -20,6 +20,7 @@ from domain.providers import (
 )
 from tests.support.fake_alphavantage import (
     BURST_LIMIT,
+    FAKE_API_KEY,
     NOTE_LIMIT,
     PREMIUM_ENDPOINT,
     FakeAlphaVantage,
@@ -388,53 +389,39 @@ async def test_retries_draw_from_the_budget(
 
 
 FAILURES = {
-    "daily-limit": {"json": daily_limit("SECRET-KEY-42")},
+    "daily-limit": {"json": daily_limit(FAKE_API_KEY)},
     "server-error": {"status": 500, "times": 3},
     "timeout": {"delay": 5, "times": 3},
-    "html": {"text": "<html>key SECRET-KEY-42 seen</html>"},
+    "html": {"text": f"<html>key {FAKE_API_KEY} seen</html>"},
 }
 
 
 @pytest.mark.parametrize("failure", FAILURES.values(), ids=FAILURES.keys())
 async def test_api_key_is_absent_from_errors_and_logs(
-    session: aiohttp.ClientSession,
-    sleeps: Sleeps,
+    make_provider: MakeProvider,
+    fake_alphavantage: FakeAlphaVantage,
     caplog: pytest.LogCaptureFixture,
     failure: dict[str, object],
 ) -> None:
-    async with FakeAlphaVantage(api_key="SECRET-KEY-42") as fake:
-        fake.enqueue(**failure)  # type: ignore[arg-type]
-        provider = AlphaVantageProvider(
-            session=session,
-            api_key=fake.api_key,
-            base_url=fake.base_url,
-            budget=MemoryCallBudget(per_minute=100, per_day=100),
-            timeout_seconds=0.2,
-            max_retries=2,
-            sleep=sleeps,
-        )
-        with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as caught:
-            await provider.fetch_quote("IBM")
+    fake_alphavantage.enqueue(**failure)  # type: ignore[arg-type]
+    provider = make_provider(timeout_seconds=0.2)
 
-    assert "SECRET-KEY-42" not in str(caught.value)
-    assert "SECRET-KEY-42" not in caplog.text
+    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as caught:
+        await provider.fetch_quote("IBM")
+
+    assert FAKE_API_KEY not in str(caught.value)
+    assert FAKE_API_KEY not in caplog.text
 
 
 async def test_api_key_is_scrubbed_from_aiohttp_errors_in_any_encoding(
-    fake_alphavantage: FakeAlphaVantage, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+    make_provider: MakeProvider,
+    fake_alphavantage: FakeAlphaVantage,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A session that raises for statuses puts the full URL, query string included, in its errors.
     fake_alphavantage.enqueue(status=503, times=3)
-    odd_key = "k3y/with+odd=chars"
     async with aiohttp.ClientSession(raise_for_status=True) as session:
-        provider = AlphaVantageProvider(
-            session=session,
-            api_key=odd_key,
-            base_url=fake_alphavantage.base_url,
-            budget=MemoryCallBudget(per_minute=100, per_day=100),
-            max_retries=2,
-            sleep=sleeps,
-        )
+        provider = make_provider(session=session, api_key="k3y/with+odd=chars")
         with caplog.at_level(logging.DEBUG), pytest.raises(ProviderUnavailable) as caught:
             await provider.fetch_quote("IBM")
 
