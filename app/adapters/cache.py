@@ -1,0 +1,160 @@
+"""Cache adapters: process memory (the embedded default) and Redis (shared by replicas)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from domain.cache import symbol_key
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "Redis is unreachable right now", as opposed to a wrong command or type.
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+_SCAN_COUNT = 1000
+_UNLINK_BATCH = 500
+
+
+class MemoryCache:
+    """Entries in process memory, each living `ttl_seconds` after it was set.
+
+    Expiry is checked on read against `clock` (seconds, monotonic); beyond `max_entries` the
+    least recently used entry is evicted, so memory stays bounded without a sweeping task.
+    """
+
+    def __init__(
+        self, *, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, not {max_entries}")
+        self._max_entries = max_entries
+        self._clock = clock
+        # key -> (value, expiry on the clock's scale); order is least recently used first.
+        self._entries: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if self._clock() >= expires_at:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None:
+        if ttl_seconds <= 0:
+            # Already expired: the value must not be read, nor an older one under this key.
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = (value, self._clock() + ttl_seconds)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    async def clear_symbol(self, symbol: str | None) -> int:
+        now = self._clock()
+        owned = [key for key in self._entries if _is_symbol_key(key, symbol)]
+        removed = 0
+        for key in owned:
+            _, expires_at = self._entries.pop(key)
+            # Expired entries are gone for readers already; like Redis, do not count them.
+            removed += expires_at > now
+        return removed
+
+
+class RedisCache:
+    """Entries in Redis with a millisecond expiry, shared by every replica.
+
+    The cache is an optimisation: while Redis is unreachable `get` misses and `set` does
+    nothing (one warning per outage), so requests are served from the database. How long an
+    unreachable Redis makes each call wait is the client's configuration: build it with
+    `socket_connect_timeout`, `socket_timeout` and a short `retry` (redis-py's default retries
+    ten times with backoff). `clear_symbol` is an admin action and raises instead.
+    The client must return bytes (decode_responses=False); its owner closes it.
+    """
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisCache needs a client with decode_responses=False")
+        self._client = client
+        self._reachable = True
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            value = await self._client.get(key)
+        except _UNAVAILABLE as error:
+            self._lost("get", error)
+            return None
+        self._found()
+        # decode_responses=False (checked at construction) makes this bytes, never str.
+        assert not isinstance(value, str)
+        return value
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None:
+        try:
+            if ttl_seconds <= 0:
+                # Redis refuses a zero expiry; an expired value must not leave an older one.
+                await self._client.unlink(key)
+            else:
+                # Round up so that a TTL under a millisecond still stores the value briefly.
+                await self._client.set(key, value, px=max(1, math.ceil(ttl_seconds * 1000)))
+        except _UNAVAILABLE as error:
+            self._lost("set", error)
+            return
+        self._found()
+
+    async def clear_symbol(self, symbol: str | None) -> int:
+        removed = 0
+        if symbol is None:
+            pattern = _glob_escape(symbol_key("")) + "*"
+        else:
+            removed += await self._client.unlink(symbol_key(symbol))
+            pattern = _glob_escape(symbol_key(symbol, "")) + "*"
+        # SCAN walks the keyspace in steps without blocking Redis as KEYS would; UNLINK frees
+        # the values in the background. Keys deleted during a SCAN do not disturb it.
+        batch: list[bytes] = []
+        async for key in self._client.scan_iter(match=pattern, count=_SCAN_COUNT):
+            batch.append(key)
+            if len(batch) >= _UNLINK_BATCH:
+                removed += await self._client.unlink(*batch)
+                batch = []
+        if batch:
+            removed += await self._client.unlink(*batch)
+        return removed
+
+    def _lost(self, operation: str, error: Exception) -> None:
+        # Every request touches the cache: log the start of an outage, not each failed call.
+        if self._reachable:
+            self._reachable = False
+            log.warning("Redis cache unavailable (%s: %s); serving without it", operation, error)
+        else:
+            log.debug("Redis cache still unavailable (%s: %s)", operation, error)
+
+    def _found(self) -> None:
+        if not self._reachable:
+            self._reachable = True
+            log.warning("Redis cache available again")
+
+
+def _is_symbol_key(key: str, symbol: str | None) -> bool:
+    """Whether `key` was built by symbol_key for `symbol` (for any symbol when None)."""
+    # symbol_key(x, "") ends with the separator: it prefixes x's keys but not those of a
+    # longer symbol (AAPL, not AAPLX); symbol_key("") likewise prefixes every symbol's keys.
+    if symbol is None:
+        return key.startswith(symbol_key(""))
+    return key == symbol_key(symbol) or key.startswith(symbol_key(symbol, ""))
+
+
+def _glob_escape(text: str) -> str:
+    """`text` as a literal in a Redis MATCH pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
