@@ -4,6 +4,10 @@ Every indicator takes closes oldest first (a 1-D float64 array of finite prices)
 arrays of the same length, NaN where there is not yet enough history (the warm-up). A value at
 index t depends only on closes[0..t], so callers compute over all stored history and keep the
 points they need: the history before a requested range is the warm-up of that range.
+Closes that are not 1-D or not finite raise ValueError (bad data, not bad user input).
+
+The warm-ups documented below assume TA-Lib's process-global defaults: no unstable period
+(talib.set_unstable_period) and the default compatibility mode.
 """
 
 from __future__ import annotations
@@ -87,9 +91,9 @@ def macd(close: FloatArray, fast: int, slow: int, signal: int) -> MacdLines:
     As in TA-Lib, both EMAs start at index `slow - 1` and the fast one is seeded there with
     the SMA of the `fast` closes ending at that index, so its first values differ from
     `ema(close, fast)` (the gap shrinks by a factor 1 - 2 / (fast + 1) per close). All three
-    lines start at index `slow + signal - 2` (33 for 12/26/9). Raises InvalidInput (field
-    "fast", "slow" or "signal") unless each is 2..MAX_WINDOW and at most len(close), and
-    fast < slow.
+    lines start at index `slow + signal - 2` (33 for 12/26/9): TA-Lib withholds the MACD
+    line until its signal exists. Raises InvalidInput (field "fast", "slow" or "signal")
+    unless each is 2..MAX_WINDOW and at most len(close), and fast < slow.
     """
     prices = _prices(close)
     for value, field in ((fast, "fast"), (slow, "slow"), (signal, "signal")):
