@@ -44,6 +44,9 @@ def configure(**options: Any) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_item=render_item,
+        # SQLite has transactional DDL too (Alembic assumes not): with it, an upgrade that
+        # fails part-way leaves the database at the previous revision.
+        transactional_ddl=True,
         **options,
     )
 
@@ -63,9 +66,9 @@ def run_offline() -> None:
 
 def run_migrations(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
-    # SQLite: batch mode rebuilds tables to alter them; the engine emits BEGIN itself, so all
-    # the DDL of an upgrade commits or rolls back as one.
-    configure(connection=connection, render_as_batch=sqlite, transactional_ddl=True)
+    # SQLite alters tables by rebuilding them (batch mode). The engine emits BEGIN itself
+    # (app.adapters.sql.database), so SQLite's DDL really runs inside the transaction.
+    configure(connection=connection, render_as_batch=sqlite)
     with context.begin_transaction():
         context.run_migrations()
         if sqlite:
