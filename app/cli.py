@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from datetime import UTC, datetime
@@ -13,8 +14,11 @@ import uvicorn
 
 from app.settings import Settings
 
-cli = typer.Typer(help="StockQL: a GraphQL API for stock market data and trading signals.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="StockQL: a GraphQL API for stock market data and trading signals.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 def _settings() -> Settings:
@@ -56,10 +60,8 @@ def worker() -> None:
         async with open_runtime(settings) as runtime, jobs.running(worker_jobs(runtime)):
             await asyncio.Event().wait()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
 
 
 @cli.command()

@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 
-async def healthz(request: Request) -> JSONResponse:
+async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import aiohttp
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.alphavantage import AlphaVantageProvider
@@ -44,18 +46,18 @@ class Runtime:
     services: Services
 
     async def check_ready(self) -> dict[str, str]:
-        """"ok" or the failure per dependency; raises nothing."""
+        """ "ok" or the failure per dependency; raises nothing."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(ping(self.engine), timeout=2)
             checks["database"] = "ok"
-        except Exception as error:  # noqa: BLE001 - any failure means not ready
+        except Exception as error:  # any failure means not ready
             checks["database"] = f"unavailable: {type(error).__name__}"
         if self.redis is not None:
             try:
                 await asyncio.wait_for(self.redis.ping(), timeout=2)
                 checks["redis"] = "ok"
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 checks["redis"] = f"unavailable: {type(error).__name__}"
         return checks
 
@@ -69,7 +71,13 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(engine.dispose)
         redis = None
         if settings.redis_url:
-            redis = aioredis.from_url(settings.redis_url)
+            # Fail fast when Redis is down: the cache degrades to misses instead of stalling.
+            redis = aioredis.from_url(
+                settings.redis_url,
+                socket_connect_timeout=2,
+                socket_timeout=2,
+                retry=Retry(NoBackoff(), 1),
+            )
             stack.push_async_callback(redis.aclose)
         cache: Cache = RedisCache(redis) if redis is not None else MemoryCache()
         provider = await _open_provider(settings, redis, stack)
@@ -96,7 +104,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
-            provider.name, engine.url.get_backend_name(), "yes" if redis else "no",
+            provider.name,
+            engine.url.get_backend_name(),
+            "yes" if redis else "no",
         )
         yield Runtime(settings, engine, redis, provider, store, services)
 

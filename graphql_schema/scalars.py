@@ -1,10 +1,10 @@
 """Scalars of the contract: DateTime is ISO-8601 UTC with a "Z" suffix; Date is YYYY-MM-DD."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import strawberry
-from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
+from strawberry.types.scalar import ScalarDefinition
 
 
 def serialize_datetime(value: datetime) -> str:
@@ -21,19 +21,35 @@ def parse_datetime(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"Invalid DateTime {value!r}: use ISO-8601, e.g. 2024-05-03T14:30:00Z")
+        message = f"Invalid DateTime {value!r}: use ISO-8601, e.g. 2024-05-03T14:30:00Z"
+        raise ValueError(message) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-DateTime: ScalarWrapper = strawberry.scalar(
-    datetime,
+def parse_date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("Date must be a YYYY-MM-DD string")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"Invalid Date {value!r}: use YYYY-MM-DD") from None
+
+
+DateTime = strawberry.scalar(
     name="DateTime",
     description="ISO-8601 date and time in UTC with a Z suffix.",
     serialize=serialize_datetime,
     parse_value=parse_datetime,
 )
 
+Date = strawberry.scalar(
+    name="Date",
+    description="A calendar date, YYYY-MM-DD.",
+    serialize=date.isoformat,
+    parse_value=parse_date,
+)
 
-def scalar_overrides() -> dict[object, ScalarWrapper | ScalarDefinition]:
+
+def scalar_map() -> dict[object, ScalarDefinition]:
     """Python types whose GraphQL scalar differs from strawberry's default."""
-    return {datetime: DateTime}
+    return {datetime: DateTime, date: Date}

@@ -8,10 +8,11 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_schema.errors import ErrorCodes, is_expected, log
-from graphql_schema.scalars import scalar_overrides
+from graphql_schema.scalars import scalar_map
 from resolvers.market import MarketMutation, MarketQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -64,7 +65,7 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        scalar_overrides=scalar_overrides(),
+        config=StrawberryConfig(scalar_map=scalar_map()),
     )
 
 

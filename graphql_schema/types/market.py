@@ -1,17 +1,18 @@
 """GraphQL types of market data: bars, history with indicators, quotes, symbol matches."""
 
-import math
 from datetime import datetime
 from typing import cast
 
-import numpy as np
 import strawberry
 
 from domain import indicators
 from domain import market as domain
 from domain.history import PriceHistory as DomainPriceHistory
+from domain.indicators import FloatArray
 
-Interval = strawberry.enum(domain.Interval, name="Interval")
+# The domain enum is the GraphQL enum: resolvers receive domain values without a mapping.
+Interval = domain.Interval
+strawberry.enum(Interval, name="Interval")
 
 
 @strawberry.type
@@ -123,32 +124,35 @@ class PriceHistory:
     @strawberry.field
     def macd(self, fast: int = 12, slow: int = 26, signal: int = 9) -> list[MacdPoint]:
         line, signal_line, histogram = indicators.macd(self.history.closes, fast, slow, signal)
+        start, timestamps = self._window()
+        window = (line[start:], signal_line[start:], histogram[start:])
         return [
             MacdPoint(timestamp=ts, macd=m, signal=s, histogram=h)
-            for ts, m, s, h in self._rows(line, signal_line, histogram)
+            for ts, m, s, h in indicators.valid_triples(timestamps, window)
         ]
 
     @strawberry.field
     def bollinger(self, window: int = 20, deviations: float = 2.0) -> list[BollingerPoint]:
         upper, middle, lower = indicators.bollinger(self.history.closes, window, deviations)
+        start, timestamps = self._window()
+        bands = (upper[start:], middle[start:], lower[start:])
         return [
             BollingerPoint(timestamp=ts, upper=u, middle=m, lower=lo)
-            for ts, u, m, lo in self._rows(upper, middle, lower)
+            for ts, u, m, lo in indicators.valid_triples(timestamps, bands)
         ]
 
-    def _points(self, values: np.ndarray) -> list[IndicatorPoint]:
-        return [IndicatorPoint(timestamp=ts, value=v) for ts, v in self._rows(values)]
-
-    def _rows(self, *columns: np.ndarray) -> list[tuple[datetime, *tuple[float, ...]]]:
-        """Rows (timestamp, values...) of the requested window, skipping warm-up NaNs."""
-        start = self.history.window_start
-        timestamps = self.history.warmup.timestamps[start:]
-        lists = [column[start:].tolist() for column in columns]
+    def _points(self, values: FloatArray) -> list[IndicatorPoint]:
+        start, timestamps = self._window()
         return [
-            (ts, *values)
-            for ts, *values in zip(timestamps, *lists, strict=True)
-            if not any(math.isnan(value) for value in values)
+            IndicatorPoint(timestamp=ts, value=v)
+            for ts, v in indicators.valid_points(timestamps, values[start:])
         ]
+
+    def _window(self) -> tuple[int, list[datetime]]:
+        """Where the requested window starts in the warm-up (indicators are computed over all
+        of it), and the window's timestamps."""
+        start = self.history.window_start
+        return start, self.history.warmup.timestamps[start:]
 
 
 @strawberry.type

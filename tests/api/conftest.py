@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.settings import Settings
+from tests.support.server import RunningServer, running_server
+
+
+def api_settings(**overrides: object) -> Settings:
+    """Settings for a test server: no in-process jobs, migrations on start."""
+    values: dict[str, object] = {
+        "env": "test",
+        "migrate_on_start": True,
+        "worker_in_process": False,
+        "symbols": ("AAPL", "MSFT"),
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+async def server(pg_url: str, redis_url: str) -> AsyncIterator[RunningServer]:
+    """The app on real PostgreSQL and Redis with the simulator as provider."""
+    async with running_server(api_settings(database_url=pg_url, redis_url=redis_url)) as running:
+        yield running
+
+
+@pytest.fixture
+async def sqlite_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The app on the embedded defaults: SQLite, in-process cache, simulator."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"
+    async with running_server(api_settings(database_url=url)) as running:
+        yield running
