@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from app.adapters._price_paths import PRICE_DECIMALS, SESSION_MINUTES, Floats, generator
+from app.adapters._price_paths import SESSION_MINUTES, Floats, generator
 from app.adapters._trading_calendar import SESSION_SECONDS
 
 _INTRADAY_SHARE = 0.9  # session std as a share of the day's volatility (the rest is the gap)
@@ -144,7 +144,9 @@ def _build_session(day: SessionDay) -> SessionPath:
     path[0], path[-1] = start, end
     _stretch(path, max(start, end), math.log(day.high), upward=True)
     _stretch(path, min(start, end), math.log(day.low), upward=False)
-    prices = np.clip(np.round(np.exp(path), PRICE_DECIMALS), day.low, day.high)
+    # exp(log(x)) may miss x by an ulp: pin the extremes and the ends to the daily bar.
+    prices = np.clip(np.exp(path), day.low, day.high)
+    prices[path.argmax()], prices[path.argmin()] = day.high, day.low
     prices[0], prices[-1] = day.open, day.close
 
     # More shares change hands near the open and the close, and in minutes that move.
@@ -198,7 +200,9 @@ def _overnight_marks(gap: OvernightGap) -> Floats:
 
 def overnight_price(gap: OvernightGap, elapsed: int) -> float:
     """The price `elapsed` seconds after the close (0 gives the close itself)."""
-    elapsed = min(max(elapsed, 0), gap.minutes * 60 - 1)
+    if elapsed <= 0:
+        return gap.start
+    elapsed = min(elapsed, gap.minutes * 60 - 1)
     marks = _overnight_marks(gap)
     minute, second = divmod(elapsed, 60)
     value = float(marks[minute])
@@ -211,7 +215,7 @@ def overnight_price(gap: OvernightGap, elapsed: int) -> float:
         share = second / 60
         value += share * (float(marks[minute + 1]) - value)
         value += float(walk[second - 1]) - share * float(walk[-1])
-    return round(math.exp(value), PRICE_DECIMALS)
+    return math.exp(value)
 
 
 def _overnight_minute_std(gap: OvernightGap) -> float:

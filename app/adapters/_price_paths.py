@@ -35,7 +35,6 @@ EPOCH = date(2000, 1, 3)
 REFERENCE_DAY = date(2025, 1, 2)
 # Trading days drawn from one Generator: fixed, so a day's values never depend on the clock.
 BLOCK = 256
-PRICE_DECIMALS = 4
 SESSION_MINUTES = SESSION_SECONDS // 60
 
 _TRADING_DAYS_PER_YEAR = 252
@@ -111,44 +110,36 @@ def daily_path(seed: int, symbol: str, profile: SymbolProfile, blocks: int) -> D
     regime_rng = generator(seed, symbol, "regime-start")
     turbulent_share = _P_CALM_TO_TURBULENT / (_P_CALM_TO_TURBULENT + _P_TURBULENT_TO_CALM)
     state = int(regime_rng.random() < turbulent_share)
-    deviation = 0.0
-    states, shocks, gaps, ups, downs, noise = [], [], [], [], [], []
+    states: list[npt.NDArray[np.int64]] = []
+    draws: list[Floats] = []
     for block in range(blocks):
         rng = generator(seed, symbol, "daily", block)
-        block_states = _regimes(rng, state)
-        z = rng.standard_normal((5, BLOCK))
-        state = int(block_states[-1])
-        states.append(block_states)
-        shocks.append(z[0])
-        gaps.append(z[1])
-        ups.append(np.abs(z[2]))
-        downs.append(np.abs(z[3]))
-        noise.append(z[4])
+        states.append(_regimes(rng, state))
+        draws.append(rng.standard_normal((5, BLOCK)))
+        state = int(states[-1][-1])
+    shocks, gaps, ups, downs, noise = np.concatenate(draws, axis=1)
     turbulent = np.concatenate(states).astype(bool)
     volatility = profile.calm_volatility * np.where(turbulent, _TURBULENT_VOLATILITY, 1.0)
-    deviations = _mean_reverting(volatility * np.concatenate(shocks), deviation)
+    deviations = _mean_reverting(volatility * shocks, 0.0)
 
     step = profile.annual_drift / _TRADING_DAYS_PER_YEAR
     index = np.arange(-1, days, dtype=np.float64) - _reference_index()
     trend = math.log(profile.typical_price) + step * index
     log_close = trend[1:] + deviations
     previous = np.concatenate(([trend[0]], log_close[:-1]))
-    log_open = previous + _GAP_SHARE * volatility * np.concatenate(gaps)
+    log_open = previous + _GAP_SHARE * volatility * gaps
 
-    close = _round(np.exp(log_close))
-    open_ = _round(np.exp(log_open))
-    high = _round(
-        np.maximum(open_, close) * np.exp(_RANGE_SHARE * volatility * np.concatenate(ups))
-    )
-    low = _round(
-        np.minimum(open_, close) * np.exp(-_RANGE_SHARE * volatility * np.concatenate(downs))
-    )
-    low = np.maximum(low, 10.0**-PRICE_DECIMALS)
+    # Prices are not rounded to a tick: live quotes must move every second, also for
+    # low-priced symbols in quiet hours.
+    close = np.exp(log_close)
+    open_ = np.exp(log_open)
+    high = np.maximum(open_, close) * np.exp(_RANGE_SHARE * volatility * np.abs(ups))
+    low = np.minimum(open_, close) * np.exp(-_RANGE_SHARE * volatility * np.abs(downs))
 
     # Volume grows with the size of the move and in turbulent spells.
     move = np.abs(log_close - previous) / profile.calm_volatility
     volume = profile.base_volume * (1 + 0.6 * move) * np.where(turbulent, 1.5, 1.0)
-    volume = np.maximum(np.round(volume * np.exp(0.3 * np.concatenate(noise))), 100.0)
+    volume = np.maximum(np.round(volume * np.exp(0.3 * noise)), 100.0)
     return DailyPath(open_, high, low, close, volume, volatility, turbulent)
 
 
@@ -183,7 +174,3 @@ def _mean_reverting(shocks: Floats, start: float) -> Floats:
 @lru_cache(maxsize=1)
 def _reference_index() -> int:
     return len(trading_days(EPOCH, REFERENCE_DAY)) - 1
-
-
-def _round(prices: Floats) -> Floats:
-    return np.round(prices, PRICE_DECIMALS)

@@ -24,7 +24,6 @@ from app.adapters._intraday_paths import (
 from app.adapters._price_paths import (
     BLOCK,
     EPOCH,
-    PRICE_DECIMALS,
     DailyPath,
     SymbolProfile,
     daily_path,
@@ -266,8 +265,8 @@ class MarketSimulator:
         previous_close = float(path.close[index - 1]) if index > 0 else None
         change = change_percent = None
         if previous_close is not None:
-            change = round(price - previous_close, PRICE_DECIMALS)
-            change_percent = round(100.0 * (price - previous_close) / previous_close, 4)
+            change = price - previous_close
+            change_percent = 100.0 * change / previous_close
         return Quote(
             symbol=listing.symbol,
             price=price,

@@ -76,7 +76,6 @@ LISTINGS: tuple[Listing, ...] = (
     Listing("MS", "Morgan Stanley", 125.0),
     Listing("AXP", "American Express Company", 300.0),
     Listing("BLK", "BlackRock Inc.", 1000.0),
-    Listing("SCHW", "The Charles Schwab Corporation", 75.0),
     # Health care
     Listing("UNH", "UnitedHealth Group Incorporated", 500.0),
     Listing("JNJ", "Johnson & Johnson", 145.0),
@@ -150,7 +149,6 @@ LISTINGS: tuple[Listing, ...] = (
     _etf("EFA", "iShares MSCI EAFE ETF", 77.0),
     _etf("EEM", "iShares MSCI Emerging Markets ETF", 42.0),
     _etf("TLT", "iShares 20+ Year Treasury Bond ETF", 87.0),
-    _etf("LQD", "iShares iBoxx $ Investment Grade Corporate Bond ETF", 107.0),
     _etf("HYG", "iShares iBoxx $ High Yield Corporate Bond ETF", 79.0),
     _etf("GLD", "SPDR Gold Shares", 240.0),
     _etf("SLV", "iShares Silver Trust", 27.0),

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import pytest
+
+from app.adapters.symbol_directory import LISTINGS, Listing, SymbolDirectory
+from domain.symbols import normalize_symbol
+
+
+@pytest.fixture(scope="module")
+def directory() -> SymbolDirectory:
+    return SymbolDirectory()
+
+
+def test_listings_cover_large_caps_funds_and_foreign_listings() -> None:
+    kinds = {listing.kind for listing in LISTINGS}
+    regions = {listing.region for listing in LISTINGS}
+    assert 80 <= len(LISTINGS) <= 120
+    assert kinds == {"Equity", "ETF"}
+    assert {"United States", "United Kingdom"} <= regions
+
+
+def test_listed_symbols_are_unique_valid_tickers() -> None:
+    symbols = [listing.symbol for listing in LISTINGS]
+    assert len(set(symbols)) == len(symbols)
+    assert all(normalize_symbol(symbol) == symbol for symbol in symbols)
+
+
+def test_every_listing_has_a_positive_typical_price() -> None:
+    assert all((listing.typical_price or 0) > 0 for listing in LISTINGS)
+
+
+def test_company_name_finds_its_symbol_first(directory: SymbolDirectory) -> None:
+    matches = directory.search("Apple")
+    assert matches[0].symbol == "AAPL"
+    assert matches[0].name == "Apple Inc."
+
+
+def test_exact_symbol_scores_one(directory: SymbolDirectory) -> None:
+    match = directory.search("msft")[0]
+    assert (match.symbol, match.score) == ("MSFT", 1.0)
+
+
+def test_exact_symbol_ranks_before_longer_symbols_with_that_prefix(
+    directory: SymbolDirectory,
+) -> None:
+    symbols = [match.symbol for match in directory.search("goog")]
+    assert symbols[:2] == ["GOOG", "GOOGL"]
+
+
+def test_symbol_prefix_ranks_before_name_matches(directory: SymbolDirectory) -> None:
+    matches = directory.search("ab")
+    assert {m.symbol for m in matches[:3]} == {"ABBV", "ABNB", "ABT"}
+    assert all(0.9 <= m.score < 1.0 for m in matches[:3])
+
+
+def test_name_word_prefix_matches_later_words(directory: SymbolDirectory) -> None:
+    symbols = [match.symbol for match in directory.search("semiconductor")]
+    assert symbols == ["TSM"]
+
+
+def test_name_substring_scores_lowest(directory: SymbolDirectory) -> None:
+    match = next(m for m in directory.search("soft") if m.symbol == "MSFT")
+    assert match.score < 0.6
+
+
+def test_search_is_case_insensitive(directory: SymbolDirectory) -> None:
+    assert directory.search("nViDiA") == directory.search("NVIDIA")
+
+
+def test_matches_are_best_first(directory: SymbolDirectory) -> None:
+    scores = [match.score for match in directory.search("a", limit=50)]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_limit_caps_the_matches(directory: SymbolDirectory) -> None:
+    assert len(directory.search("a", limit=3)) == 3
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_blank_query_finds_nothing(directory: SymbolDirectory, query: str) -> None:
+    assert directory.search(query) == []
+
+
+def test_unmatched_query_finds_nothing(directory: SymbolDirectory) -> None:
+    assert directory.search("zzzzqqq") == []
+
+
+def test_matches_carry_region_and_currency(directory: SymbolDirectory) -> None:
+    match = directory.search("TSCO.LON")[0]
+    assert (match.region, match.currency) == ("United Kingdom", "GBX")
+
+
+def test_punctuation_in_names_does_not_hide_words(directory: SymbolDirectory) -> None:
+    assert directory.search("mcdonald")[0].symbol == "MCD"
+
+
+def test_contains_ignores_case(directory: SymbolDirectory) -> None:
+    assert directory.contains("aapl")
+    assert not directory.contains("NOPE")
+
+
+def test_name_of_returns_the_name_or_none(directory: SymbolDirectory) -> None:
+    assert directory.name_of("SPY") == "SPDR S&P 500 ETF Trust"
+    assert directory.name_of("NOPE") is None
+
+
+def test_directory_can_hold_other_listings() -> None:
+    directory = SymbolDirectory([Listing("ACME", "Acme Rockets Corp.")])
+    assert [match.symbol for match in directory.search("rocket")] == ["ACME"]
+    assert not directory.contains("AAPL")
