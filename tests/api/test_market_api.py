@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.adapters.sql.tables import BarRow
+from tests.support.graphql import data, error_code
 from tests.support.server import RunningServer
 
 HISTORY = """
@@ -51,18 +52,6 @@ SEARCH = (
 CLEAR_CACHE = (
     "mutation Clear($symbol: String) { clearCache(symbol: $symbol) { symbols keysRemoved } }"
 )
-
-
-def data(body: dict[str, Any]) -> dict[str, Any]:
-    assert "errors" not in body, body["errors"]
-    result: dict[str, Any] = body["data"]
-    return result
-
-
-def error_code(body: dict[str, Any]) -> str:
-    assert body.get("errors"), body
-    code: str = body["errors"][0]["extensions"]["code"]
-    return code
 
 
 async def bar_count(server: RunningServer) -> int:
@@ -123,9 +112,7 @@ async def test_intraday_and_weekly_history(server: RunningServer) -> None:
     five = data(await server.graphql(HISTORY, {"symbol": "AAPL", "interval": "FIVE_MINUTES"}))
     stamps = [datetime.fromisoformat(bar["timestamp"]) for bar in five["history"]["bars"]]
     assert len(stamps) >= 30 * 78
-    assert all(
-        (later - earlier) >= timedelta(minutes=5) for earlier, later in pairwise(stamps)
-    )
+    assert all((later - earlier) >= timedelta(minutes=5) for earlier, later in pairwise(stamps))
     weekly = data(
         await server.graphql(HISTORY, {"symbol": "AAPL", "interval": "WEEKLY", "limit": 10})
     )
@@ -248,7 +235,7 @@ async def test_bad_indicator_parameters_are_bad_user_input(
 async def test_indicator_window_larger_than_the_data_is_refused(server: RunningServer) -> None:
     start = (datetime.now(UTC).date() - timedelta(days=40)).isoformat()
     body = await server.graphql(
-        "query($start: Date) { history(symbol: \"AAPL\", interval: WEEKLY, start: $start)"
+        'query($start: Date) { history(symbol: "AAPL", interval: WEEKLY, start: $start)'
         " { sma(window: 999) { value } } }",
         {"start": start},
     )

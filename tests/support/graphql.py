@@ -1,0 +1,19 @@
+"""Reading GraphQL response bodies in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def data(body: dict[str, Any]) -> dict[str, Any]:
+    """The `data` of a response that must have no errors."""
+    assert "errors" not in body, body["errors"]
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def error_code(body: dict[str, Any]) -> str:
+    """extensions.code of the first error of a response that must have one."""
+    assert body.get("errors"), body
+    code: str = body["errors"][0]["extensions"]["code"]
+    return code
