@@ -124,7 +124,7 @@ def _bar(row: list[str], columns: dict[str, int]) -> tuple[Bar | None, list[str]
             problems.append(f"{name} must be > 0, got {values[name]:g}")
     if values.get("volume", 0.0) < 0:
         problems.append(f"volume must be >= 0, got {values['volume']:g}")
-    if len(values) == len(_VALUE_COLUMNS):
+    if not problems:  # the order of prices is only worth checking when they are valid
         high, low = values["high"], values["low"]
         if high < max(values["open"], values["close"], low):
             problems.append(f"high {high:g} is below the open, close or low")
