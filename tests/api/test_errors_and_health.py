@@ -1,0 +1,60 @@
+"""Masked internal errors, readiness with a dependency down, request ids."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from domain.history import HistoryService
+from tests.api.conftest import api_settings
+from tests.support.graphql import data, error_code
+from tests.support.server import RunningServer, free_port, running_server
+
+
+async def test_unexpected_errors_are_masked_and_carry_a_request_id(
+    sqlite_server: RunningServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def explode(self: HistoryService, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(HistoryService, "history", explode)
+    response = await sqlite_server.client.post(
+        "/graphql",
+        json={"query": '{ history(symbol: "AAPL") { symbol } }'},
+        headers={"x-request-id": "req-123"},
+    )
+    body = response.json()
+    assert error_code(body) == "INTERNAL_SERVER_ERROR"
+    assert body["errors"][0]["message"] == "Internal server error"
+    assert "secret internal detail" not in response.text
+    assert response.headers["x-request-id"] == "req-123"
+    logged = [r for r in caplog.records if r.name == "stockql.graphql"]
+    assert logged
+    assert "req-123" in logged[0].getMessage()
+
+
+@pytest.fixture
+async def server_with_redis_down(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    settings = api_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}",
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    async with running_server(settings) as running:
+        yield running
+
+
+async def test_readiness_fails_while_redis_is_down_but_queries_still_work(
+    server_with_redis_down: RunningServer,
+) -> None:
+    ready = await server_with_redis_down.client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["redis"].startswith("unavailable")
+    assert ready.json()["checks"]["database"] == "ok"
+    assert (await server_with_redis_down.client.get("/healthz")).status_code == 200
+    body = await server_with_redis_down.graphql(
+        '{ history(symbol: "AAPL", limit: 3) { cached bars { close } } }'
+    )
+    assert "errors" not in body
+    assert len(body["data"]["history"]["bars"]) == 3  # type: ignore[index]
