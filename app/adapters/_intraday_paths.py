@@ -123,9 +123,10 @@ class SessionPath:
         return MinuteArrays(*columns)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def session_path(day: SessionDay) -> SessionPath:
-    """The session path of `day`, kept for the few days quotes are asked about."""
+    """The session path of `day`, kept (~190 kB each) for the running sessions of the
+    symbols quoted every second."""
     return _build_session(day)
 
 
