@@ -1,0 +1,106 @@
+"""The `stockql` command line against real databases."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, text
+from typer.testing import CliRunner
+
+from app.cli import cli
+from graphql_schema.schema import export_sdl
+from tests.api.conftest import api_settings
+from tests.support.graphql import data
+from tests.support.server import running_server
+
+GOOD_CSV = """date,open,high,low,close,volume
+2024-01-02,100,101,99,100.5,1000
+2024-01-03,100.5,102,100,101.5,1200
+2024-01-04,101.5,103,101,102.5,900
+"""
+
+BAD_CSV = """date,open,high,low,close,volume
+2024-01-02,100,101,99,100.5,1000
+2024-01-03,abc,102,100,101.5,1200
+2024-01-04,101.5,100,101,102.5,900
+"""
+
+
+def sync_url(url: str) -> str:
+    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg")
+
+
+def invoke(*args: str, database_url: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"STOCKQL_DATABASE_URL": database_url})
+    return result.exit_code, result.output
+
+
+def test_schema_prints_the_sdl() -> None:
+    result = CliRunner().invoke(cli, ["schema"])
+    assert result.exit_code == 0
+    assert result.output == export_sdl()
+
+
+def test_migrate_creates_the_tables_and_checks_clean(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    code, output = invoke("migrate", "--check", database_url=url)
+    assert code == 0, output
+    engine = create_engine(sync_url(url))
+    try:
+        assert {"bars", "bar_fetches", "alembic_version"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_import_csv_on_postgresql_stores_every_row(tmp_path: Path, pg_url: str) -> None:
+    csv = tmp_path / "ibm.csv"
+    csv.write_text(GOOD_CSV)
+    assert invoke("migrate", database_url=pg_url)[0] == 0
+    code, output = invoke("import-csv", str(csv), "--symbol", "ibm", database_url=pg_url)
+    assert code == 0, output
+    assert "imported 3 daily bars of IBM" in output
+
+
+def test_import_csv_with_bad_rows_reports_lines_and_imports_nothing(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    csv = tmp_path / "bad.csv"
+    csv.write_text(BAD_CSV)
+    code, output = invoke("import-csv", str(csv), "--symbol", "IBM", database_url=url)
+    assert code == 1
+    assert f"{csv}:3:" in output
+    assert f"{csv}:4:" in output
+    assert "nothing imported" in output
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            if "bars" in tables:
+                assert connection.execute(text("SELECT count(*) FROM bars")).scalar_one() == 0
+    finally:
+        engine.dispose()
+
+
+def test_import_csv_refuses_a_bad_symbol(tmp_path: Path) -> None:
+    csv = tmp_path / "ibm.csv"
+    csv.write_text(GOOD_CSV)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    code, _ = invoke("import-csv", str(csv), "--symbol", "no way!", database_url=url)
+    assert code == 2
+
+
+async def test_imported_bars_are_served_by_the_api(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    csv = tmp_path / "acme.csv"
+    csv.write_text(GOOD_CSV)
+    # The command runs its own event loop: keep it off the test's loop.
+    code, output = await asyncio.to_thread(
+        invoke, "import-csv", str(csv), "--symbol", "ACME", database_url=url
+    )
+    assert code == 0, output
+    settings = api_settings(database_url=url, provider="csv", csv_directory=str(tmp_path / "none"))
+    async with running_server(settings) as server:
+        body = await server.graphql('{ history(symbol: "ACME") { source bars { close } } }')
+    history = data(body)["history"]
+    assert history["source"] == "csv"
+    assert [bar["close"] for bar in history["bars"]] == [100.5, 101.5, 102.5]
