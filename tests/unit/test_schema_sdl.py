@@ -47,7 +47,8 @@ def _contract_tool() -> ModuleType:
     if not CONTRACT_TOOL.exists():
         pytest.skip("the shared contract is not beside this checkout")
     spec = importlib.util.spec_from_file_location("contract_check", CONTRACT_TOOL)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
