@@ -2,7 +2,8 @@
 # Build: dependencies from uv.lock into /app/.venv, then only the project and its venv are copied
 # into a slim runtime image that runs as a non-root user.
 FROM python:3.11-slim AS build
-COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
+# The same uv as the lock file's dev group, from PyPI.
+RUN pip install --no-cache-dir uv==0.13.9
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./

@@ -265,3 +265,10 @@ async def test_health_and_readiness(server: RunningServer) -> None:
     ready = await server.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_oversized_documents_are_refused_by_the_token_limit(server: RunningServer) -> None:
+    fields = " ".join(["symbols"] * 4100)
+    body = await server.graphql(f"{{ {fields} }}")
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert "token" in body["errors"][0]["message"].lower()
