@@ -42,11 +42,10 @@ _TURBULENT_VOLATILITY = 2.5  # times the calm volatility
 _P_CALM_TO_TURBULENT = 1 / 60  # calm spells last ~60 trading days
 _P_TURBULENT_TO_CALM = 1 / 15  # turbulent spells ~15
 # Pull of the log price toward its trend line: a one-year half-life keeps decades of random
-# walk within a plausible band (roughly a third either side) of the typical price's trend.
+# walk in a plausible band around the trend (one standard deviation is 20-40 %).
 _REVERSION = math.log(2) / _TRADING_DAYS_PER_YEAR
 _GAP_SHARE = 0.3  # overnight gap std, as a share of the day's volatility
 _RANGE_SHARE = 0.5  # high/low excursion beyond open and close, same unit
-_OVERNIGHT_SHARE = 0.25  # per-minute volatility after hours, vs. the session's average
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,8 @@ class MarketSimulator:
         directory: SymbolDirectory | None = None,
         extra_symbols: Iterable[str] = (),
     ) -> None:
-        directory = directory or SymbolDirectory()
+        if directory is None:
+            directory = SymbolDirectory()
         extras = {symbol.strip().upper() for symbol in extra_symbols} - {
             listing.symbol for listing in directory.listings
         }
