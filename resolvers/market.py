@@ -53,8 +53,7 @@ class MarketMutation:
         description="Requires ADMIN. Without a symbol, clears the cache of every symbol."
     )
     async def clear_cache(self, info: Info, symbol: str | None = None) -> ClearCacheResult:
-        services = info.context.services
         target = None if symbol is None else normalize_symbol(symbol)
-        removed = await services.cache.clear_symbol(target)
-        symbols = [target] if target else list(services.symbols)
-        return ClearCacheResult(symbols=symbols, keys_removed=removed)
+        removed = await info.context.services.cache.clear_symbol(target)
+        symbols = [target] if target else sorted(removed)
+        return ClearCacheResult(symbols=symbols, keys_removed=sum(removed.values()))

@@ -6,14 +6,14 @@ import logging
 import math
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from domain.cache import symbol_key
+from domain.cache import symbol_key, symbol_of_key
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +61,16 @@ class MemoryCache:
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
-    async def clear_symbol(self, symbol: str | None) -> int:
+    async def clear_symbol(self, symbol: str | None) -> dict[str, int]:
         now = self._clock()
         owned = [key for key in self._entries if _is_symbol_key(key, symbol)]
-        removed = 0
+        removed: Counter[str] = Counter()
         for key in owned:
             _, expires_at = self._entries.pop(key)
             # Expired entries are gone for readers already; like Redis, do not count them.
-            removed += expires_at > now
-        return removed
+            if expires_at > now:
+                removed[symbol_of_key(key)] += 1
+        return dict(removed)
 
 
 class RedisCache:
@@ -113,24 +114,33 @@ class RedisCache:
             return
         self._found()
 
-    async def clear_symbol(self, symbol: str | None) -> int:
-        removed = 0
+    async def clear_symbol(self, symbol: str | None) -> dict[str, int]:
+        removed: Counter[str] = Counter()
+        batch: list[bytes] = []
         if symbol is None:
             pattern = _glob_escape(symbol_key("")) + "*"
         else:
-            removed += await self._client.unlink(symbol_key(symbol))
+            batch.append(symbol_key(symbol).encode())
             pattern = _glob_escape(symbol_key(symbol, "")) + "*"
         # SCAN walks the keyspace in steps without blocking Redis as KEYS would; UNLINK frees
         # the values in the background. Keys deleted during a SCAN do not disturb it.
-        batch: list[bytes] = []
         async for key in self._client.scan_iter(match=pattern, count=_SCAN_COUNT):
             batch.append(key)
             if len(batch) >= _UNLINK_BATCH:
-                removed += await self._client.unlink(*batch)
+                await self._unlink(batch, removed)
                 batch = []
         if batch:
-            removed += await self._client.unlink(*batch)
-        return removed
+            await self._unlink(batch, removed)
+        return dict(removed)
+
+    async def _unlink(self, keys: list[bytes], removed: Counter[str]) -> None:
+        """UNLINK each key in one round trip, counting the keys that existed per symbol."""
+        pipeline = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.unlink(key)
+        for key, existed in zip(keys, await pipeline.execute(), strict=True):
+            if existed:
+                removed[symbol_of_key(key.decode())] += 1
 
     def _lost(self, operation: str, error: Exception) -> None:
         # Every request touches the cache: log the start of an outage, not each failed call.

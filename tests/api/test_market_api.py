@@ -272,3 +272,10 @@ async def test_oversized_documents_are_refused_by_the_token_limit(server: Runnin
     body = await server.graphql(f"{{ {fields} }}")
     assert error_code(body) == "BAD_USER_INPUT"
     assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_clearing_every_symbol_lists_the_symbols_cleared(server: RunningServer) -> None:
+    await server.graphql(LATEST_PRICE, {"symbol": "AAPL"})
+    await server.graphql(LATEST_PRICE, {"symbol": "IBM"})
+    cleared = data(await server.graphql(CLEAR_CACHE))["clearCache"]
+    assert cleared == {"symbols": ["AAPL", "IBM"], "keysRemoved": 2}

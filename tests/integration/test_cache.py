@@ -116,7 +116,7 @@ async def test_clearing_a_symbol_removes_its_keys_and_leaves_other_symbols(
     for key in cleared + kept:
         await cache.set(key, key.encode(), ttl_seconds=HOUR)
 
-    assert await cache.clear_symbol("AAPL") == len(cleared)
+    assert await cache.clear_symbol("AAPL") == {"AAPL": len(cleared)}
 
     assert [await cache.get(key) for key in cleared] == [None] * len(cleared)
     assert [await cache.get(key) for key in kept] == [key.encode() for key in kept]
@@ -131,7 +131,7 @@ async def test_clearing_every_symbol_leaves_keys_not_built_by_symbol_key(
     for key in symbol_keys + others:
         await cache.set(key, key.encode(), ttl_seconds=HOUR)
 
-    assert await cache.clear_symbol(None) == len(symbol_keys)
+    assert await cache.clear_symbol(None) == {"AAPL": 1, "MSFT": 1}
 
     assert [await cache.get(key) for key in symbol_keys] == [None, None]
     assert [await cache.get(key) for key in others] == [key.encode() for key in others]
@@ -140,7 +140,7 @@ async def test_clearing_every_symbol_leaves_keys_not_built_by_symbol_key(
 async def test_clearing_a_symbol_without_keys_removes_nothing(subject: Subject) -> None:
     await subject.cache.set(symbol_key("MSFT", "quote"), b"1", ttl_seconds=HOUR)
 
-    assert await subject.cache.clear_symbol("AAPL") == 0
+    assert await subject.cache.clear_symbol("AAPL") == {}
     assert await subject.cache.get(symbol_key("MSFT", "quote")) == b"1"
 
 
@@ -149,14 +149,14 @@ async def test_clearing_does_not_count_keys_that_already_expired(subject: Subjec
     await subject.cache.set(symbol_key("AAPL", "bars"), b"2", ttl_seconds=HOUR)
     await subject.wait_out_ttl()
 
-    assert await subject.cache.clear_symbol("AAPL") == 1
+    assert await subject.cache.clear_symbol("AAPL") == {"AAPL": 1}
 
 
 async def test_clearing_a_symbol_reads_pattern_characters_literally(subject: Subject) -> None:
     await subject.cache.set(symbol_key("AB", "quote"), b"1", ttl_seconds=HOUR)
 
-    assert await subject.cache.clear_symbol("A?") == 0
-    assert await subject.cache.clear_symbol("[A]B") == 0
+    assert await subject.cache.clear_symbol("A?") == {}
+    assert await subject.cache.clear_symbol("[A]B") == {}
     assert await subject.cache.get(symbol_key("AB", "quote")) == b"1"
 
 
@@ -192,7 +192,7 @@ async def test_redis_cache_clears_more_keys_than_one_unlink_batch(
     await redis_client.mset({symbol_key("AAPL", "bar", str(i)): b"1" for i in range(1203)})
     await redis_client.set(symbol_key("MSFT", "quote"), b"1")
 
-    assert await RedisCache(redis_client).clear_symbol("AAPL") == 1203
+    assert await RedisCache(redis_client).clear_symbol("AAPL") == {"AAPL": 1203}
 
     assert await redis_client.keys("*") == [symbol_key("MSFT", "quote").encode()]
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from domain.bar_store import FetchRecord
+from domain.cache import symbol_of_key
 from domain.market import Bar, Interval, Quote, SymbolMatch
 from domain.providers import ProviderError, UnknownSymbol
 
@@ -112,12 +114,12 @@ class DictCache:
     async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None:
         self.values[key] = value
 
-    async def clear_symbol(self, symbol: str | None) -> int:
+    async def clear_symbol(self, symbol: str | None) -> dict[str, int]:
         prefix = f"stockql:sym:{symbol}:" if symbol else "stockql:sym:"
         doomed = [key for key in self.values if key.startswith(prefix)]
         for key in doomed:
             del self.values[key]
-        return len(doomed)
+        return dict(Counter(symbol_of_key(key) for key in doomed))
 
 
 class Clock:
