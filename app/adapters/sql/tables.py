@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -79,3 +79,22 @@ class BarFetchRow(SQLModel, table=True):
     interval: str = Field(primary_key=True, max_length=10)
     fetched_at: datetime = Field(sa_type=UtcDateTime)
     source: str = Field(max_length=32)
+
+
+class UserRow(SQLModel, table=True):
+    """An account (domain.users.User). `email_key` is email_key(email): its unique constraint
+    is what makes emails unique case-insensitively, also between concurrent sign-ups."""
+
+    __tablename__ = "users"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=100)
+    email: str = Field(max_length=320)
+    email_key: str = Field(max_length=320, unique=True)
+    role: str = Field(max_length=10)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    # Symbols in the order they were added. JSON keeps that order on SQLite and PostgreSQL alike;
+    # the list is small (MAX_WATCHLIST) and always read and written whole.
+    watchlist: list[str] = Field(default_factory=list, sa_type=JSON)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
