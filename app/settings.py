@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -50,7 +51,18 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=4000, ge=10)
     max_query_aliases: int = Field(default=30, ge=1)
 
+    # None in development: a random secret per process (tokens die with the process).
     jwt_secret: SecretStr | None = None
+    jwt_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
+    # Argon2id cost; None keeps argon2-cffi's RFC 9106 low-memory profile.
+    password_time_cost: int | None = Field(default=None, ge=1)
+    password_memory_kib: int | None = Field(default=None, ge=64)
+    login_limit_per_email: int = Field(default=10, ge=1)
+    login_limit_per_address: int = Field(default=50, ge=1)
+    register_limit_per_email: int = Field(default=5, ge=1)
+    register_limit_per_address: int = Field(default=20, ge=1)
+    # Only behind a proxy that sets it: otherwise clients could pick their own address.
+    trust_forwarded_for: bool = False
     graphiql: bool | None = None
     # None migrates the database on start-up when it is SQLite (the embedded default).
     migrate_on_start: bool | None = None
@@ -66,8 +78,16 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
-        if self.env == "production" and self.database_url.startswith("sqlite"):
+        if self.env != "production":
+            return self
+        if self.database_url.startswith("sqlite"):
             raise ValueError("STOCKQL_DATABASE_URL must name a server database in production")
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"STOCKQL_JWT_SECRET must be set to at least {MIN_JWT_SECRET_BYTES} random bytes "
+                "in production, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
         return self
 
     @property

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+PG = "postgresql+asyncpg://stockql@db/stockql"
+STRONG = "s" * 32
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    settings = Settings()
+    assert settings.database_url.startswith("sqlite+aiosqlite")
+    assert settings.redis_url is None
+    assert settings.resolved_provider == "simulator"
+    assert settings.runs_worker_in_process is True
+    assert settings.migrates_on_start is True
+    assert settings.graphiql_enabled is True
+
+
+def test_symbols_are_read_from_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOCKQL_SYMBOLS", "aapl, ibm ,,spy")
+    assert Settings().symbols == ("AAPL", "IBM", "SPY")
+
+
+def test_an_api_key_selects_alpha_vantage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOCKQL_ALPHAVANTAGE_API_KEY", "demo")
+    assert Settings().resolved_provider == "alphavantage"
+
+
+@pytest.mark.parametrize("secret", [None, "", "too-short-secret"])
+def test_production_refuses_a_missing_or_short_jwt_secret(secret: str | None) -> None:
+    with pytest.raises(ValidationError, match="STOCKQL_JWT_SECRET"):
+        Settings(env="production", database_url=PG, jwt_secret=secret)
+
+
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(ValidationError, match="STOCKQL_DATABASE_URL"):
+        Settings(env="production", jwt_secret=STRONG)
+
+
+def test_production_with_a_strong_secret_starts_without_graphiql() -> None:
+    settings = Settings(env="production", database_url=PG, jwt_secret=STRONG)
+    assert settings.graphiql_enabled is False
+    assert settings.migrates_on_start is False
