@@ -83,7 +83,7 @@ class SqlUserStore:
         statement = (
             update(USERS)
             .where(USERS.c.id == user_id)
-            .values(values, updated_at=datetime.now(UTC))
+            .values(values | {"updated_at": datetime.now(UTC)})
             .returning(*USERS.c)
         )
         try:
