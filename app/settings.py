@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.tokens import MIN_SECRET_BYTES
+
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
-MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -83,9 +84,9 @@ class Settings(BaseSettings):
         if self.database_url.startswith("sqlite"):
             raise ValueError("STOCKQL_DATABASE_URL must name a server database in production")
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
-        if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        if len(secret.encode()) < MIN_SECRET_BYTES:
             raise ValueError(
-                f"STOCKQL_JWT_SECRET must be set to at least {MIN_JWT_SECRET_BYTES} random bytes "
+                f"STOCKQL_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} random bytes "
                 "in production, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return self

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from domain.bar_store import FetchRecord
 from domain.cache import symbol_of_key
 from domain.market import Bar, Interval, Quote, SymbolMatch
 from domain.providers import ProviderError, UnknownSymbol
+from domain.users import MAX_WATCHLIST, EmailTaken, User, WatchlistFull, email_key
 
 
 def daily_bars(count: int, *, start: datetime, first_close: float = 100.0) -> list[Bar]:
@@ -128,3 +130,64 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+class FakeUserStore:
+    """Users in a dict, with the store contract's email uniqueness and watchlist limit."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+
+    async def create(self, user: User) -> None:
+        if any(email_key(u.email) == email_key(user.email) for u in self.users.values()):
+            raise EmailTaken(user.email)
+        self.users[user.id] = user
+
+    async def get(self, user_id: str) -> User | None:
+        return self.users.get(user_id)
+
+    async def find_by_email(self, email: str) -> User | None:
+        return next(
+            (u for u in self.users.values() if email_key(u.email) == email_key(email)), None
+        )
+
+    async def update(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        password_hash: str | None = None,
+    ) -> User | None:
+        user = self.users.get(user_id)
+        if user is None:
+            return None
+        if email is not None and any(
+            email_key(u.email) == email_key(email) for u in self.users.values() if u.id != user_id
+        ):
+            raise EmailTaken(email)
+        changes = {"name": name, "email": email, "password_hash": password_hash}
+        user = replace(user, **{k: v for k, v in changes.items() if v is not None})
+        self.users[user_id] = user
+        return user
+
+    async def add_to_watchlist(self, user_id: str, symbol: str) -> User | None:
+        user = self.users.get(user_id)
+        if user is None or symbol in user.watchlist:
+            return user
+        if len(user.watchlist) >= MAX_WATCHLIST:
+            raise WatchlistFull(user_id)
+        self.users[user_id] = replace(user, watchlist=(*user.watchlist, symbol))
+        return self.users[user_id]
+
+    async def remove_from_watchlist(self, user_id: str, symbol: str) -> User | None:
+        user = self.users.get(user_id)
+        if user is None:
+            return None
+        self.users[user_id] = replace(
+            user, watchlist=tuple(s for s in user.watchlist if s != symbol)
+        )
+        return self.users[user_id]
+
+    async def delete(self, user_id: str) -> bool:
+        return self.users.pop(user_id, None) is not None

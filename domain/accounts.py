@@ -1,0 +1,324 @@
+"""Accounts: register, login, authenticate, profile and watchlist, with validation and limits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from email_validator import EmailNotValidError, validate_email
+
+from domain.errors import InvalidInput, RateLimited, StockQLError
+from domain.passwords import PasswordHasher
+from domain.rate_limits import RateLimiter
+from domain.symbols import normalize_symbol
+from domain.tokens import InvalidToken, TokenIssuer
+from domain.users import (
+    MAX_WATCHLIST,
+    EmailTaken,
+    Role,
+    User,
+    UserStore,
+    WatchlistFull,
+    email_key,
+)
+
+log = logging.getLogger(__name__)
+
+NAME_LENGTH = (1, 100)
+PASSWORD_LENGTH = (8, 128)
+MAX_EMAIL_LENGTH = 320
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One bad input field: `field` is the camelCase input path, `code` a stable reason."""
+
+    field: str
+    message: str
+    code: str
+
+
+class ValidationFailed(InvalidInput):
+    """One or more input fields are invalid; nothing was changed."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__(
+            "; ".join(f"{p.field}: {p.message}" for p in problems),
+            field=problems[0].field,
+        )
+        self.problems = problems
+
+
+class EmailAlreadyUsed(StockQLError):
+    code = "EMAIL_TAKEN"
+
+    def __init__(self, email: str) -> None:
+        super().__init__("An account with this email already exists")
+        self.email = email
+
+
+class InvalidCredentials(StockQLError):
+    code = "INVALID_CREDENTIALS"
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is wrong")
+
+
+class Unauthenticated(StockQLError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(StockQLError):
+    code = "FORBIDDEN"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """Attempts allowed per window, per email and per client address."""
+
+    login_per_email: int = 10
+    login_per_address: int = 50
+    login_window_seconds: int = 900
+    register_per_email: int = 5
+    register_per_address: int = 20
+    register_window_seconds: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    token: str
+    expires_at: datetime
+
+
+SymbolCheck = Callable[[str], Awaitable[bool]]
+
+
+async def _any_symbol(_symbol: str) -> bool:
+    return True
+
+
+class AccountService:
+    def __init__(
+        self,
+        *,
+        store: UserStore,
+        hasher: PasswordHasher,
+        tokens: TokenIssuer,
+        limiter: RateLimiter,
+        limits: AccountLimits | None = None,
+        symbol_exists: SymbolCheck = _any_symbol,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._tokens = tokens
+        self._limiter = limiter
+        self._limits = limits or AccountLimits()
+        self._symbol_exists = symbol_exists
+        self._clock = clock
+        self._new_id = new_id
+
+    async def register(self, *, name: str, email: str, password: str, client: str) -> Session:
+        """Create a USER account and sign it in. Raises ValidationFailed, RateLimited or
+        EmailAlreadyUsed; nothing is stored unless it succeeds."""
+        limits = self._limits
+        await self._limit(
+            f"register:address:{client}",
+            limits.register_per_address,
+            limits.register_window_seconds,
+        )
+        name, email = _clean_name(name), email.strip()
+        problems = _name_problems(name) + _email_problems(email)
+        normalized = _normalize_email(email) if not problems else email
+        problems += _password_problems(password, normalized)
+        if problems:
+            raise ValidationFailed(problems)
+        await self._limit(
+            f"register:email:{email_key(normalized)}",
+            limits.register_per_email,
+            limits.register_window_seconds,
+        )
+        user = await self._create(name=name, email=normalized, password=password, role=Role.USER)
+        log.info("registered user %s", user.id)
+        return self._session(user)
+
+    async def create_admin(self, *, name: str, email: str, password: str) -> User:
+        """Create an ADMIN account (from the command line). Raises ValidationFailed or
+        EmailAlreadyUsed."""
+        name, email = _clean_name(name), email.strip()
+        problems = _name_problems(name) + _email_problems(email)
+        normalized = _normalize_email(email) if not problems else email
+        problems += _password_problems(password, normalized)
+        if problems:
+            raise ValidationFailed(problems)
+        return await self._create(name=name, email=normalized, password=password, role=Role.ADMIN)
+
+    async def login(self, *, email: str, password: str, client: str) -> Session:
+        """Check the password and issue a token. An unknown email costs the same password
+        check as a known one. Raises ValidationFailed, RateLimited or InvalidCredentials."""
+        limits = self._limits
+        problems = []
+        if not email.strip() or len(email) > MAX_EMAIL_LENGTH:
+            problems.append(FieldProblem("email", "Enter your email address", "INVALID"))
+        if not password or len(password) > PASSWORD_LENGTH[1]:
+            problems.append(FieldProblem("password", "Enter your password", "INVALID"))
+        if problems:
+            raise ValidationFailed(problems)
+        window = limits.login_window_seconds
+        await self._limit(f"login:address:{client}", limits.login_per_address, window)
+        await self._limit(f"login:email:{email_key(email)}", limits.login_per_email, window)
+        user = await self._store.find_by_email(email)
+        if user is None:
+            await self._hasher.verify_dummy(password)
+            raise InvalidCredentials
+        if not await self._hasher.verify(user.password_hash, password):
+            raise InvalidCredentials
+        if self._hasher.needs_rehash(user.password_hash):
+            rehashed = await self._store.update(
+                user.id, password_hash=await self._hasher.hash(password)
+            )
+            user = rehashed or user
+        return self._session(user)
+
+    async def authenticate(self, token: str) -> User:
+        """The user a token belongs to, with the role stored now (not the token's).
+        Raises Unauthenticated for any bad, expired or orphaned token."""
+        try:
+            claims = self._tokens.decode(token)
+        except InvalidToken as error:
+            raise Unauthenticated("The token is invalid or expired") from error
+        user = await self._store.get(claims.user_id)
+        if user is None:
+            raise Unauthenticated("The token's user no longer exists")
+        return user
+
+    async def update_profile(
+        self,
+        user: User,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        password: str | None = None,
+        current_password: str | None = None,
+    ) -> User:
+        """Change the given fields. A new email or password needs the current password.
+        Raises ValidationFailed, InvalidCredentials or EmailAlreadyUsed, changing nothing."""
+        problems: list[FieldProblem] = []
+        if name is not None:
+            name = _clean_name(name)
+            problems += _name_problems(name)
+        if email is not None:
+            email = email.strip()
+            email_problems = _email_problems(email)
+            problems += email_problems
+            if not email_problems:
+                email = _normalize_email(email)
+        if password is not None:
+            problems += _password_problems(password, email or user.email)
+        sensitive = email is not None or password is not None
+        if sensitive and not current_password:
+            problems.append(
+                FieldProblem(
+                    "currentPassword",
+                    "Changing the email or password needs the current password",
+                    "REQUIRED",
+                )
+            )
+        if problems:
+            raise ValidationFailed(problems)
+        if sensitive and not await self._hasher.verify(user.password_hash, current_password or ""):
+            raise InvalidCredentials
+        password_hash = await self._hasher.hash(password) if password is not None else None
+        try:
+            updated = await self._store.update(
+                user.id, name=name, email=email, password_hash=password_hash
+            )
+        except EmailTaken as error:
+            raise EmailAlreadyUsed(email or "") from error
+        if updated is None:
+            raise Unauthenticated("The account no longer exists")
+        return updated
+
+    async def add_to_watchlist(self, user: User, symbol: str) -> User:
+        """Raises InvalidInput for a malformed, unknown or surplus symbol."""
+        symbol = normalize_symbol(symbol)
+        if symbol not in user.watchlist and not await self._symbol_exists(symbol):
+            raise InvalidInput(f"Unknown symbol {symbol}", field="symbol")
+        try:
+            updated = await self._store.add_to_watchlist(user.id, symbol)
+        except WatchlistFull as error:
+            raise InvalidInput(
+                f"A watchlist holds at most {MAX_WATCHLIST} symbols", field="symbol"
+            ) from error
+        if updated is None:
+            raise Unauthenticated("The account no longer exists")
+        return updated
+
+    async def remove_from_watchlist(self, user: User, symbol: str) -> User:
+        updated = await self._store.remove_from_watchlist(user.id, normalize_symbol(symbol))
+        if updated is None:
+            raise Unauthenticated("The account no longer exists")
+        return updated
+
+    async def _create(self, *, name: str, email: str, password: str, role: Role) -> User:
+        user = User(
+            id=self._new_id(),
+            name=name,
+            email=email,
+            role=role,
+            password_hash=await self._hasher.hash(password),
+            created_at=self._clock().replace(microsecond=0),
+        )
+        try:
+            await self._store.create(user)
+        except EmailTaken as error:
+            raise EmailAlreadyUsed(email) from error
+        return user
+
+    def _session(self, user: User) -> Session:
+        issued = self._tokens.issue(user.id, user.role)
+        return Session(user=user, token=issued.token, expires_at=issued.expires_at)
+
+    async def _limit(self, key: str, limit: int, window_seconds: int) -> None:
+        retry_after = await self._limiter.hit(key, limit=limit, window_seconds=window_seconds)
+        if retry_after is not None:
+            raise RateLimited("Too many attempts; try again later", retry_after_seconds=retry_after)
+
+
+def _clean_name(name: str) -> str:
+    return " ".join(name.split())
+
+
+def _name_problems(name: str) -> list[FieldProblem]:
+    low, high = NAME_LENGTH
+    if not low <= len(name) <= high:
+        return [FieldProblem("name", f"A name is {low} to {high} characters", "LENGTH")]
+    return []
+
+
+def _email_problems(email: str) -> list[FieldProblem]:
+    if len(email) > MAX_EMAIL_LENGTH:
+        return [FieldProblem("email", "This email address is too long", "LENGTH")]
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        return [FieldProblem("email", str(error), "INVALID")]
+    return []
+
+
+def _normalize_email(email: str) -> str:
+    return validate_email(email, check_deliverability=False).normalized
+
+
+def _password_problems(password: str, email: str) -> list[FieldProblem]:
+    low, high = PASSWORD_LENGTH
+    if not low <= len(password) <= high:
+        return [FieldProblem("password", f"A password is {low} to {high} characters", "LENGTH")]
+    if email_key(password) == email_key(email):
+        return [FieldProblem("password", "The password must not be the email", "EQUALS_EMAIL")]
+    return []
