@@ -186,21 +186,21 @@ async def test_of_concurrent_creations_of_one_email_exactly_one_succeeds(
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "expected"),
     [
-        ("name", "Ada King"),
-        ("email", "ada.king@example.com"),
-        ("password_hash", "$argon2id$v=19$m=65536,t=3,p=4$rehashed"),
+        ("name", replace(ADA, name="Ada King")),
+        ("email", replace(ADA, email="ada.king@example.com")),
+        ("password_hash", replace(ADA, password_hash="$argon2id$v=19$m=65536,t=3,p=4$rehashed")),
     ],
+    ids=["name", "email", "password_hash"],
 )
 async def test_update_changes_the_given_field_and_leaves_the_others(
-    store: UserStore, field: str, value: str
+    store: UserStore, field: str, expected: User
 ) -> None:
     await store.create(ADA)
     await store.create(GRACE)
-    expected = replace(ADA, **{field: value})
 
-    assert await store.update(ADA.id, **{field: value}) == expected
+    assert await store.update(ADA.id, **{field: getattr(expected, field)}) == expected
 
     assert await store.get(ADA.id) == expected
     assert await store.get(GRACE.id) == GRACE
@@ -208,9 +208,14 @@ async def test_update_changes_the_given_field_and_leaves_the_others(
 
 async def test_update_of_all_fields_at_once(store: UserStore) -> None:
     await store.create(ADA)
-    changes = {"name": "Ada King", "email": "ada.king@example.com", "password_hash": "$new"}
 
-    assert await store.update(ADA.id, **changes) == replace(ADA, **changes)
+    updated = await store.update(
+        ADA.id, name="Ada King", email="ada.king@example.com", password_hash="$new"
+    )
+
+    expected = replace(ADA, name="Ada King", email="ada.king@example.com", password_hash="$new")
+    assert updated == expected
+    assert await store.get(ADA.id) == expected
 
 
 async def test_update_of_no_field_returns_the_user_unchanged(store: UserStore) -> None:
