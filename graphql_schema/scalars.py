@@ -3,16 +3,21 @@
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
+
+_UTC_Z = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def serialize_datetime(value: datetime) -> str:
     """ISO-8601 in UTC with a "Z" suffix; naive datetimes are taken as UTC."""
-    if value.tzinfo is not None and value.utcoffset():
+    if value.tzinfo is not UTC and value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(UTC)
-    text = value.replace(tzinfo=None).isoformat()
-    return text + "Z"
+    if type(value) is datetime:
+        # The same text as isoformat() below, ~4x faster: history sends thousands of these.
+        return orjson.dumps(value, option=_UTC_Z)[1:-1].decode()
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def parse_datetime(value: Any) -> datetime:

@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_schema.errors import ErrorCodes, is_expected, log
+from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.scalars import scalar_map
 from resolvers.market import MarketMutation, MarketQuery
 
@@ -66,6 +67,7 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=scalar_map()),
+        execution_context_class=StockQLExecutionContext,
     )
 
 
