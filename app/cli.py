@@ -141,5 +141,43 @@ def schema(
         output.write_text(sdl, encoding="utf-8")
 
 
+users_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+
+
+@users_cli.command("create-admin")
+def create_admin(
+    email: str = typer.Option(..., help="The administrator's email address."),
+    name: str = typer.Option(..., help="The administrator's display name."),
+) -> None:
+    """Create an ADMIN account. The password is asked for, or read from standard input
+    when that is not a terminal (e.g. `echo "$PASSWORD" | stockql users create-admin ...`)."""
+    from app.runtime import open_runtime
+    from domain.accounts import EmailAlreadyUsed, ValidationFailed
+
+    settings = _settings()
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+
+    async def create() -> str:
+        async with open_runtime(settings) as runtime:
+            accounts = runtime.services.accounts
+            user = await accounts.create_admin(name=name, email=email, password=password)
+            return user.id
+
+    try:
+        user_id = asyncio.run(create())
+    except ValidationFailed as error:
+        for problem in error.problems:
+            typer.echo(f"{problem.field}: {problem.message}", err=True)
+        raise typer.Exit(1) from None
+    except EmailAlreadyUsed:
+        typer.echo("an account with this email already exists", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created admin {user_id}")
+
+
 def main() -> None:
     cli()

@@ -3,15 +3,19 @@
 import uuid
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from graphql_schema.context import Context
+from graphql_schema.context import Context, bearer_token
 
 
 class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, *args: object, trust_forwarded_for: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._trust_forwarded_for = trust_forwarded_for
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
@@ -26,5 +30,18 @@ class GraphQLView(GraphQL[Context, None]):
             response.headers["x-request-id"] = request_id
         runtime = request.app.state.runtime
         return Context(
-            services=runtime.services, request=request, response=response, request_id=request_id
+            services=runtime.services,
+            request=request,
+            response=response,
+            request_id=request_id,
+            token=bearer_token(request.headers.get("authorization")),
+            client_address=self._client_address(request),
         )
+
+    def _client_address(self, connection: HTTPConnection) -> str:
+        if self._trust_forwarded_for:
+            forwarded = connection.headers.get("x-forwarded-for", "")
+            first = forwarded.split(",")[0].strip()
+            if first:
+                return first
+        return connection.client.host if connection.client else "unknown"

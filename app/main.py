@@ -30,7 +30,11 @@ def create_app(settings: Settings) -> Starlette:
             max_aliases=settings.max_query_aliases,
         )
     )
-    view = GraphQLView(schema, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+    view = GraphQLView(
+        schema,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -20,17 +22,26 @@ from app.adapters.alphavantage import AlphaVantageProvider
 from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
 from app.adapters.csv_bars import CsvProvider
+from app.adapters.mongo_user_store import open_mongo_user_store
+from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 from app.adapters.simulator import MarketSimulator
 from app.adapters.sql.bar_store import SqlBarStore
 from app.adapters.sql.database import create_engine, ping
+from app.adapters.sql.user_store import SqlUserStore
 from app.adapters.symbol_directory import SymbolDirectory
 from app.migrate import upgrade_database
 from app.settings import Settings
+from domain.accounts import AccountLimits, AccountService
 from domain.cache import Cache
+from domain.errors import NotFound, UpstreamUnavailable
 from domain.history import HistoryPolicy, HistoryService
+from domain.passwords import PasswordHasher
 from domain.providers import MarketDataProvider
 from domain.quotes import QuoteService
+from domain.rate_limits import RateLimiter
 from domain.symbol_search import SymbolSearchService
+from domain.tokens import TokenIssuer
+from domain.users import UserStore
 from graphql_schema.context import Services
 
 log = logging.getLogger(__name__)
@@ -43,6 +54,7 @@ class Runtime:
     redis: aioredis.Redis | None
     provider: MarketDataProvider
     bar_store: SqlBarStore
+    users: UserStore
     services: Services
 
     async def check_ready(self) -> dict[str, str]:
@@ -83,16 +95,19 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         provider = await _open_provider(settings, redis, stack)
         store = SqlBarStore(engine)
         directory = SymbolDirectory()
+        quotes = QuoteService(
+            provider=provider, store=store, cache=cache, ttl_seconds=settings.quote_ttl_seconds
+        )
         policy = HistoryPolicy(
             daily_ttl_seconds=settings.daily_ttl_seconds,
             intraday_ttl_seconds=settings.intraday_ttl_seconds,
             max_rows=settings.max_history_rows,
         )
+        users = await _open_user_store(settings, engine, stack)
+        accounts = _account_service(settings, users, redis, quotes)
         services = Services(
             history=HistoryService(provider=provider, store=store, cache=cache, policy=policy),
-            quotes=QuoteService(
-                provider=provider, store=store, cache=cache, ttl_seconds=settings.quote_ttl_seconds
-            ),
+            quotes=quotes,
             search=SymbolSearchService(
                 provider=provider,
                 cache=cache,
@@ -100,6 +115,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 ttl_seconds=settings.search_ttl_seconds,
             ),
             cache=cache,
+            accounts=accounts,
             symbols=settings.symbols,
         )
         log.info(
@@ -108,7 +124,58 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             engine.url.get_backend_name(),
             "yes" if redis else "no",
         )
-        yield Runtime(settings, engine, redis, provider, store, services)
+        yield Runtime(settings, engine, redis, provider, store, users, services)
+
+
+async def _open_user_store(
+    settings: Settings, engine: AsyncEngine, stack: AsyncExitStack
+) -> UserStore:
+    if settings.mongodb_url:
+        return await stack.enter_async_context(open_mongo_user_store(settings.mongodb_url))
+    return SqlUserStore(engine)
+
+
+def _account_service(
+    settings: Settings,
+    users: UserStore,
+    redis: aioredis.Redis | None,
+    quotes: QuoteService,
+) -> AccountService:
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+    hasher_costs = {
+        "time_cost": settings.password_time_cost,
+        "memory_cost": settings.password_memory_kib,
+    }
+    hasher = PasswordHasher(**{name: value for name, value in hasher_costs.items() if value})
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    if secret is None:
+        log.warning("STOCKQL_JWT_SECRET is not set: tokens are signed with a per-process secret")
+        secret = secrets.token_urlsafe(48)
+    tokens = TokenIssuer(secret=secret, lifetime=timedelta(minutes=settings.jwt_lifetime_minutes))
+
+    async def symbol_exists(symbol: str) -> bool:
+        try:
+            await quotes.latest(symbol)
+        except NotFound:
+            return False
+        except UpstreamUnavailable:
+            # The provider cannot tell now: accept a well-formed symbol rather than refuse it.
+            return True
+        return True
+
+    return AccountService(
+        store=users,
+        hasher=hasher,
+        tokens=tokens,
+        limiter=limiter,
+        limits=AccountLimits(
+            login_per_email=settings.login_limit_per_email,
+            login_per_address=settings.login_limit_per_address,
+            register_per_email=settings.register_limit_per_email,
+            register_per_address=settings.register_limit_per_address,
+        ),
+        symbol_exists=symbol_exists,
+    )
 
 
 async def _open_provider(

@@ -1,4 +1,4 @@
-"""The per-request context read by resolvers through `info.context`."""
+"""The per-request context read by resolvers through `info.context`, with its signed-in user."""
 
 from dataclasses import dataclass, field
 
@@ -7,20 +7,23 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from domain.accounts import AccountService, Forbidden, Unauthenticated
 from domain.cache import Cache
 from domain.history import HistoryService
 from domain.quotes import QuoteService
 from domain.symbol_search import SymbolSearchService
+from domain.users import Role, User
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Domain services wired once by the application (see app/services.py)."""
+    """Domain services wired once by the application (see app/runtime.py)."""
 
     history: HistoryService
     quotes: QuoteService
     search: SymbolSearchService
     cache: Cache
+    accounts: AccountService
     symbols: tuple[str, ...]
 
 
@@ -30,7 +33,46 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None = None
     request_id: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
+    # The bearer token the client sent (HTTP header or websocket connection_init), if any.
+    token: str | None = None
+    client_address: str = "unknown"
+    _user: list[User | None] = field(default_factory=list)
+
+    async def current_user(self) -> User | None:
+        """The signed-in user, or None without a valid token (checked once per request)."""
+        if not self._user:
+            user = None
+            if self.token is not None:
+                try:
+                    user = await self.services.accounts.authenticate(self.token)
+                except Unauthenticated:
+                    user = None
+            self._user.append(user)
+        return self._user[0]
+
+    async def require_user(self) -> User:
+        """The signed-in user; raises Unauthenticated (top-level UNAUTHENTICATED) otherwise."""
+        user = await self.current_user()
+        if user is None:
+            message = "Sign in first" if self.token is None else "The token is invalid or expired"
+            raise Unauthenticated(message)
+        return user
+
+    async def require_admin(self) -> User:
+        user = await self.require_user()
+        if user.role is not Role.ADMIN:
+            raise Forbidden("This needs the ADMIN role")
+        return user
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an "Authorization: Bearer <token>" value; a bare token is accepted too.
+    Anything else present is returned as is, so that it fails as an invalid token."""
+    if authorization is None:
+        return None
+    value = authorization.strip()
+    scheme, _, rest = value.partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else value
 
 
 Info = StrawberryInfo[Context, None]

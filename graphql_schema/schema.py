@@ -12,20 +12,21 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_schema.errors import ErrorCodes, is_expected, log
-from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.scalars import scalar_map
+from graphql_schema.types.errors import exception_handlers
 from resolvers.market import MarketMutation, MarketQuery
+from resolvers.users import UsersMutation, UsersQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
 @strawberry.type
-class Query(MarketQuery):
+class Query(MarketQuery, UsersQuery):
     pass
 
 
 @strawberry.type
-class Mutation(MarketMutation):
+class Mutation(UsersMutation, MarketMutation):
     pass
 
 
@@ -66,8 +67,8 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        exception_handlers=exception_handlers(),
         config=StrawberryConfig(scalar_map=scalar_map()),
-        execution_context_class=StockQLExecutionContext,
     )
 
 

@@ -53,6 +53,7 @@ class MarketMutation:
         description="Requires ADMIN. Without a symbol, clears the cache of every symbol."
     )
     async def clear_cache(self, info: Info, symbol: str | None = None) -> ClearCacheResult:
+        await info.context.require_admin()
         target = None if symbol is None else normalize_symbol(symbol)
         removed = await info.context.services.cache.clear_symbol(target)
         symbols = [target] if target else sorted(removed)

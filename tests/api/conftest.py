@@ -8,14 +8,19 @@ import pytest
 from app.settings import Settings
 from tests.support.server import RunningServer, running_server
 
+TEST_JWT_SECRET = "test-secret-of-at-least-thirty-two-bytes-0123456789"
+
 
 def api_settings(**overrides: object) -> Settings:
-    """Settings for a test server: no in-process jobs, migrations on start."""
+    """Settings for a test server: no in-process jobs, migrations on start, cheap hashing."""
     values: dict[str, object] = {
         "env": "test",
         "migrate_on_start": True,
         "worker_in_process": False,
         "symbols": ("AAPL", "MSFT"),
+        "jwt_secret": TEST_JWT_SECRET,
+        "password_time_cost": 1,
+        "password_memory_kib": 1024,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.adapters.sql.tables import BarRow
+from tests.support.accounts import admin_token, bearer
 from tests.support.graphql import data, error_code
 from tests.support.server import RunningServer
 
@@ -166,8 +167,9 @@ async def test_symbols_lists_the_tracked_symbols(server: RunningServer) -> None:
 async def test_clear_cache_removes_a_symbols_keys(server: RunningServer) -> None:
     await server.graphql(HISTORY, {"symbol": "AAPL", "limit": 1})
     await server.graphql(LATEST_PRICE, {"symbol": "AAPL"})
-    cleared = data(await server.graphql(CLEAR_CACHE, {"symbol": "aapl"}))["clearCache"]
-    assert cleared == {"symbols": ["AAPL"], "keysRemoved": 2}
+    admin = bearer(await admin_token(server))
+    cleared = data(await server.graphql(CLEAR_CACHE, {"symbol": "aapl"}, headers=admin))
+    assert cleared["clearCache"] == {"symbols": ["AAPL"], "keysRemoved": 2}
     again = data(await server.graphql(HISTORY, {"symbol": "AAPL", "limit": 1}))["history"]
     assert again["cached"] is False
 
@@ -199,7 +201,6 @@ TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
         (LATEST_PRICE, {"symbol": ""}, "BAD_USER_INPUT"),
         (SEARCH, {"q": "   "}, "BAD_USER_INPUT"),
         (SEARCH, {"q": "x" * 65}, "BAD_USER_INPUT"),
-        (CLEAR_CACHE, {"symbol": "$$$"}, "BAD_USER_INPUT"),
     ],
 )
 async def test_bad_input_is_a_typed_error_and_stores_nothing(
@@ -277,5 +278,12 @@ async def test_oversized_documents_are_refused_by_the_token_limit(server: Runnin
 async def test_clearing_every_symbol_lists_the_symbols_cleared(server: RunningServer) -> None:
     await server.graphql(LATEST_PRICE, {"symbol": "AAPL"})
     await server.graphql(LATEST_PRICE, {"symbol": "IBM"})
-    cleared = data(await server.graphql(CLEAR_CACHE))["clearCache"]
+    admin = bearer(await admin_token(server))
+    cleared = data(await server.graphql(CLEAR_CACHE, headers=admin))["clearCache"]
     assert cleared == {"symbols": ["AAPL", "IBM"], "keysRemoved": 2}
+
+
+async def test_clearing_an_invalid_symbol_is_bad_user_input(server: RunningServer) -> None:
+    admin = bearer(await admin_token(server))
+    body = await server.graphql(CLEAR_CACHE, {"symbol": "$$$"}, headers=admin)
+    assert error_code(body) == "BAD_USER_INPUT"
