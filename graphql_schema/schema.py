@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_schema.errors import ErrorCodes, is_expected, log
+from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.scalars import scalar_map
 from graphql_schema.types.errors import exception_handlers
 from resolvers.market import MarketMutation, MarketQuery
@@ -69,6 +70,7 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         extensions=extensions,
         exception_handlers=exception_handlers(),
         config=StrawberryConfig(scalar_map=scalar_map()),
+        execution_context_class=StockQLExecutionContext,
     )
 
 
