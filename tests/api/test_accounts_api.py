@@ -287,3 +287,17 @@ async def test_login_rehashes_a_password_made_with_older_parameters(
     assert "t=2" in after
     async with running_server(api_settings(database_url=url, password_time_cost=2)) as again:
         assert (await login(again, email, PASSWORD))["__typename"] == "AuthPayload"
+
+
+async def test_the_whole_account_flow_works_on_the_embedded_sqlite(
+    sqlite_server: RunningServer,
+) -> None:
+    email = unique_email()
+    token, user = await signed_up(sqlite_server, email=email)
+    assert (await login(sqlite_server, email, PASSWORD))["__typename"] == "AuthPayload"
+    renamed = await update(sqlite_server, token, name="Grace", currentPassword=PASSWORD)
+    assert renamed["name"] == "Grace"
+    added = data(await sqlite_server.graphql(ADD, {"s": "MSFT"}, headers=bearer(token)))
+    assert added["addToWatchlist"]["watchlist"] == ["MSFT"]
+    me = data(await sqlite_server.graphql(ME, headers=bearer(token)))["me"]
+    assert (me["id"], me["name"], me["watchlist"]) == (user["id"], "Grace", ["MSFT"])

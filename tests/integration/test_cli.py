@@ -104,3 +104,34 @@ async def test_imported_bars_are_served_by_the_api(tmp_path: Path) -> None:
     history = data(body)["history"]
     assert history["source"] == "csv"
     assert [bar["close"] for bar in history["bars"]] == [100.5, 101.5, 102.5]
+
+
+async def test_create_admin_reads_the_password_from_stdin_and_can_sign_in(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}"
+    env = {"STOCKQL_DATABASE_URL": url, "STOCKQL_PASSWORD_TIME_COST": "1"}
+
+    def create(email: str, password: str) -> tuple[int, str]:
+        result = CliRunner().invoke(
+            cli,
+            ["users", "create-admin", "--email", email, "--name", "Root"],
+            input=password + "\n",
+            env=env,
+        )
+        return result.exit_code, result.output
+
+    code, output = await asyncio.to_thread(create, "root@example.com", "a long admin secret")
+    assert code == 0, output
+    assert "a long admin secret" not in output
+    assert (await asyncio.to_thread(create, "ROOT@example.com", "another secret!"))[0] == 1
+    code, output = await asyncio.to_thread(create, "second@example.com", "short")
+    assert code == 1
+    assert "password" in output
+    async with running_server(api_settings(database_url=url)) as server:
+        body = await server.graphql(
+            "mutation($input: LoginInput!) { login(input: $input)"
+            " { ... on AuthPayload { user { role } } } }",
+            {"input": {"email": "root@example.com", "password": "a long admin secret"}},
+        )
+    assert data(body)["login"]["user"]["role"] == "ADMIN"
