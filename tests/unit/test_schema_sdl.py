@@ -33,7 +33,30 @@ IMPLEMENTED = (
     "Query.searchSymbols",
     "Query.symbols",
     "Mutation.clearCache",
+    "Role",
+    "User",
+    "AuthPayload",
+    "Error",
+    "FieldError",
+    "ValidationError",
+    "EmailTakenError",
+    "InvalidCredentialsError",
+    "RateLimitedError",
+    "RegisterResult",
+    "LoginResult",
+    "UpdateProfileResult",
+    "RegisterInput",
+    "LoginInput",
+    "UpdateProfileInput",
+    "Query.me",
+    "Mutation.register",
+    "Mutation.login",
+    "Mutation.updateProfile",
+    "Mutation.addToWatchlist",
+    "Mutation.removeFromWatchlist",
 )
+# Contract names of implemented types that arrive with a later capability (alerts: real time).
+PENDING = ("User.alerts: [Alert!]! (have: nothing)",)
 
 
 def test_committed_sdl_matches_the_code() -> None:
@@ -63,6 +86,12 @@ def test_sdl_has_every_contract_name_of_the_implemented_operations() -> None:
     mine = [
         gap
         for gap in gaps
-        if any(gap.removeprefix("type ").split(" ")[0].startswith(name) for name in IMPLEMENTED)
+        if gap not in PENDING
+        and any(
+            gap.removeprefix("type ").split(" ")[0].split(":")[0].split("(")[0]
+            in (name, f"{name}.")
+            or gap.startswith(f"{name}.")
+            for name in IMPLEMENTED
+        )
     ]
     assert mine == []
