@@ -1,0 +1,83 @@
+"""Real-time events and the ports that carry them: the price feed (replayable, per symbol)
+and the event bus (fan-out to every replica's subscribers)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+def stock_channel(symbol: str) -> str:
+    return f"stock:{symbol}"
+
+
+ALL_STOCKS_CHANNEL = "stocks:all"
+
+
+def user_channel(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def predictions_channel(symbol: str) -> str:
+    return f"predictions:{symbol}"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdated:
+    """A new price of a symbol. `sequence` is the feed's opaque, strictly increasing id per
+    symbol (the Redis Stream entry id), empty until the event is appended to the feed.
+    `change_percent` is percent, not a fraction."""
+
+    symbol: str
+    price: float
+    timestamp: datetime
+    volume: float | None = None
+    change: float | None = None
+    change_percent: float | None = None
+    sequence: str = ""
+
+
+class Subscription(Protocol):
+    """Messages of one channel, as they arrive, until the subscription ends."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+
+class EventBus(Protocol):
+    """Publish/subscribe over named channels, shared by every replica (Redis) or in-process.
+
+    Delivery is at most once and live only: a subscriber sees messages published after its
+    subscription is ready. What must not be lost is persisted before it is published."""
+
+    async def publish(self, channel: str, message: bytes) -> None: ...
+
+    def subscribe(
+        self, channel: str, *, keep_latest_only: bool = False
+    ) -> AbstractAsyncContextManager[Subscription]:
+        """A subscription whose pending messages are bounded: with `keep_latest_only` only
+        the newest pending message is kept (prices); otherwise a subscriber that falls too far
+        behind is ended (its iterator raises SubscriberOverflow) so that it can resume."""
+        ...
+
+
+class SubscriberOverflow(Exception):
+    """A subscriber fell too far behind and its subscription was ended."""
+
+
+class PriceFeed(Protocol):
+    """Every price event per symbol, kept (capped) for replay: Redis Streams or a ring."""
+
+    async def append(self, event: PriceUpdated) -> PriceUpdated:
+        """Store the event (giving it its sequence) and publish it on the symbol's channel
+        and on ALL_STOCKS_CHANNEL. Returns the event with its sequence."""
+        ...
+
+    async def after(self, symbol: str, sequence: str, *, limit: int = 1000) -> list[PriceUpdated]:
+        """Stored events of `symbol` with a sequence greater than `sequence`, oldest first.
+        Raises InvalidInput for a malformed sequence."""
+        ...
+
+    async def latest(self, symbol: str) -> PriceUpdated | None: ...
