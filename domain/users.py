@@ -38,6 +38,21 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
+def changed_fields(
+    *, name: str | None = None, email: str | None = None, password_hash: str | None = None
+) -> dict[str, str]:
+    """The stored fields an update sets (None leaves a field alone); a new email also sets
+    its email_key."""
+    values: dict[str, str] = {}
+    if name is not None:
+        values["name"] = name
+    if email is not None:
+        values |= {"email": email, "email_key": email_key(email)}
+    if password_hash is not None:
+        values["password_hash"] = password_hash
+    return values
+
+
 class EmailTaken(Exception):
     """Another user already has this email (compared with email_key)."""
 

@@ -15,7 +15,15 @@ from typing import Any, Protocol
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from domain.users import MAX_WATCHLIST, EmailTaken, Role, User, WatchlistFull, email_key
+from domain.users import (
+    MAX_WATCHLIST,
+    EmailTaken,
+    Role,
+    User,
+    WatchlistFull,
+    changed_fields,
+    email_key,
+)
 
 COLLECTION = "users"
 # Fail start-up within seconds when the server is unreachable, not after PyMongo's 30 s default.
@@ -116,13 +124,7 @@ class MongoUserStore:
         A new email also changes email_key; raises EmailTaken (changing nothing) when another
         user has that key.
         """
-        values: dict[str, Any] = {}
-        if name is not None:
-            values["name"] = name
-        if email is not None:
-            values |= {"email": email, "email_key": email_key(email)}
-        if password_hash is not None:
-            values["password_hash"] = password_hash
+        values: dict[str, Any] = changed_fields(name=name, email=email, password_hash=password_hash)
         if not values:
             return await self.get(user_id)
         try:

@@ -11,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sql.tables import UserRow
-from domain.users import MAX_WATCHLIST, EmailTaken, Role, User, WatchlistFull, email_key
+from domain.users import (
+    MAX_WATCHLIST,
+    EmailTaken,
+    Role,
+    User,
+    WatchlistFull,
+    changed_fields,
+    email_key,
+)
 
 # SQLModel does not declare __table__ to type checkers.
 USERS: Table = UserRow.__table__  # type: ignore[attr-defined]
@@ -71,13 +79,7 @@ class SqlUserStore:
         A new email also changes email_key; raises EmailTaken (changing nothing) when another
         user has that key.
         """
-        values: dict[str, Any] = {}
-        if name is not None:
-            values["name"] = name
-        if email is not None:
-            values |= {"email": email, "email_key": email_key(email)}
-        if password_hash is not None:
-            values["password_hash"] = password_hash
+        values: dict[str, Any] = changed_fields(name=name, email=email, password_hash=password_hash)
         if not values:
             return await self.get(user_id)
         statement = (
