@@ -50,14 +50,13 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the scheduled jobs (price polling) without serving the API."""
-    from app import jobs
     from app.runtime import open_runtime
-    from app.worker import worker_jobs
+    from app.worker import running_worker
 
     settings = _settings()
 
     async def run() -> None:
-        async with open_runtime(settings) as runtime, jobs.running(worker_jobs(runtime)):
+        async with open_runtime(settings) as runtime, running_worker(runtime):
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

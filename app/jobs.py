@@ -18,12 +18,17 @@ class PeriodicJob:
     run: Callable[[], Awaitable[None]]
 
 
-async def _repeat(job: PeriodicJob) -> None:
+def _always() -> bool:
+    return True
+
+
+async def _repeat(job: PeriodicJob, gate: Callable[[], bool]) -> None:
     loop = asyncio.get_running_loop()
     while True:
         started = loop.time()
         try:
-            await job.run()
+            if gate():
+                await job.run()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -32,9 +37,12 @@ async def _repeat(job: PeriodicJob) -> None:
 
 
 @asynccontextmanager
-async def running(jobs: Sequence[PeriodicJob]) -> AsyncIterator[None]:
-    """Run the jobs in the background for the duration of the block."""
-    tasks = [asyncio.create_task(_repeat(job), name=f"job:{job.name}") for job in jobs]
+async def running(
+    jobs: Sequence[PeriodicJob], *, gate: Callable[[], bool] = _always
+) -> AsyncIterator[None]:
+    """Run the jobs in the background for the duration of the block; a run is skipped
+    while `gate()` is false (this worker is not the leader)."""
+    tasks = [asyncio.create_task(_repeat(job, gate), name=f"job:{job.name}") for job in jobs]
     try:
         yield
     finally:

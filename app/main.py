@@ -10,13 +10,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from app import jobs
 from app.graphql_view import GraphQLView
 from app.health import healthz, readyz
 from app.limits import BodySizeLimit
 from app.runtime import open_runtime
 from app.settings import Settings
-from app.worker import worker_jobs
+from app.worker import running_worker
 from graphql_schema.schema import SchemaLimits, build_schema
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def create_app(settings: Settings) -> Starlette:
             runtime = await stack.enter_async_context(open_runtime(settings))
             app.state.runtime = runtime
             if settings.runs_worker_in_process:
-                await stack.enter_async_context(jobs.running(worker_jobs(runtime)))
+                await stack.enter_async_context(running_worker(runtime))
             yield
 
     return Starlette(

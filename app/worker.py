@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from app.jobs import PeriodicJob
+from app.jobs import PeriodicJob, running
+from app.leader import LeaderElection, campaigning
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -19,6 +22,20 @@ def quote_poll_interval(runtime: Runtime) -> float:
         return settings.simulator_tick_seconds
     calls_per_minute = settings.alphavantage_calls_per_minute * 0.8
     return max(60.0, 60.0 * len(settings.symbols) / calls_per_minute)
+
+
+@asynccontextmanager
+async def running_worker(runtime: Runtime) -> AsyncIterator[None]:
+    """The worker's jobs in the background. With Redis, several workers may run: they elect
+    one leader that runs the jobs, the others stand by to take over."""
+    jobs = worker_jobs(runtime)
+    if runtime.redis is None:
+        async with running(jobs):
+            yield
+        return
+    election = LeaderElection(runtime.redis)
+    async with campaigning(election), running(jobs, gate=lambda: election.is_leader):
+        yield
 
 
 def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from app import jobs
 from app.runtime import open_runtime
 from app.settings import Settings
-from app.worker import worker_jobs
+from app.worker import running_worker
 from domain.cache import symbol_key
 
 
@@ -30,7 +30,7 @@ async def test_polling_puts_fresh_quotes_of_tracked_symbols_in_the_cache(
     )
     client = aioredis.from_url(redis_url)
     try:
-        async with open_runtime(settings) as runtime, jobs.running(worker_jobs(runtime)):
+        async with open_runtime(settings) as runtime, running_worker(runtime):
             first = await poll(client, "AAPL", lambda quote: True)
             assert await poll(client, "MSFT", lambda quote: True)
             later = await poll(client, "AAPL", lambda q: q["timestamp"] > first["timestamp"])
