@@ -7,7 +7,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
 
+from domain.accounts import Unauthenticated
 from graphql_schema.context import Context, bearer_token
 
 
@@ -21,6 +24,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        try:
+            await context.sign_in_websocket()
+        except Unauthenticated as error:
+            raise ConnectionRejectionError({"message": error.message, "code": error.code}) from None
+        return UnsetType()  # acknowledge without a payload
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

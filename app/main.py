@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,6 +34,9 @@ def create_app(settings: Settings) -> Starlette:
         schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         trust_forwarded_for=settings.trust_forwarded_for,
+        allowed_origins=settings.ws_allowed_origins,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
     )
 
     @asynccontextmanager

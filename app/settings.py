@@ -54,6 +54,11 @@ class Settings(BaseSettings):
 
     # None in development: a random secret per process (tokens die with the process).
     jwt_secret: SecretStr | None = None
+    # Browser origins allowed to open websockets (others are refused); non-browser clients
+    # send no Origin and are always allowed.
+    ws_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_max_subscriptions: int = Field(default=50, ge=1)
     jwt_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
     # Argon2id cost; None keeps argon2-cffi's RFC 9106 low-memory profile.
     password_time_cost: int | None = Field(default=None, ge=1)
@@ -75,6 +80,13 @@ class Settings(BaseSettings):
     def _split_symbols(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().upper() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("ws_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @model_validator(mode="after")

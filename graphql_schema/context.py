@@ -36,7 +36,21 @@ class Context:
     # The bearer token the client sent (HTTP header or websocket connection_init), if any.
     token: str | None = None
     client_address: str = "unknown"
+    # The websocket connection_init payload; strawberry sets it before on_ws_connect.
+    connection_params: dict[str, object] | None = None
     _user: list[User | None] = field(default_factory=list)
+
+    async def sign_in_websocket(self) -> None:
+        """Take the token of the connection_init payload ({"authToken": "<token>"}, a "Bearer "
+        prefix accepted). Raises Unauthenticated for a token that is present but not valid;
+        without one the connection stays anonymous."""
+        raw = (self.connection_params or {}).get("authToken")
+        if raw is None:
+            return
+        self.token = bearer_token(raw if isinstance(raw, str) else "")
+        self._user.clear()
+        if await self.current_user() is None:
+            raise Unauthenticated("The token is invalid or expired")
 
     async def current_user(self) -> User | None:
         """The signed-in user, or None without a valid token (checked once per request)."""
