@@ -152,6 +152,14 @@ class HistoryService:
             return _decode(blob)
         return await self._flights.run(key, lambda: self._load(symbol, interval, key))
 
+    async def refresh(self, symbol: str, interval: Interval = Interval.DAILY) -> StoredSeries:
+        """Fetch from the provider now, whatever the cache holds (the worker's scheduled
+        refresh); on a provider failure the stored bars come back with stale=True."""
+        symbol = normalize_symbol(symbol)
+        key = symbol_key(symbol, "bars", interval.value)
+        last = await self._store.last_fetch(symbol, interval)
+        return await self._flights.run(key, lambda: self._fetch(symbol, interval, key, last))
+
     def _check_request(
         self, interval: Interval, start: date | None, end: date | None, limit: int | None
     ) -> None:
@@ -182,6 +190,13 @@ class HistoryService:
                 remaining = ttl - (now - last.fetched_at).total_seconds()
                 await self._cache.set(key, _encode(stored), ttl_seconds=remaining)
                 return stored
+        return await self._fetch(symbol, interval, key, last)
+
+    async def _fetch(
+        self, symbol: str, interval: Interval, key: str, last: FetchRecord | None
+    ) -> StoredSeries:
+        now = self._clock()
+        ttl = self._policy.ttl(interval)
         try:
             bars = await self._provider.fetch_bars(
                 symbol, interval, since=now - self._policy.lookback(interval)

@@ -284,3 +284,17 @@ async def test_fetch_records_round_trip_and_the_latest_replaces_the_previous(
     assert latest.fetched_at.tzinfo is UTC
     assert await store.last_fetch("AAPL", Interval.WEEKLY) is None
     assert await store.last_fetch("MSFT", Interval.DAILY) is None
+
+
+async def test_delete_before_removes_only_older_bars_of_that_interval(store: SqlBarStore) -> None:
+    bars = daily_bars(10)
+    await store.upsert_bars("AAPL", Interval.FIVE_MINUTES, bars, source="test")
+    await store.upsert_bars("MSFT", Interval.FIVE_MINUTES, bars, source="test")
+    await store.upsert_bars("AAPL", Interval.DAILY, bars, source="test")
+
+    removed = await store.delete_before(Interval.FIVE_MINUTES, bars[4].timestamp)
+
+    assert removed == 8
+    kept = await store.load_bars("AAPL", Interval.FIVE_MINUTES)
+    assert [bar.timestamp for bar in kept] == [bar.timestamp for bar in bars[4:]]
+    assert len(await store.load_bars("AAPL", Interval.DAILY)) == 10

@@ -93,6 +93,15 @@ class FakeBarStore:
             if (start is None or ts >= start) and (end is None or ts <= end)
         ]
 
+    async def delete_before(self, interval: Interval, before: datetime) -> int:
+        removed = 0
+        for (_, bar_interval), table in self.rows.items():
+            if bar_interval is interval:
+                for ts in [ts for ts in table if ts < before]:
+                    del table[ts]
+                    removed += 1
+        return removed
+
     async def record_fetch(self, record: FetchRecord) -> None:
         self.fetches[(record.symbol, record.interval)] = record
 

@@ -181,3 +181,22 @@ async def test_max_rows_caps_an_unlimited_request(
     history = await service.history("AAPL")
     assert len(history.series) == 30
     assert history.series.close[-1] == 199.0
+
+
+async def test_refresh_fetches_from_the_provider_even_when_cached(
+    service: HistoryService, provider: FakeProvider
+) -> None:
+    await service.history("AAPL")
+    refreshed = await service.refresh("AAPL")
+    assert provider.calls == [("bars", "AAPL"), ("bars", "AAPL")]
+    assert (refreshed.cached, refreshed.stale) == (False, False)
+
+
+async def test_refresh_with_the_provider_down_returns_stored_bars_as_stale(
+    service: HistoryService, provider: FakeProvider
+) -> None:
+    await service.history("AAPL")
+    provider.failure = ProviderUnavailable("down")
+    refreshed = await service.refresh("AAPL")
+    assert refreshed.stale is True
+    assert len(refreshed.series) == 100

@@ -95,6 +95,14 @@ class SqlBarStore:
             row = (await connection.execute(query)).first()
         return None if row is None else Bar(*row)
 
+    async def delete_before(self, interval: Interval, before: datetime) -> int:
+        statement = BARS.delete().where(
+            BARS.c.interval == interval.value, BARS.c.ts < before.astimezone(UTC)
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return int(result.rowcount)
+
     async def record_fetch(self, record: FetchRecord) -> None:
         """Remember when and from where a symbol's bars of one interval were fetched last."""
         row = {
