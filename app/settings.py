@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     intraday_ttl_seconds: float = Field(default=60.0, gt=0)
     search_ttl_seconds: float = Field(default=86400.0, gt=0)
 
+    # Worker: how often to look for a new daily bar after the close, and what to keep.
+    daily_refresh_check_minutes: float = Field(default=30.0, gt=0)
+    cleanup_interval_hours: float = Field(default=6.0, gt=0)
+    retention_intraday_days: int = Field(default=45, ge=1)
+    retention_notifications_days: int = Field(default=90, ge=1)
+    retention_predictions_days: int = Field(default=365, ge=1)
+
     max_history_rows: int = Field(default=20_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_query_depth: int = Field(default=12, ge=1)

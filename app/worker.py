@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from app.jobs import PeriodicJob, running
 from app.leader import LeaderElection, campaigning
+from app.market_jobs import (
+    clean_up_bars,
+    poll_quotes,
+    refresh_daily_after_close,
+    utc_now,
+)
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,15 +45,23 @@ async def running_worker(runtime: Runtime) -> AsyncIterator[None]:
 
 
 def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
-    quotes = runtime.services.quotes
+    settings = runtime.settings
+    services = runtime.services
 
-    async def poll_quotes() -> None:
-        results = await asyncio.gather(
-            *(quotes.refresh(symbol) for symbol in runtime.settings.symbols),
-            return_exceptions=True,
+    async def poll() -> None:
+        await poll_quotes(services.quotes, settings.symbols)
+
+    async def refresh_daily() -> None:
+        await refresh_daily_after_close(
+            services.history, runtime.bar_store, settings.symbols, now=utc_now()
         )
-        for symbol, result in zip(runtime.settings.symbols, results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("polling %s failed: %s", symbol, type(result).__name__)
 
-    return [PeriodicJob("poll_quotes", quote_poll_interval(runtime), poll_quotes)]
+    async def clean_up() -> None:
+        keep = timedelta(days=settings.retention_intraday_days)
+        await clean_up_bars(runtime.bar_store, keep_intraday=keep, now=utc_now())
+
+    return [
+        PeriodicJob("poll_quotes", quote_poll_interval(runtime), poll),
+        PeriodicJob("refresh_daily", settings.daily_refresh_check_minutes * 60, refresh_daily),
+        PeriodicJob("clean_up", settings.cleanup_interval_hours * 3600, clean_up),
+    ]

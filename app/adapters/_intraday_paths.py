@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from app.adapters._price_paths import SESSION_MINUTES, Floats, generator
-from app.adapters._trading_calendar import SESSION_SECONDS
+from domain.trading_calendar import SESSION_SECONDS
 
 _INTRADAY_SHARE = 0.9  # session std as a share of the day's volatility (the rest is the gap)
 _OVERNIGHT_SHARE = 0.25  # per-minute std after hours, vs. the session's average minute

@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from app.adapters._trading_calendar import SESSION_SECONDS, trading_days
+from domain.trading_calendar import SESSION_SECONDS, trading_days
 
 Floats = npt.NDArray[np.float64]
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from app.adapters import _trading_calendar as calendar
 from app.adapters._intraday_paths import (
     OvernightGap,
     SessionDay,
@@ -30,6 +29,7 @@ from app.adapters._price_paths import (
     profile_for,
 )
 from app.adapters.symbol_directory import Listing, SymbolDirectory
+from domain import trading_calendar as calendar
 from domain.market import Bar, Interval, Quote, SymbolMatch
 from domain.providers import UnknownSymbol
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.adapters import _intraday_paths, _price_paths
-from app.adapters._trading_calendar import (
+from domain.trading_calendar import (
     NEW_YORK,
     is_trading_day,
     session_close,

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.adapters._trading_calendar import (
+from domain.trading_calendar import (
     TradingDayIndex,
     easter_sunday,
     holidays,
