@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from app.adapters.sql.database import create_engine
 from app.migrate import check_database, downgrade_database, upgrade_database
 
-TABLES = {"alembic_version", "bar_fetches", "bars", "users"}
+TABLES = {"alembic_version", "alerts", "bar_fetches", "bars", "notifications", "users"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,8 +4,9 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Index
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -98,3 +99,42 @@ class UserRow(SQLModel, table=True):
     # the list is small (MAX_WATCHLIST) and always read and written whole.
     watchlist: list[str] = Field(default_factory=list, sa_type=JSON)
     updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class AlertRow(SQLModel, table=True):
+    """A user's alert (domain.alerts.Alert). `user_id` is a plain key, no foreign key: users may
+    live in MongoDB. `condition` and `frequency` hold the enum names; `last_value` is the
+    crossing state."""
+
+    __tablename__ = "alerts"
+    # Price events look up the active alerts of one symbol.
+    __table_args__ = (Index("ix_alerts_symbol_active", "symbol", "active"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(max_length=32, index=True)
+    symbol: str = Field(max_length=10)
+    condition: str = Field(max_length=32)
+    threshold: float | None = None
+    frequency: str = Field(max_length=16)
+    active: bool
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_triggered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_value: float | None = None
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class NotificationRow(SQLModel, table=True):
+    """A user's notification (domain.notifications.Notification); `type` holds the enum name."""
+
+    __tablename__ = "notifications"
+    # A user's notifications newest first; the index also serves every lookup by user_id.
+    __table_args__ = (Index("ix_notifications_user_id_created_at", "user_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(max_length=32)
+    type: str = Field(max_length=32)
+    symbol: str | None = Field(default=None, max_length=10)
+    message: str = Field(max_length=1000)
+    data: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    read: bool = False
+    created_at: datetime = Field(sa_type=UtcDateTime)
