@@ -22,19 +22,24 @@ from app.adapters.alphavantage import AlphaVantageProvider
 from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
 from app.adapters.csv_bars import CsvProvider
+from app.adapters.events.local_bus import LocalEventBus
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 from app.adapters.simulator import MarketSimulator
+from app.adapters.sql.alert_store import SqlAlertStore
 from app.adapters.sql.bar_store import SqlBarStore
 from app.adapters.sql.database import create_engine, ping
+from app.adapters.sql.notification_store import SqlNotificationStore
 from app.adapters.sql.user_store import SqlUserStore
 from app.adapters.symbol_directory import SymbolDirectory
 from app.migrate import upgrade_database
 from app.settings import Settings
-from domain.accounts import AccountLimits, AccountService
+from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
 from domain.errors import NotFound, UpstreamUnavailable
+from domain.events import EventBus
 from domain.history import HistoryPolicy, HistoryService
+from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
 from domain.providers import MarketDataProvider
 from domain.quotes import QuoteService
@@ -56,6 +61,7 @@ class Runtime:
     bar_store: SqlBarStore
     users: UserStore
     services: Services
+    bus: EventBus
 
     async def check_ready(self) -> dict[str, str]:
         """ "ok" or the failure per dependency; raises nothing."""
@@ -105,6 +111,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         users = await _open_user_store(settings, engine, stack)
         accounts = _account_service(settings, users, redis, quotes)
+        # In-process until the broadcaster bus (Redis across replicas) is wired here.
+        bus: EventBus = LocalEventBus()
+        notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
+        alerts = AlertService(
+            store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
+        )
         services = Services(
             history=HistoryService(provider=provider, store=store, cache=cache, policy=policy),
             quotes=quotes,
@@ -117,6 +129,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             cache=cache,
             accounts=accounts,
             symbols=settings.symbols,
+            alerts=alerts,
+            notifications=notifier,
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
@@ -124,7 +138,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             engine.url.get_backend_name(),
             "yes" if redis else "no",
         )
-        yield Runtime(settings, engine, redis, provider, store, users, services)
+        yield Runtime(settings, engine, redis, provider, store, users, services, bus=bus)
 
 
 async def _open_user_store(
@@ -152,17 +166,6 @@ def _account_service(
         log.warning("STOCKQL_JWT_SECRET is not set: tokens are signed with a per-process secret")
         secret = secrets.token_urlsafe(48)
     tokens = TokenIssuer(secret=secret, lifetime=timedelta(minutes=settings.jwt_lifetime_minutes))
-
-    async def symbol_exists(symbol: str) -> bool:
-        try:
-            await quotes.latest(symbol)
-        except NotFound:
-            return False
-        except UpstreamUnavailable:
-            # The provider cannot tell now: accept a well-formed symbol rather than refuse it.
-            return True
-        return True
-
     return AccountService(
         store=users,
         hasher=hasher,
@@ -174,8 +177,24 @@ def _account_service(
             register_per_email=settings.register_limit_per_email,
             register_per_address=settings.register_limit_per_address,
         ),
-        symbol_exists=symbol_exists,
+        symbol_exists=_symbol_check(quotes),
     )
+
+
+def _symbol_check(quotes: QuoteService) -> SymbolCheck:
+    """Whether the provider knows a symbol (watchlists, alerts), asked through the quotes."""
+
+    async def symbol_exists(symbol: str) -> bool:
+        try:
+            await quotes.latest(symbol)
+        except NotFound:
+            return False
+        except UpstreamUnavailable:
+            # The provider cannot tell now: accept a well-formed symbol rather than refuse it.
+            return True
+        return True
+
+    return symbol_exists
 
 
 async def _open_provider(

@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 from domain.accounts import AccountService, Forbidden, Unauthenticated
 from domain.cache import Cache
 from domain.history import HistoryService
+from domain.notifications import AlertService, Notifier
 from domain.quotes import QuoteService
 from domain.symbol_search import SymbolSearchService
 from domain.users import Role, User
@@ -25,6 +26,8 @@ class Services:
     cache: Cache
     accounts: AccountService
     symbols: tuple[str, ...]
+    alerts: AlertService
+    notifications: Notifier
 
 
 @dataclass(slots=True)

@@ -15,19 +15,21 @@ from graphql_schema.errors import ErrorCodes, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.scalars import scalar_map
 from graphql_schema.types.errors import exception_handlers
+from resolvers.alerts import AlertsMutation
 from resolvers.market import MarketMutation, MarketQuery
+from resolvers.notifications import NotificationsMutation, NotificationsQuery
 from resolvers.users import UsersMutation, UsersQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 
 @strawberry.type
-class Query(MarketQuery, UsersQuery):
+class Query(MarketQuery, UsersQuery, NotificationsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, MarketMutation):
+class Mutation(UsersMutation, MarketMutation, AlertsMutation, NotificationsMutation):
     pass
 
 

@@ -7,6 +7,8 @@ import strawberry
 
 from domain import accounts
 from domain import users as domain
+from graphql_schema.context import Info
+from graphql_schema.types.alerts import Alert
 from graphql_schema.types.errors import (
     EmailTakenError,
     InvalidCredentialsError,
@@ -26,6 +28,12 @@ class User:
     role: Role
     created_at: datetime
     watchlist: list[str]
+
+    @strawberry.field(description="Your alerts, active or not, oldest first.")
+    async def alerts(self, info: Info) -> list[Alert]:
+        # User objects are only ever made for their own signed-in user (me, login, ...).
+        found = await info.context.services.alerts.alerts_of(str(self.id))
+        return [Alert.from_domain(alert) for alert in found]
 
     @classmethod
     def from_domain(cls, user: domain.User) -> "User":
