@@ -1,0 +1,156 @@
+"""broadcaster's Broadcast with bounded subscribers and a race-free count per channel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlparse
+
+from broadcaster import Broadcast
+
+from app.adapters.events.backend import EventBackend
+from app.adapters.events.memory_backend import MemoryBackend
+from app.adapters.events.redis_backend import RedisBackend
+from app.adapters.events.subscriber import BoundedSubscriber
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PENDING = 256
+
+
+@dataclass(eq=False)
+class _Channel:
+    """The local subscribers of one channel, and whether the backend is subscribed to it."""
+
+    subscribers: set[BoundedSubscriber] = field(default_factory=set)
+    # Serialises the backend's subscribe/unsubscribe of this channel.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    subscribed: bool = False
+
+
+class BoundedBroadcast(Broadcast):
+    """A Broadcast whose subscribers hold at most `max_pending` messages (see
+    BoundedSubscriber), over this project's backends (see EventBackend).
+
+    Fixed against broadcaster 0.3.1's Broadcast: each subscriber had an unbounded queue and
+    the listener awaited each put; two first subscribers of a channel arriving together both
+    subscribed the backend and one was never delivered to; disconnect left the cancelled
+    listener running and subscribers waiting forever.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        backend: EventBackend | None = None,
+        max_pending: int = DEFAULT_MAX_PENDING,
+    ) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, not {max_pending}")
+        if backend is None:
+            if url is None:
+                raise ValueError("BoundedBroadcast needs a url or a backend")
+            backend = self._create_backend(url)
+        super().__init__(backend=backend)
+        self._events_backend = backend
+        self._max_pending = max_pending
+        self._channels: dict[str, _Channel] = {}
+
+    def _create_backend(self, url: str) -> EventBackend:
+        """This project's backends for redis://, rediss://, unix:// and memory:// URLs."""
+        scheme = urlparse(url).scheme
+        if scheme in ("redis", "rediss", "unix"):
+            return RedisBackend(url)
+        if scheme == "memory":
+            return MemoryBackend()
+        raise ValueError(f"Unsupported event backend: {scheme!r}")
+
+    @property
+    def connected(self) -> bool:
+        """Whether published messages can currently reach subscribers (Redis is reachable)."""
+        return self._events_backend.connected
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    async def disconnect(self) -> None:
+        """Stop the listener, end every subscription (their iterators stop), disconnect."""
+        listener = self._listener_task
+        listener.cancel()
+        await asyncio.wait([listener])
+        self._close_subscribers()
+        await self._backend.disconnect()
+
+    async def _listener(self) -> None:
+        try:
+            while True:
+                event = await self._backend.next_published()
+                channel = self._channels.get(event.channel)
+                if channel is not None:
+                    for subscriber in list(channel.subscribers):
+                        subscriber.deliver(event)
+        except Exception:
+            # Without a listener nothing arrives: end the subscriptions rather than let them
+            # wait forever.
+            log.exception("Event listener failed; ending every subscription")
+            self._close_subscribers()
+
+    def _close_subscribers(self) -> None:
+        for channel in self._channels.values():
+            for subscriber in channel.subscribers:
+                subscriber.close()
+
+    @asynccontextmanager
+    async def subscribe(
+        self, channel: str, *, keep_latest_only: bool = False
+    ) -> AsyncIterator[BoundedSubscriber]:
+        """A subscriber of `channel`, ready when entered: what is published afterwards reaches
+        it. The backend is subscribed once per channel however many local subscribers."""
+        subscriber = BoundedSubscriber(
+            channel, max_pending=self._max_pending, keep_latest_only=keep_latest_only
+        )
+        # Joined before any await: nothing delivered from here on is missed, and a channel
+        # with a subscriber is never torn down by another one leaving.
+        state = self._channels.setdefault(channel, _Channel())
+        state.subscribers.add(subscriber)
+        try:
+            async with state.lock:
+                if not state.subscribed:
+                    # Marked first: if subscribing fails half-way it is still undone below.
+                    state.subscribed = True
+                    await self._backend.subscribe(channel)
+            yield subscriber
+        finally:
+            subscriber.close()
+            state.subscribers.discard(subscriber)
+            if not state.subscribers:
+                await self._leave(channel, state)
+
+    async def _leave(self, channel: str, state: _Channel) -> None:
+        async with state.lock:
+            # Someone may have joined while this waited for the lock.
+            if state.subscribers:
+                return
+            try:
+                if state.subscribed:
+                    state.subscribed = False
+                    await self._backend.unsubscribe(channel)
+            finally:
+                # Forgotten only when still unused: a subscriber that joined meanwhile is
+                # waiting for this lock and subscribes the backend again.
+                if not state.subscribers and self._channels.get(channel) is state:
+                    del self._channels[channel]

@@ -1,0 +1,90 @@
+"""The EventBus port on broadcaster: Redis shared by every replica, or in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
+
+from broadcaster._base import Unsubscribed
+
+from app.adapters.events.backend import message_bytes
+from app.adapters.events.broadcast import DEFAULT_MAX_PENDING, BoundedBroadcast
+from app.adapters.events.memory_backend import MemoryBackend
+from app.adapters.events.redis_backend import RedisBackend
+from app.adapters.events.subscriber import BoundedSubscriber
+from domain.events import Subscription
+
+
+class BroadcastBus:
+    """domain.events.EventBus over a BoundedBroadcast, which it connects and disconnects
+    (`async with`). Subscriptions end when the bus closes."""
+
+    def __init__(self, broadcast: BoundedBroadcast) -> None:
+        self._broadcast = broadcast
+
+    @property
+    def connected(self) -> bool:
+        """Health: whether messages published now reach subscribers (Redis is reachable)."""
+        return self._broadcast.connected
+
+    async def __aenter__(self) -> Self:
+        await self._broadcast.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._broadcast.disconnect()
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Publish to every subscriber of `channel`, in every replica sharing the backend.
+        Raises redis-py's ConnectionError or TimeoutError when Redis is unreachable."""
+        await self._broadcast.publish(channel, message)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, channel: str, *, keep_latest_only: bool = False
+    ) -> AsyncIterator[Subscription]:
+        """See domain.events.EventBus.subscribe; ready once entered."""
+        async with self._broadcast.subscribe(
+            channel, keep_latest_only=keep_latest_only
+        ) as subscriber:
+            yield _Messages(subscriber)
+
+
+class _Messages:
+    """A subscriber's messages as bytes (domain.events.Subscription).
+
+    An iterator object rather than an async generator: cancelling a pending `anext` (say,
+    under a timeout) then loses nothing and the iteration can go on."""
+
+    def __init__(self, subscriber: BoundedSubscriber) -> None:
+        self._subscriber = subscriber
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            event = await self._subscriber.get()
+        except Unsubscribed:
+            raise StopAsyncIteration from None
+        return message_bytes(event)
+
+
+@asynccontextmanager
+async def open_event_bus(
+    redis_url: str | None, *, max_pending: int = DEFAULT_MAX_PENDING
+) -> AsyncIterator[BroadcastBus]:
+    """The event bus over Redis pub/sub at `redis_url`, or in-process when None.
+
+    `max_pending` bounds each subscriber's pending messages (see BoundedSubscriber). Never
+    raises for an unreachable Redis: the bus reconnects by itself (see `connected`)."""
+    backend = MemoryBackend() if redis_url is None else RedisBackend(redis_url)
+    async with BroadcastBus(BoundedBroadcast(backend=backend, max_pending=max_pending)) as bus:
+        yield bus

@@ -1,0 +1,333 @@
+"""BroadcastBus over the memory and Redis backends: delivery from the first subscription on,
+fan-out within a process and across replicas, bounded subscribers, and self-healing after the
+pub/sub connection is killed or Redis restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, suppress
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.adapters.events.broadcast import BoundedBroadcast
+from app.adapters.events.bus import BroadcastBus, open_event_bus
+from app.adapters.events.redis_backend import RedisBackend
+from domain.events import SubscriberOverflow, Subscription
+from tests.support.services import services_required
+from tests.support.waiting import eventually
+
+MAX_PENDING = 8
+# How long a message that should arrive now may take.
+ARRIVAL = 5.0
+# How long the bus may take to heal after losing Redis (the brief's bound).
+RECOVERY = 10.0
+BACKEND_LOG = "app.adapters.events.redis_backend"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def bus_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "memory":
+        return None
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+@pytest.fixture
+async def bus(bus_url: str | None) -> AsyncIterator[BroadcastBus]:
+    async with open_event_bus(bus_url, max_pending=MAX_PENDING) as bus:
+        yield bus
+
+
+@pytest.fixture
+def channel() -> str:
+    # Pub/sub channels are server-wide (not per database): unique names keep concurrent
+    # test runs on the same Redis apart.
+    return f"test:{uuid.uuid4().hex}"
+
+
+async def receive(messages: AsyncIterator[bytes], *, within: float = ARRIVAL) -> bytes:
+    async with asyncio.timeout(within):
+        return await anext(messages)
+
+
+async def receive_nothing(messages: AsyncIterator[bytes], *, within: float = 0.2) -> None:
+    receiving = asyncio.ensure_future(anext(messages))
+    done, _ = await asyncio.wait([receiving], timeout=within)
+    receiving.cancel()
+    await asyncio.wait([receiving])
+    assert not done, f"unexpected message {receiving.result()!r}"
+
+
+async def receive_all(messages: AsyncIterator[bytes], count: int) -> list[bytes]:
+    return [await receive(messages) for _ in range(count)]
+
+
+async def publish_until_received(
+    bus: BroadcastBus, channel: str, messages: AsyncIterator[bytes], *, within: float = RECOVERY
+) -> bytes:
+    """Publish every 0.1 s (failures while Redis is down included) until a message arrives."""
+    receiving = asyncio.ensure_future(anext(messages))
+    try:
+        async with asyncio.timeout(within):
+            while not receiving.done():
+                with suppress(RedisConnectionError, RedisTimeoutError):
+                    await bus.publish(channel, b"again")
+                await asyncio.wait([receiving], timeout=0.1)
+            return receiving.result()
+    finally:
+        receiving.cancel()
+        await asyncio.wait([receiving])
+
+
+def stream(subscription: Subscription) -> AsyncIterator[bytes]:
+    return aiter(subscription)
+
+
+async def test_a_message_published_right_after_subscribing_arrives(
+    bus: BroadcastBus, channel: str
+) -> None:
+    # The first subscription of a fresh bus is where broadcaster's own backend lost messages.
+    for number in range(5):
+        name = f"{channel}:{number}"
+        async with bus.subscribe(name) as subscription:
+            await bus.publish(name, b"first")
+            assert await receive(stream(subscription)) == b"first"
+
+
+async def test_every_subscriber_of_a_channel_gets_each_message_in_order(
+    bus: BroadcastBus, channel: str
+) -> None:
+    async with AsyncExitStack() as stack:
+        subscriptions = [await stack.enter_async_context(bus.subscribe(channel)) for _ in range(3)]
+        for message in (b"1", b"2", b"3"):
+            await bus.publish(channel, message)
+        for subscription in subscriptions:
+            assert await receive_all(stream(subscription), 3) == [b"1", b"2", b"3"]
+
+
+async def test_a_subscriber_gets_only_its_channel(bus: BroadcastBus, channel: str) -> None:
+    async with bus.subscribe(channel) as mine, bus.subscribe(f"{channel}:other"):
+        messages = stream(mine)
+        await bus.publish(f"{channel}:other", b"not for me")
+        await bus.publish(channel, b"mine")
+        assert await receive(messages) == b"mine"
+
+
+async def test_subscribers_joining_at_once_all_receive(bus: BroadcastBus, channel: str) -> None:
+    # broadcaster's Broadcast dropped one of two first subscribers subscribing concurrently.
+    async with AsyncExitStack() as stack:
+        subscriptions = await asyncio.gather(
+            *(stack.enter_async_context(bus.subscribe(channel)) for _ in range(5))
+        )
+        await bus.publish(channel, b"all")
+        for subscription in subscriptions:
+            assert await receive(stream(subscription)) == b"all"
+
+
+async def test_local_subscribers_of_a_channel_share_one_redis_subscription(
+    redis_url: str, channel: str
+) -> None:
+    admin = aioredis.from_url(redis_url)
+    try:
+        async with open_event_bus(redis_url) as bus:
+            async with bus.subscribe(channel), bus.subscribe(channel):
+                assert await admin.pubsub_numsub(channel) == [(channel.encode(), 1)]
+            async with bus.subscribe(channel):
+                assert await admin.pubsub_numsub(channel) == [(channel.encode(), 1)]
+
+            async def unsubscribed() -> bool:
+                return await admin.pubsub_numsub(channel) == [(channel.encode(), 0)]
+
+            await eventually(unsubscribed, within=ARRIVAL)
+    finally:
+        await admin.aclose()
+
+
+async def test_replicas_sharing_redis_deliver_each_others_messages(
+    redis_url: str, channel: str
+) -> None:
+    async with (
+        open_event_bus(redis_url) as first,
+        open_event_bus(redis_url) as second,
+        first.subscribe(channel) as on_first,
+        second.subscribe(channel) as on_second,
+    ):
+        from_first, from_second = stream(on_first), stream(on_second)
+        await first.publish(channel, b"from first")
+        await second.publish(channel, b"from second")
+        for messages in (from_first, from_second):
+            assert await receive_all(messages, 2) == [b"from first", b"from second"]
+
+
+async def test_keep_latest_only_keeps_the_newest_message_while_not_read(
+    bus: BroadcastBus, channel: str
+) -> None:
+    async with (
+        bus.subscribe(channel, keep_latest_only=True) as latest,
+        bus.subscribe(channel) as probe,
+    ):
+        probed = stream(probe)
+        prices = [str(number).encode() for number in range(MAX_PENDING * 3)]
+        for price in prices:
+            await bus.publish(channel, price)
+            # Once the probe has it, it was delivered to both subscribers.
+            assert await receive(probed) == price
+        newest = stream(latest)
+        assert await receive(newest) == prices[-1]
+        await receive_nothing(newest)
+        await bus.publish(channel, b"next")
+        assert await receive(newest) == b"next"
+
+
+async def test_a_subscriber_that_never_reads_is_ended_while_others_keep_receiving(
+    bus: BroadcastBus, channel: str
+) -> None:
+    async with bus.subscribe(channel) as slow, bus.subscribe(channel) as fast:
+        messages = stream(fast)
+        for number in range(MAX_PENDING + 1):
+            await bus.publish(channel, str(number).encode())
+            assert await receive(messages) == str(number).encode()
+        with pytest.raises(SubscriberOverflow):
+            await receive(stream(slow))
+        await bus.publish(channel, b"still")
+        assert await receive(messages) == b"still"
+
+
+async def test_subscriptions_end_when_the_bus_closes(bus_url: str | None, channel: str) -> None:
+    async with open_event_bus(bus_url) as bus, bus.subscribe(channel) as subscription:
+        messages = stream(subscription)
+        ending = asyncio.ensure_future(receive(messages))
+        await bus.__aexit__(None, None, None)
+        with pytest.raises(StopAsyncIteration):
+            await ending
+
+
+async def test_the_bus_is_connected_once_open(bus: BroadcastBus) -> None:
+    assert bus.connected
+
+
+def _backend_warnings(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == BACKEND_LOG and r.levelno == level]
+
+
+async def test_messages_flow_again_after_the_pubsub_connection_is_killed(
+    redis_url: str, channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=BACKEND_LOG)
+    name = f"stockql-test-{uuid.uuid4().hex[:12]}"
+    backend = RedisBackend(redis_url, client_name=name)
+    admin = aioredis.from_url(redis_url)
+    try:
+        async with (
+            BroadcastBus(BoundedBroadcast(backend=backend)) as bus,
+            bus.subscribe(channel) as subscription,
+        ):
+            messages = stream(subscription)
+            await bus.publish(channel, b"before")
+            assert await receive(messages) == b"before"
+
+            # Only this bus's connection: other test runs may share this Redis.
+            [client] = [c for c in await admin.client_list(_type="pubsub") if c["name"] == name]
+            assert await admin.client_kill_filter(_id=client["id"], _type="pubsub") == 1
+
+            assert await publish_until_received(bus, channel, messages) == b"again"
+            assert bus.connected
+    finally:
+        await admin.aclose()
+    assert len(_backend_warnings(caplog, logging.WARNING)) == 1
+    assert len(_backend_warnings(caplog, logging.INFO)) == 1
+
+
+class ThrowawayRedis:
+    """A redis-server of this test's own on a spare port, to stop and start again."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self._binary = binary
+        self._directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            self._binary,
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self._directory)),
+            *("--save", "", "--appendonly", "no", "--daemonize", "no"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        client = aioredis.from_url(self.url, retry=Retry(NoBackoff(), 0))
+        try:
+
+            async def answers() -> bool:
+                try:
+                    return bool(await client.ping())
+                except RedisConnectionError:
+                    return False
+
+            await eventually(answers, within=5.0)
+        finally:
+            await client.aclose()
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            async with asyncio.timeout(5.0):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@pytest.fixture
+async def throwaway_redis(tmp_path: Path) -> AsyncIterator[ThrowawayRedis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = "redis-server is not installed"
+        if services_required():
+            pytest.fail(message + " and STOCKQL_REQUIRE_SERVICES=1")
+        pytest.skip(message)
+    server = ThrowawayRedis(binary, tmp_path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def test_messages_flow_again_after_redis_restarts(
+    throwaway_redis: ThrowawayRedis, channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=BACKEND_LOG)
+    async with open_event_bus(throwaway_redis.url) as bus, bus.subscribe(channel) as subscription:
+        messages = stream(subscription)
+        await bus.publish(channel, b"before")
+        assert await receive(messages) == b"before"
+
+        await throwaway_redis.stop()
+        await eventually(lambda: not bus.connected, within=ARRIVAL)
+        with pytest.raises(RedisConnectionError):
+            await bus.publish(channel, b"lost")
+
+        await throwaway_redis.start()
+        assert await publish_until_received(bus, channel, messages) == b"again"
+        assert bus.connected
+    assert len(_backend_warnings(caplog, logging.WARNING)) == 1
+    assert len(_backend_warnings(caplog, logging.INFO)) == 1
