@@ -1,0 +1,182 @@
+"""The only place that touches scikit-learn and threadpoolctl, which ship no type information:
+their Any stays inside these small typed functions."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import sklearn  # type: ignore[import-untyped]
+import threadpoolctl  # type: ignore[import-untyped]
+from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
+from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
+from sklearn.ensemble._hist_gradient_boosting.common import (  # type: ignore[import-untyped]
+    PREDICTOR_RECORD_DTYPE,
+)
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.metrics import (  # type: ignore[import-untyped]
+    accuracy_score,
+    balanced_accuracy_score,
+    f1_score,
+)
+from sklearn.pipeline import Pipeline  # type: ignore[import-untyped]
+from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
+
+from domain.signals.labels import CLASS_ORDER, ClassArray
+from domain.signals.prices import FloatArray
+
+IntArray = npt.NDArray[np.intp]
+CLASS_CODES = list(range(len(CLASS_ORDER)))
+
+LOGISTIC_REGRESSION = "logistic_regression"
+GRADIENT_BOOSTING = "gradient_boosting"
+ALGORITHMS = (LOGISTIC_REGRESSION, GRADIENT_BOOSTING)
+
+# Chosen once, by hand, for daily data with a few thousand rows per symbol: strong
+# regularisation, because the signal is weak and noise is easy to fit. "balanced" class
+# weights make the decisions aim at balanced accuracy, the selection metric.
+PARAMS: dict[str, dict[str, float | int | str | bool]] = {
+    LOGISTIC_REGRESSION: {"C": 0.05, "class_weight": "balanced", "max_iter": 2000},
+    GRADIENT_BOOSTING: {
+        "learning_rate": 0.05,
+        "max_iter": 150,
+        "max_depth": 3,
+        "min_samples_leaf": 200,
+        "l2_regularization": 1.0,
+        "class_weight": "balanced",
+        # sklearn's early stopping holds out a random (not time-ordered) validation split.
+        "early_stopping": False,
+    },
+}
+
+
+class Classifier(Protocol):
+    """A fitted classifier whose probability columns are SELL, HOLD, BUY."""
+
+    def predict_proba(self, features: FloatArray) -> FloatArray: ...
+
+
+class FittedEstimator:
+    """A fitted sklearn estimator (possibly calibrated) behind a typed face."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def predict_proba(self, features: FloatArray) -> FloatArray:
+        with single_thread():
+            probabilities = self.estimator.predict_proba(features)
+        return np.asarray(probabilities, dtype=np.float64)
+
+
+def library_versions() -> dict[str, str]:
+    import skops  # type: ignore[import-untyped]
+
+    return {
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "skops": skops.__version__,
+    }
+
+
+def fit_calibrated(
+    algorithm: str,
+    features: FloatArray,
+    classes: ClassArray,
+    calibration_splits: Sequence[tuple[IntArray, IntArray]],
+    *,
+    method: str,
+    random_state: int,
+) -> FittedEstimator:
+    """Fit `algorithm` and calibrate it on later, purged rows: for each (train, calibrate)
+    split a copy is fitted on `train` and calibrated on `calibrate`, and the prediction is
+    the mean of those pairs (CalibratedClassifierCV with ensemble=True). Time-ordered splits
+    cannot use ensemble=False, which needs folds that partition all rows."""
+    calibrated = CalibratedClassifierCV(
+        _estimator(algorithm, random_state), method=method, cv=list(calibration_splits)
+    )
+    with single_thread():
+        calibrated.fit(features, classes)
+    if list(calibrated.classes_) != CLASS_CODES:
+        raise ValueError(f"training rows must hold all three classes, not {calibrated.classes_}")
+    return FittedEstimator(calibrated)
+
+
+def classification_scores(truth: ClassArray, predicted: ClassArray) -> tuple[float, float, float]:
+    """(accuracy, balanced accuracy, macro F1) as fractions in 0..1."""
+    with warnings.catch_warnings():
+        # balanced_accuracy warns when a predicted class is absent from the truth, which
+        # short test periods can give; the score is still defined (over the true classes).
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return (
+            float(accuracy_score(truth, predicted)),
+            float(balanced_accuracy_score(truth, predicted)),
+            float(f1_score(truth, predicted, labels=CLASS_CODES, average="macro", zero_division=0)),
+        )
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """BLAS and OpenMP limited to one thread: on the 2-core machines this runs on,
+    HistGradientBoosting ran ~18x slower with its default thread count, and one-row
+    predictions pay for starting threads they do not need."""
+    with _controller().limit(limits=1):
+        yield
+
+
+@cache
+def _controller() -> Any:
+    # Finding the loaded thread pools scans every shared library: do it once per process,
+    # after sklearn (and its OpenMP runtime) is imported above.
+    return threadpoolctl.ThreadpoolController()
+
+
+def _estimator(algorithm: str, random_state: int) -> Any:
+    params = PARAMS[algorithm]
+    if algorithm == LOGISTIC_REGRESSION:
+        # Scaling inside the pipeline: its means and deviations come from training rows only.
+        return Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(**params))])
+    if algorithm == GRADIENT_BOOSTING:
+        return HistGradientBoostingClassifier(**params, random_state=random_state)
+    raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+
+
+def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
+    """Refuse a loaded estimator that is not what fit_calibrated builds, or whose boosted
+    trees could make sklearn's unchecked C code read out of bounds or loop: every split node
+    must name a feature below `n_features` and children after itself, and no node may be
+    categorical (these models never use categorical features). Raises ValueError."""
+    if not isinstance(estimator, CalibratedClassifierCV):
+        raise ValueError(f"expected a calibrated classifier, not {type(estimator).__name__}")
+    if [int(code) for code in estimator.classes_] != CLASS_CODES:
+        raise ValueError(f"unexpected classes {estimator.classes_!r}")
+    for pair in estimator.calibrated_classifiers_:
+        inner = pair.estimator
+        if isinstance(inner, HistGradientBoostingClassifier):
+            for iteration in inner._predictors:
+                for predictor in iteration:
+                    _check_nodes(predictor.nodes, n_features)
+        elif not isinstance(inner, Pipeline):
+            raise ValueError(f"unexpected estimator {type(inner).__name__}")
+    return FittedEstimator(estimator)
+
+
+def _check_nodes(nodes: Any, n_features: int) -> None:
+    if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE:
+        raise ValueError("tree nodes have an unexpected layout")
+    splits = np.flatnonzero(nodes["is_leaf"] == 0)
+    count = len(nodes)
+    if (
+        (nodes["is_categorical"] != 0).any()
+        or (nodes["feature_idx"][splits] < 0).any()
+        or (nodes["feature_idx"][splits] >= n_features).any()
+        or (nodes["left"][splits] <= splits).any()
+        or (nodes["right"][splits] <= splits).any()
+        or (nodes["left"][splits] >= count).any()
+        or (nodes["right"][splits] >= count).any()
+    ):
+        raise ValueError("tree nodes point outside the tree or the features")

@@ -1,0 +1,273 @@
+"""Train the signal model: compare candidates walk-forward, keep the best, fit it on all rows.
+
+One model is pooled over every symbol given (rows of all symbols in one table, in time
+order): features are ratios, so symbols share a scale, and pooling gives the trees more rows.
+Candidates are logistic regression (standardised inside a pipeline) and histogram gradient
+boosting, each with calibrated probabilities. The winner has the best walk-forward balanced
+accuracy; its score is then slightly optimistic (the best of the candidates), which the
+candidates' scores in ModelInfo let readers judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time as timer
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+
+from domain.signals._sklearn import (
+    ALGORITHMS,
+    PARAMS,
+    Classifier,
+    FittedEstimator,
+    fit_calibrated,
+    library_versions,
+)
+from domain.signals.dataset import Dataset, IntArray, build_dataset
+from domain.signals.features import FeatureSet
+from domain.signals.labels import ClassArray, LabelRule
+from domain.signals.metrics import permutation_importances
+from domain.signals.model import TrainedModel
+from domain.signals.model_info import (
+    BASELINE_BUY_AND_HOLD,
+    BASELINE_MAJORITY,
+    BASELINE_RULES,
+    ModelInfo,
+)
+from domain.signals.prices import FloatArray, PriceSeries
+from domain.signals.walk_forward import (
+    Explainer,
+    Fitter,
+    StrategyComparison,
+    WalkForward,
+    compare_strategies,
+    walk_forward,
+    walk_forward_splits,
+)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingConfig:
+    """How to label, evaluate and fit.
+
+    - `min_train_days`: trading days (distinct row dates, after the 200-day feature
+      warm-up) before the first test period; `refit_every_days`: length of each test
+      period, i.e. how often the walk-forward refits.
+    - `calibration`: sklearn's CalibratedClassifierCV method. "temperature" rescales the
+      model's scores without changing which class is most probable, so the decisions keep
+      the balanced class weights; "sigmoid" would shift them towards the majority class.
+    - `calibration_folds`: the last `calibration_share` of each training window is cut into
+      that many blocks; each block calibrates a copy fitted on the rows before it (purged),
+      and the copies' probabilities are averaged. So every fit costs `calibration_folds`
+      estimator fits, and the newest rows only ever calibrate.
+    - `cost_bps`: basis points per position change in the strategy comparison.
+    """
+
+    label_rule: LabelRule = field(default_factory=LabelRule)
+    features: FeatureSet = field(default_factory=FeatureSet)
+    algorithms: tuple[str, ...] = ALGORITHMS
+    min_train_days: int = 500
+    refit_every_days: int = 250
+    calibration: Literal["temperature", "sigmoid", "isotonic"] = "temperature"
+    calibration_folds: int = 2
+    calibration_share: float = 0.4
+    importance_repeats: int = 3
+    cost_bps: float = 5.0
+    random_state: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Training:
+    """The chosen model and everything measured on the way (for reports and plots)."""
+
+    model: TrainedModel
+    dataset: Dataset
+    candidates: dict[str, WalkForward]
+    strategies: dict[str, StrategyComparison]
+    walk_forward_seconds: float
+    final_fit_seconds: float
+
+
+def train_model(
+    histories: Mapping[str, PriceSeries],
+    config: TrainingConfig | None = None,
+    *,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Training:
+    """Evaluate every candidate walk-forward on `histories` (symbol -> daily series), keep the
+    best by balanced accuracy and fit it on all labelled rows.
+
+    `progress(stage, done, total)` reports each refit. Raises ValueError when the data
+    leaves no test period (fewer than min_train_days + 1 usable days) or a training window
+    lacks one of the three classes.
+    """
+    config = config or TrainingConfig()
+    dataset = build_dataset(histories, features=config.features, label_rule=config.label_rule)
+    started = timer.perf_counter()
+    candidates: dict[str, WalkForward] = {}
+    for algorithm in config.algorithms:
+        candidates[algorithm] = walk_forward(
+            dataset,
+            _fitter(algorithm, config),
+            min_train_days=config.min_train_days,
+            refit_every_days=config.refit_every_days,
+            explain=_explainer(config),
+            progress=_stage(progress, f"walk-forward {algorithm}"),
+        )
+    walk_forward_seconds = timer.perf_counter() - started
+    chosen = max(candidates, key=lambda name: candidates[name].model.balanced_accuracy)
+    result = candidates[chosen]
+    strategies = compare_strategies(dataset, result, cost_bps=config.cost_bps)
+
+    started = timer.perf_counter()
+    if progress is not None:
+        progress("final fit", 0, 1)
+    everything = np.arange(len(dataset), dtype=np.intp)
+    estimator = _fit(chosen, config, dataset, everything)
+    final_fit_seconds = timer.perf_counter() - started
+    if progress is not None:
+        progress("final fit", 1, 1)
+
+    info = _info(
+        dataset=dataset,
+        config=config,
+        chosen=chosen,
+        candidates=candidates,
+        strategies=strategies,
+        trained_at=clock(),
+        walk_forward_seconds=walk_forward_seconds,
+        final_fit_seconds=final_fit_seconds,
+    )
+    return Training(
+        model=TrainedModel(info, estimator),
+        dataset=dataset,
+        candidates=candidates,
+        strategies=strategies,
+        walk_forward_seconds=walk_forward_seconds,
+        final_fit_seconds=final_fit_seconds,
+    )
+
+
+def calibration_splits(
+    dataset: Dataset, rows: IntArray, *, folds: int, share: float
+) -> list[tuple[IntArray, IntArray]]:
+    """(fit, calibrate) positions within `rows` (time-ordered dataset rows): the last `share`
+    of their days in `folds` blocks, each fitted on the rows whose labels end before it."""
+    time, label_end = dataset.time[rows], dataset.label_end[rows]
+    days = len(np.unique(time))
+    first = max(1, math.floor(days * (1 - share)))
+    block = max(1, math.ceil((days - first) / folds))
+    splits = walk_forward_splits(time, label_end, min_train_days=first, refit_every_days=block)
+    return [(split.train, split.test) for split in splits]
+
+
+def _fit(
+    algorithm: str, config: TrainingConfig, dataset: Dataset, rows: IntArray
+) -> FittedEstimator:
+    splits = calibration_splits(
+        dataset, rows, folds=config.calibration_folds, share=config.calibration_share
+    )
+    return fit_calibrated(
+        algorithm,
+        dataset.x[rows],
+        dataset.y[rows],
+        splits,
+        method=config.calibration,
+        random_state=config.random_state,
+    )
+
+
+def _fitter(algorithm: str, config: TrainingConfig) -> Fitter:
+    def fit(dataset: Dataset, rows: IntArray) -> Classifier:
+        return _fit(algorithm, config, dataset, rows)
+
+    return fit
+
+
+def _explainer(config: TrainingConfig) -> Explainer:
+    def explain(model: Classifier, x: FloatArray, y: ClassArray) -> FloatArray:
+        return permutation_importances(
+            model, x, y, repeats=config.importance_repeats, seed=config.random_state
+        )
+
+    return explain
+
+
+def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    report = progress
+    return lambda done, total: report(stage, done, total)
+
+
+def _info(
+    *,
+    dataset: Dataset,
+    config: TrainingConfig,
+    chosen: str,
+    candidates: dict[str, WalkForward],
+    strategies: dict[str, StrategyComparison],
+    trained_at: datetime,
+    walk_forward_seconds: float,
+    final_fit_seconds: float,
+) -> ModelInfo:
+    result = candidates[chosen]
+    names = config.features.names
+    deciles = np.quantile(dataset.x, np.linspace(0, 1, 11), axis=0)
+    params = {
+        **PARAMS[chosen],
+        "calibration": config.calibration,
+        "calibration_folds": config.calibration_folds,
+        "calibration_share": config.calibration_share,
+        "random_state": config.random_state,
+    }
+    fingerprint = json.dumps(
+        [chosen, params, list(dataset.symbols), len(dataset), trained_at.isoformat()]
+    )
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
+    return ModelInfo(
+        version=f"{chosen}-h{config.label_rule.horizon}-{trained_at:%Y%m%dT%H%M%SZ}-{digest}",
+        algorithm=chosen,
+        params=params,
+        feature_names=tuple(names),
+        uses_volume=config.features.volume,
+        feature_importances=dict(zip(names, result.importances.tolist(), strict=True)),
+        feature_deciles={
+            name: tuple(deciles[:, column].tolist()) for column, name in enumerate(names)
+        },
+        label_rule=config.label_rule,
+        symbols=dataset.symbols,
+        training_rows=len(dataset),
+        data_start=datetime.fromtimestamp(int(dataset.time.min()), UTC),
+        data_end=datetime.fromtimestamp(int(dataset.label_end.max()), UTC),
+        trained_at=trained_at,
+        metrics=result.model,
+        baseline_metrics={
+            BASELINE_RULES: result.rules,
+            BASELINE_MAJORITY: result.majority_metrics,
+        },
+        candidate_metrics={name: wf.model for name, wf in candidates.items()},
+        strategy_metrics={symbol: c.model.metrics for symbol, c in strategies.items()},
+        baseline_strategy_metrics={
+            BASELINE_RULES: {symbol: c.rules.metrics for symbol, c in strategies.items()},
+            BASELINE_BUY_AND_HOLD: {
+                symbol: c.buy_and_hold.metrics for symbol, c in strategies.items()
+            },
+        },
+        min_train_days=config.min_train_days,
+        refit_every_days=config.refit_every_days,
+        walk_forward_splits=len(result.splits),
+        cost_bps=config.cost_bps,
+        walk_forward_seconds=walk_forward_seconds,
+        final_fit_seconds=final_fit_seconds,
+        library_versions=library_versions(),
+    )
