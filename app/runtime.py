@@ -22,7 +22,7 @@ from app.adapters.alphavantage import AlphaVantageProvider
 from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
 from app.adapters.csv_bars import CsvProvider
-from app.adapters.events.local_bus import LocalEventBus
+from app.adapters.events.bus import open_event_bus
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 from app.adapters.simulator import MarketSimulator
@@ -111,8 +111,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         users = await _open_user_store(settings, engine, stack)
         accounts = _account_service(settings, users, redis, quotes)
-        # In-process until the broadcaster bus (Redis across replicas) is wired here.
-        bus: EventBus = LocalEventBus()
+        # Redis pub/sub shared by every replica, or in-process without Redis.
+        bus: EventBus = await stack.enter_async_context(open_event_bus(settings.redis_url))
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)

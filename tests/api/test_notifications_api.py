@@ -3,11 +3,13 @@ markNotificationsRead, never touching another user's (PostgreSQL, Redis)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
-from domain.notifications import NotificationType, Notifier
+from domain.events import EventBus, user_channel
+from domain.notifications import NotificationType, Notifier, notification_from_json
 from tests.support.accounts import bearer, signed_up
 from tests.support.graphql import data, error_code
 from tests.support.server import RunningServer
@@ -150,3 +152,17 @@ async def test_marking_all_read_leaves_other_users_unread(server: RunningServer)
 
     assert await mark_read(server, owner, None) == 1
     assert [n["read"] for n in await listed(server, other)] == [False]
+
+
+async def test_a_sent_notification_is_stored_and_published_on_the_users_channel(
+    server: RunningServer,
+) -> None:
+    token, user = await signed_up(server)
+    bus: EventBus = server.app.state.runtime.bus
+    async with bus.subscribe(user_channel(user["id"])) as subscription:
+        sent_id = await send(server, user["id"], "live")
+        message = await asyncio.wait_for(anext(aiter(subscription)), timeout=5)
+
+    published = notification_from_json(message)
+    assert (published.id, published.user_id, published.message) == (sent_id, user["id"], "live")
+    assert [n["id"] for n in await listed(server, token)] == [sent_id]
