@@ -7,13 +7,14 @@ import builtins
 import enum
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
 
+from domain.accounts import SymbolCheck
 from domain.alerts import (
     MAX_ACTIVE_ALERTS,
     Alert,
@@ -202,23 +203,17 @@ class Notifier:
         return await self._store.delete_older_than(self._clock() - older_than)
 
 
-SymbolCheck = Callable[[str], Awaitable[bool]]
-
-
-async def _any_symbol(_symbol: str) -> bool:
-    return True
-
-
 class AlertService:
     """Users' alerts: create, list and delete them, and evaluate them on events, notifying
-    each firing one as a PRICE_ALERT."""
+    each firing one (PRICE_ALERT; PREDICTION_UPDATE for recommendation changes).
+    `symbol_exists` tells whether the market data provider knows a symbol."""
 
     def __init__(
         self,
         *,
         store: AlertStore,
         notifier: Notifier,
-        symbol_exists: SymbolCheck = _any_symbol,
+        symbol_exists: SymbolCheck,
         max_active: int = MAX_ACTIVE_ALERTS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
