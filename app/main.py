@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -46,6 +47,9 @@ def create_app(settings: Settings) -> Starlette:
             app.state.runtime = runtime
             if settings.runs_worker_in_process:
                 await stack.enter_async_context(running_worker(runtime))
+            # Everything made during start-up lives as long as the process: keeping it out of
+            # the collector's generations turns ~100 ms full collections into a few ms.
+            gc.freeze()
             yield
 
     return Starlette(

@@ -6,7 +6,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -21,6 +27,8 @@ from resolvers.notifications import NotificationsMutation, NotificationsQuery
 from resolvers.users import UsersMutation, UsersQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+# Distinct documents whose validation is remembered (bounded: clients may send any text).
+VALIDATION_CACHE_SIZE = 512
 
 
 @strawberry.type
@@ -60,10 +68,16 @@ class StockQLSchema(strawberry.Schema):
 
 def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
     limits = limits or SchemaLimits()
+    # The limiters' rule classes are built once: the validation cache is keyed by the rules,
+    # so new classes per request (what the limiter extensions make) would never hit it.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+    ]
     extensions: list[type[SchemaExtension] | Any] = [
-        lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+        lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
         ErrorCodes,
     ]
     return StockQLSchema(
