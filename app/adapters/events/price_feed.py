@@ -1,0 +1,162 @@
+"""Price feeds (domain.events.PriceFeed): every price event per symbol, kept capped for
+replay, and published on the symbol's channel and on the all-stocks channel.
+
+RedisPriceFeed keeps a Redis Stream per symbol (shared by replicas; the entry id is the
+sequence); MemoryPriceFeed a ring per symbol in this process, with sequences of the same form.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+import redis.asyncio as aioredis
+
+from app.adapters.events.codec import decode_price, encode_price
+from app.adapters.events.sequence import (
+    MAX_PART,
+    SequenceKey,
+    format_sequence,
+    parse_sequence,
+)
+from domain.events import ALL_STOCKS_CHANNEL, EventBus, PriceUpdated, stock_channel
+
+DEFAULT_MAX_LENGTH = 10_000
+# The stream entry's one field: the encoded event (its sequence is the entry id).
+_EVENT_FIELD = b"event"
+
+
+def stream_key(symbol: str) -> str:
+    return f"stockql:stream:{symbol}"
+
+
+def _check(max_length: int) -> None:
+    if max_length < 1:
+        raise ValueError(f"max_length must be at least 1, not {max_length}")
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+
+
+async def _publish(bus: EventBus, event: PriceUpdated) -> None:
+    message = encode_price(event)
+    await bus.publish(stock_channel(event.symbol), message)
+    await bus.publish(ALL_STOCKS_CHANNEL, message)
+
+
+class RedisPriceFeed:
+    """A capped Redis Stream per symbol (`stockql:stream:{SYMBOL}`), shared by replicas.
+
+    Streams are trimmed approximately (MAXLEN ~): Redis removes whole nodes only, so a stream
+    holds at least `max_length` entries and somewhat more (up to a node, 100 by default).
+    Redis errors are raised: an event that could not be stored is not published. The client
+    must return bytes (decode_responses=False); its owner closes it.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, bus: EventBus, *, max_length: int = DEFAULT_MAX_LENGTH
+    ) -> None:
+        _check(max_length)
+        if client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisPriceFeed needs a client with decode_responses=False")
+        self._client = client
+        self._bus = bus
+        self._max_length = max_length
+
+    async def append(self, event: PriceUpdated) -> PriceUpdated:
+        """XADD the event (its entry id becomes the sequence), then publish it."""
+        entry_id = await self._client.xadd(
+            stream_key(event.symbol),
+            {_EVENT_FIELD: encode_price(replace(event, sequence=""))},
+            maxlen=self._max_length,
+            approximate=True,
+        )
+        # decode_responses=False (checked at construction) makes replies bytes, never str.
+        assert isinstance(entry_id, bytes)
+        stored = replace(event, sequence=entry_id.decode())
+        await _publish(self._bus, stored)
+        return stored
+
+    async def after(self, symbol: str, sequence: str, *, limit: int = 1000) -> list[PriceUpdated]:
+        """Up to `limit` stored events with a greater sequence, oldest first. Raises
+        InvalidInput (field "after") for a malformed sequence, ValueError for a limit < 1."""
+        start = parse_sequence(sequence)
+        _check_limit(limit)
+        if start == (MAX_PART, MAX_PART):
+            return []  # Nothing can follow, and Redis refuses an exclusive start past the end.
+        # "(" makes the start exclusive (Redis 6.2+).
+        entries = await self._client.xrange(
+            stream_key(symbol), min=f"({format_sequence(start)}", max="+", count=limit
+        )
+        return [_stored(entry) for entry in entries or ()]
+
+    async def latest(self, symbol: str) -> PriceUpdated | None:
+        entries = await self._client.xrevrange(stream_key(symbol), count=1)
+        return _stored(entries[0]) if entries else None
+
+
+def _stored(entry: tuple[object, object]) -> PriceUpdated:
+    """The event of a stream entry, (id, fields) as XRANGE returns it."""
+    entry_id, fields = entry
+    assert isinstance(entry_id, bytes)
+    assert isinstance(fields, dict)
+    return replace(decode_price(fields[_EVENT_FIELD]), sequence=entry_id.decode())
+
+
+class MemoryPriceFeed:
+    """A ring of the last `max_length` events per symbol, in this process only.
+
+    Sequences have the Redis form `<milliseconds>-<counter>`: the milliseconds of `clock`
+    (seconds since the epoch), the counter telling apart events of one millisecond. They
+    strictly increase per symbol even when the clock goes back. One ring per symbol appended
+    to: the symbols are the tracked ones, so their number is bounded by configuration.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        *,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _check(max_length)
+        self._bus = bus
+        self._max_length = max_length
+        self._clock = clock
+        self._rings: dict[str, deque[tuple[SequenceKey, PriceUpdated]]] = {}
+
+    async def append(self, event: PriceUpdated) -> PriceUpdated:
+        """Store the event with the next sequence of its symbol, then publish it."""
+        ring = self._rings.setdefault(event.symbol, deque(maxlen=self._max_length))
+        # No await between choosing the sequence and storing it: appends cannot interleave.
+        milliseconds = int(self._clock() * 1000)
+        if ring and ring[-1][0][0] >= milliseconds:
+            newest = ring[-1][0]
+            key = (newest[0], newest[1] + 1)
+        else:
+            key = (milliseconds, 0)
+        stored = replace(event, sequence=format_sequence(key))
+        ring.append((key, stored))
+        await _publish(self._bus, stored)
+        return stored
+
+    async def after(self, symbol: str, sequence: str, *, limit: int = 1000) -> list[PriceUpdated]:
+        """See RedisPriceFeed.after."""
+        start = parse_sequence(sequence)
+        _check_limit(limit)
+        newer: list[PriceUpdated] = []
+        # From the newest back: a subscriber resuming is usually close to the end.
+        for key, event in reversed(self._rings.get(symbol, ())):
+            if key <= start:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer[:limit]
+
+    async def latest(self, symbol: str) -> PriceUpdated | None:
+        ring = self._rings.get(symbol)
+        return ring[-1][1] if ring else None

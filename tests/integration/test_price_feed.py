@@ -1,0 +1,350 @@
+"""Price feeds on Redis Streams and in memory: sequences, replay after a sequence, capping,
+latest, publishing; the codec; and replay-then-live as the stockPrice subscription uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+
+from app.adapters.events import replay
+from app.adapters.events.bus import BroadcastBus, open_event_bus
+from app.adapters.events.codec import decode_price, encode_price
+from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed, stream_key
+from app.adapters.events.replay import replay_then_live
+from app.adapters.events.sequence import parse_sequence
+from domain.errors import InvalidInput
+from domain.events import ALL_STOCKS_CHANNEL, PriceFeed, PriceUpdated, stock_channel
+
+MAX_LENGTH = 50
+# Approximate trimming (MAXLEN ~) removes whole stream nodes: at most 100 entries by default.
+REDIS_NODE = 100
+ARRIVAL = 5.0
+START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+@dataclass
+class Subject:
+    feed: MemoryPriceFeed | RedisPriceFeed
+    bus: BroadcastBus
+
+
+@pytest.fixture(params=["memory", "redis"])
+def redis_or_none(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "memory":
+        return None
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+@pytest.fixture
+async def subject(redis_or_none: str | None) -> AsyncIterator[Subject]:
+    async with open_event_bus(redis_or_none) as bus:
+        if redis_or_none is None:
+            yield Subject(MemoryPriceFeed(bus, max_length=MAX_LENGTH), bus)
+            return
+        client = aioredis.from_url(redis_or_none)
+        try:
+            yield Subject(RedisPriceFeed(client, bus, max_length=MAX_LENGTH), bus)
+        finally:
+            await client.aclose()
+
+
+@pytest.fixture
+def symbol() -> str:
+    # Channels are server-wide: a symbol of its own keeps concurrent runs apart.
+    return "T" + uuid.uuid4().hex[:8].upper()
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def tick(symbol: str, number: int) -> PriceUpdated:
+    return PriceUpdated(
+        symbol=symbol,
+        price=100.0 + number,
+        timestamp=START + timedelta(seconds=number),
+        volume=1000.0 * number,
+        change=0.5,
+        change_percent=0.25,
+    )
+
+
+async def append(feed: PriceFeed, symbol: str, count: int, first: int = 0) -> list[PriceUpdated]:
+    return [await feed.append(tick(symbol, number)) for number in range(first, first + count)]
+
+
+async def take(events: AsyncIterator[PriceUpdated], count: int) -> list[PriceUpdated]:
+    async with asyncio.timeout(ARRIVAL):
+        return [await anext(events) for _ in range(count)]
+
+
+def sequences(events: list[PriceUpdated]) -> list[str]:
+    return [event.sequence for event in events]
+
+
+async def test_sequences_strictly_increase_in_the_stream_id_form(
+    subject: Subject, symbol: str
+) -> None:
+    stored = await append(subject.feed, symbol, 20)
+    assert all(re.fullmatch(r"[0-9]+-[0-9]+", event.sequence) for event in stored)
+    keys = [parse_sequence(event.sequence) for event in stored]
+    assert keys == sorted(set(keys))
+
+
+async def test_an_appended_event_comes_back_with_its_sequence(
+    subject: Subject, symbol: str
+) -> None:
+    event = tick(symbol, 1)
+    stored = await subject.feed.append(event)
+    assert stored.sequence
+    assert stored == replace(event, sequence=stored.sequence)
+
+
+async def test_after_returns_exactly_the_later_events_in_order(
+    subject: Subject, symbol: str
+) -> None:
+    stored = await append(subject.feed, symbol, 10)
+    assert await subject.feed.after(symbol, stored[3].sequence) == stored[4:]
+    assert await subject.feed.after(symbol, stored[3].sequence, limit=3) == stored[4:7]
+    assert await subject.feed.after(symbol, "0-0") == stored
+    assert await subject.feed.after(symbol, stored[-1].sequence) == []
+    assert await subject.feed.after(f"{symbol}X", "0-0") == []
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    [
+        "",
+        "abc",
+        "12",
+        "1-",
+        "-1",
+        "1-2-3",
+        " 1-2",
+        "1-2 ",
+        "1.5-0",
+        "\u0661-\u0660",  # Arabic-Indic digits
+        "1-18446744073709551616",
+    ],
+)
+async def test_a_malformed_sequence_is_invalid_input(
+    subject: Subject, symbol: str, sequence: str
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        await subject.feed.after(symbol, sequence)
+    assert raised.value.field == "after"
+
+
+async def test_latest_is_the_newest_event_or_none(subject: Subject, symbol: str) -> None:
+    assert await subject.feed.latest(symbol) is None
+    stored = await append(subject.feed, symbol, 3)
+    assert await subject.feed.latest(symbol) == stored[-1]
+
+
+async def test_the_feed_keeps_about_max_length_newest_events(subject: Subject, symbol: str) -> None:
+    stored = await append(subject.feed, symbol, MAX_LENGTH * 6)
+    kept = await subject.feed.after(symbol, "0-0", limit=len(stored))
+    assert kept == stored[-len(kept) :]
+    if isinstance(subject.feed, MemoryPriceFeed):
+        assert len(kept) == MAX_LENGTH
+    else:
+        assert MAX_LENGTH <= len(kept) <= MAX_LENGTH + REDIS_NODE
+
+
+async def test_the_redis_stream_is_named_after_the_symbol(redis_url: str, symbol: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        async with open_event_bus(redis_url) as bus:
+            stored = await RedisPriceFeed(client, bus).append(tick(symbol, 1))
+        [(entry_id, _)] = await client.xrange(stream_key(symbol))
+        assert entry_id.decode() == stored.sequence
+        assert stream_key(symbol) == f"stockql:stream:{symbol}"
+    finally:
+        await client.aclose()
+
+
+async def test_append_publishes_on_the_symbol_and_all_stocks_channels(
+    subject: Subject, symbol: str
+) -> None:
+    async with (
+        subject.bus.subscribe(stock_channel(symbol)) as on_symbol,
+        subject.bus.subscribe(ALL_STOCKS_CHANNEL) as on_all,
+    ):
+        stored = await subject.feed.append(tick(symbol, 1))
+        async with asyncio.timeout(ARRIVAL):
+            assert decode_price(await anext(aiter(on_symbol))) == stored
+            # Other runs may publish on the shared all-stocks channel too.
+            while (event := decode_price(await anext(aiter(on_all)))).symbol != symbol:
+                pass
+        assert event == stored
+
+
+async def test_the_memory_feed_compares_sequences_as_numbers(symbol: str) -> None:
+    async with open_event_bus(None) as bus:
+        clock = FakeClock(0.999)
+        feed = MemoryPriceFeed(bus, clock=clock)
+        before = await feed.append(tick(symbol, 0))
+        clock.now = 1.0
+        after = await feed.append(tick(symbol, 1))
+        assert (before.sequence, after.sequence) == ("999-0", "1000-0")
+        assert await feed.after(symbol, "999-0") == [after]
+        # Within one millisecond, and with a clock going back, the counter counts on.
+        clock.now = 0.5
+        same = await append(feed, symbol, 11, first=2)
+        assert sequences(same)[-2:] == ["1000-10", "1000-11"]
+        assert await feed.after(symbol, "1000-9") == same[-2:]
+
+
+def test_an_event_survives_encoding_and_decoding() -> None:
+    full = PriceUpdated("AAPL", 187.5, START, volume=1e6, change=-1.25, change_percent=-0.66)
+    bare = PriceUpdated("MSFT", 410.0, datetime(2026, 3, 2, 9, 30), sequence="1-0")  # noqa: DTZ001
+    for event in (full, bare, PriceUpdated("X", 1.0, START, sequence="1700000000000-3")):
+        assert decode_price(encode_price(event)) == event
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b"[]",
+        b'{"symbol": "AAPL"}',
+        b'{"symbol": 1, "price": 1.0, "timestamp": "2026-03-02T14:30:00+00:00"}',
+        b'{"symbol": "AAPL", "price": true, "timestamp": "2026-03-02T14:30:00+00:00"}',
+        b'{"symbol": "AAPL", "price": 1.0, "timestamp": "yesterday"}',
+    ],
+)
+def test_decoding_anything_else_raises_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        decode_price(data)
+
+
+class DelegatingFeed:
+    """A PriceFeed passing every call on to `feed`, for tests to step in."""
+
+    def __init__(self, feed: PriceFeed) -> None:
+        self.feed = feed
+
+    async def append(self, event: PriceUpdated) -> PriceUpdated:
+        return await self.feed.append(event)
+
+    async def after(self, symbol: str, sequence: str, *, limit: int = 1000) -> list[PriceUpdated]:
+        return await self.feed.after(symbol, sequence, limit=limit)
+
+    async def latest(self, symbol: str) -> PriceUpdated | None:
+        return await self.feed.latest(symbol)
+
+
+class RacingFeed(DelegatingFeed):
+    """One event is appended just before the first replay read: it is then both replayed
+    and live, as when an append races with a subscriber starting."""
+
+    def __init__(self, feed: PriceFeed, racer: PriceUpdated) -> None:
+        super().__init__(feed)
+        self._racer: PriceUpdated | None = racer
+        self.raced: PriceUpdated | None = None
+
+    async def after(self, symbol: str, sequence: str, *, limit: int = 1000) -> list[PriceUpdated]:
+        if self._racer is not None:
+            self.raced = await self.feed.append(self._racer)
+            self._racer = None
+        return await super().after(symbol, sequence, limit=limit)
+
+
+class WatchedFeed(DelegatingFeed):
+    """Tells when `latest` was read: the subscription is ready by then."""
+
+    def __init__(self, feed: PriceFeed) -> None:
+        super().__init__(feed)
+        self.latest_read = asyncio.Event()
+
+    async def latest(self, symbol: str) -> PriceUpdated | None:
+        latest = await super().latest(symbol)
+        self.latest_read.set()
+        return latest
+
+
+async def test_replay_then_live_has_no_gap_and_no_duplicate(subject: Subject, symbol: str) -> None:
+    stored = await append(subject.feed, symbol, 5)
+    racing = RacingFeed(subject.feed, tick(symbol, 5))
+    async with aclosing(
+        replay_then_live(racing, subject.bus, symbol, stored[0].sequence)
+    ) as events:
+        # Subscribed, then read the feed: the racer was appended in between.
+        received = await take(events, 1)
+        assert racing.raced is not None
+        stored.append(racing.raced)
+        # Appended while the consumer is busy with the replay: of these only the newest
+        # stays pending live; the others come from the feed.
+        stored += await append(subject.feed, symbol, 3, first=6)
+        received += await take(events, len(stored) - 2)
+        stored += await append(subject.feed, symbol, 1, first=9)
+        received += await take(events, 1)
+    assert sequences(received) == sequences(stored[1:])
+
+
+async def test_replay_reads_the_feed_in_batches(
+    subject: Subject, symbol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(replay, "REPLAY_BATCH", 3)
+    stored = await append(subject.feed, symbol, 8)
+    async with aclosing(
+        replay_then_live(subject.feed, subject.bus, symbol, stored[0].sequence)
+    ) as events:
+        assert await take(events, 7) == stored[1:]
+
+
+async def test_without_after_the_latest_event_comes_first_then_live_ones(
+    subject: Subject, symbol: str
+) -> None:
+    stored = await append(subject.feed, symbol, 3)
+    async with aclosing(replay_then_live(subject.feed, subject.bus, symbol, None)) as events:
+        assert await take(events, 1) == stored[-1:]
+        later = await append(subject.feed, symbol, 2, first=3)
+        assert await take(events, 2) == later
+
+
+async def test_without_anything_stored_live_events_come_as_published(
+    subject: Subject, symbol: str
+) -> None:
+    watched = WatchedFeed(subject.feed)
+    async with aclosing(replay_then_live(watched, subject.bus, symbol, None)) as events:
+        first = asyncio.ensure_future(anext(events))
+        async with asyncio.timeout(ARRIVAL):
+            await watched.latest_read.wait()
+        published = await append(subject.feed, symbol, 1)
+        async with asyncio.timeout(ARRIVAL):
+            assert [await first] == published
+        published = await append(subject.feed, symbol, 1, first=1)
+        assert await take(events, 1) == published
+
+
+async def test_live_events_are_compared_to_the_replay_as_numbers(symbol: str) -> None:
+    async with open_event_bus(None) as bus:
+        # One millisecond for all: the counters go 5-0 .. 5-9, then 5-10, which a string
+        # comparison would put before 5-9.
+        feed = MemoryPriceFeed(bus, clock=FakeClock(0.005))
+        stored = await append(feed, symbol, 10)
+        async with aclosing(replay_then_live(feed, bus, symbol, stored[-2].sequence)) as events:
+            assert await take(events, 1) == stored[-1:]
+            [newer] = await append(feed, symbol, 1, first=10)
+            assert newer.sequence == "5-10"
+            assert await take(events, 1) == [newer]
+
+
+async def test_a_malformed_after_is_refused_before_subscribing(subject: Subject) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        await anext(replay_then_live(subject.feed, subject.bus, "AAPL", "latest"))
+    assert raised.value.field == "after"
