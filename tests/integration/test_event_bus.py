@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -283,10 +284,20 @@ class ThrowawayRedis:
         finally:
             await client.aclose()
 
+    def freeze(self) -> None:
+        """Stop the server process: connections stay open, nothing is answered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     async def stop(self) -> None:
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
+        process.send_signal(signal.SIGCONT)  # a frozen server would not act on SIGTERM
         process.terminate()
         try:
             async with asyncio.timeout(5.0):
@@ -331,3 +342,40 @@ async def test_messages_flow_again_after_redis_restarts(
         assert bus.connected
     assert len(_backend_warnings(caplog, logging.WARNING)) == 1
     assert len(_backend_warnings(caplog, logging.INFO)) == 1
+
+
+async def test_a_redis_that_stops_answering_is_left_and_found_again(
+    throwaway_redis: ThrowawayRedis, channel: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=BACKEND_LOG)
+    # The connection stays open while the server is frozen: only the unanswered PING tells.
+    backend = RedisBackend(throwaway_redis.url, ping_interval=0.2, connect_timeout=0.5)
+    async with (
+        BroadcastBus(BoundedBroadcast(backend=backend)) as bus,
+        bus.subscribe(channel) as subscription,
+    ):
+        messages = stream(subscription)
+        await bus.publish(channel, b"before")
+        assert await receive(messages) == b"before"
+
+        throwaway_redis.freeze()
+        try:
+            await eventually(lambda: not bus.connected, within=ARRIVAL)
+        finally:
+            throwaway_redis.thaw()
+        assert await publish_until_received(bus, channel, messages) == b"again"
+    assert len(_backend_warnings(caplog, logging.WARNING)) == 1
+    assert len(_backend_warnings(caplog, logging.INFO)) == 1
+
+
+async def test_a_channel_subscribed_while_redis_is_down_receives_once_it_is_back(
+    throwaway_redis: ThrowawayRedis, channel: str
+) -> None:
+    async with open_event_bus(throwaway_redis.url) as bus:
+        await throwaway_redis.stop()
+        await eventually(lambda: not bus.connected, within=ARRIVAL)
+        async with AsyncExitStack() as stack:
+            async with asyncio.timeout(1.0):  # Subscribing does not wait for Redis.
+                subscription = await stack.enter_async_context(bus.subscribe(channel))
+            await throwaway_redis.start()
+            assert await publish_until_received(bus, channel, stream(subscription)) == b"again"

@@ -39,8 +39,8 @@ class BoundedBroadcast(Broadcast):
 
     Fixed against broadcaster 0.3.1's Broadcast: each subscriber had an unbounded queue and
     the listener awaited each put; two first subscribers of a channel arriving together both
-    subscribed the backend and one was never delivered to; disconnect left the cancelled
-    listener running and subscribers waiting forever.
+    subscribed the backend and one was never delivered to; disconnect did not wait for the
+    cancelled listener and left subscribers waiting forever.
     """
 
     def __init__(
@@ -57,6 +57,7 @@ class BoundedBroadcast(Broadcast):
                 raise ValueError("BoundedBroadcast needs a url or a backend")
             backend = self._create_backend(url)
         super().__init__(backend=backend)
+        # The same object as broadcaster's self._backend, typed as one of ours.
         self._events_backend = backend
         self._max_pending = max_pending
         self._channels: dict[str, _Channel] = {}

@@ -35,10 +35,6 @@ class BoundedSubscriber(Subscriber):
         self._overflowed = False
         self._closed = False
 
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
     def deliver(self, event: Event) -> None:
         """Queue `event` for the reader, or end the subscription if it is too far behind."""
         if self._closed or self._overflowed:
