@@ -40,7 +40,9 @@ ALGORITHMS = (LOGISTIC_REGRESSION, GRADIENT_BOOSTING)
 # Chosen once, by hand, for daily data with a few thousand rows per symbol: strong
 # regularisation, because the signal is weak and noise is easy to fit. "balanced" class
 # weights make the decisions aim at balanced accuracy, the selection metric.
-PARAMS: dict[str, dict[str, float | int | str | bool]] = {
+Params = dict[str, float | int | str | bool]
+
+PARAMS: dict[str, Params] = {
     LOGISTIC_REGRESSION: {"C": 0.05, "class_weight": "balanced", "max_iter": 2000},
     GRADIENT_BOOSTING: {
         "learning_rate": 0.05,
@@ -85,6 +87,7 @@ def library_versions() -> dict[str, str]:
 
 def fit_calibrated(
     algorithm: str,
+    params: Params,
     features: FloatArray,
     classes: ClassArray,
     calibration_splits: Sequence[tuple[IntArray, IntArray]],
@@ -92,12 +95,13 @@ def fit_calibrated(
     method: str,
     random_state: int,
 ) -> FittedEstimator:
-    """Fit `algorithm` and calibrate it on later, purged rows: for each (train, calibrate)
-    split a copy is fitted on `train` and calibrated on `calibrate`, and the prediction is
-    the mean of those pairs (CalibratedClassifierCV with ensemble=True). Time-ordered splits
-    cannot use ensemble=False, which needs folds that partition all rows."""
+    """Fit `algorithm` with `params` (sklearn keyword arguments) and calibrate it on later,
+    purged rows: for each (train, calibrate) split a copy is fitted on `train` and calibrated
+    on `calibrate`, and the prediction is the mean of those pairs (CalibratedClassifierCV
+    with ensemble=True). Time-ordered splits cannot use ensemble=False, which needs folds
+    that partition all rows."""
     calibrated = CalibratedClassifierCV(
-        _estimator(algorithm, random_state), method=method, cv=list(calibration_splits)
+        _estimator(algorithm, params, random_state), method=method, cv=list(calibration_splits)
     )
     with single_thread():
         calibrated.fit(features, classes)
@@ -135,8 +139,7 @@ def _controller() -> Any:
     return threadpoolctl.ThreadpoolController()
 
 
-def _estimator(algorithm: str, random_state: int) -> Any:
-    params = PARAMS[algorithm]
+def _estimator(algorithm: str, params: Params, random_state: int) -> Any:
     if algorithm == LOGISTIC_REGRESSION:
         # Scaling inside the pipeline: its means and deviations come from training rows only.
         return Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(**params))])

@@ -26,6 +26,7 @@ from domain.signals._sklearn import (
     PARAMS,
     Classifier,
     FittedEstimator,
+    Params,
     fit_calibrated,
     library_versions,
 )
@@ -69,6 +70,7 @@ class TrainingConfig:
       and the copies' probabilities are averaged. So every fit costs `calibration_folds`
       estimator fits, and the newest rows only ever calibrate.
     - `cost_bps`: basis points per position change in the strategy comparison.
+    - `overrides`: per algorithm, sklearn keyword arguments replacing those in PARAMS.
     """
 
     label_rule: LabelRule = field(default_factory=LabelRule)
@@ -82,6 +84,11 @@ class TrainingConfig:
     importance_repeats: int = 3
     cost_bps: float = 5.0
     random_state: int = 0
+    overrides: Mapping[str, Params] = field(default_factory=dict)
+
+    def params(self, algorithm: str) -> Params:
+        """The estimator's keyword arguments: PARAMS with this config's overrides."""
+        return {**PARAMS[algorithm], **self.overrides.get(algorithm, {})}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -178,6 +185,7 @@ def _fit(
     )
     return fit_calibrated(
         algorithm,
+        config.params(algorithm),
         dataset.x[rows],
         dataset.y[rows],
         splits,
@@ -224,7 +232,7 @@ def _info(
     names = config.features.names
     deciles = np.quantile(dataset.x, np.linspace(0, 1, 11), axis=0)
     params = {
-        **PARAMS[chosen],
+        **config.params(chosen),
         "calibration": config.calibration,
         "calibration_folds": config.calibration_folds,
         "calibration_share": config.calibration_share,
