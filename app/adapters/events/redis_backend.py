@@ -265,13 +265,13 @@ class RedisBackend(EventBackend):
         # mode and [b"pong", b""] inside it.
         if not isinstance(reply, list) or len(reply) < 2:
             return
-        kind, channel = reply[0], reply[1].decode()
-        if kind == b"message":
+        if reply[0] == b"message":
+            channel = reply[1].decode()
             # After an UNSUBSCRIBE, messages already on their way still arrive: drop them.
             if channel in self._channels:
                 await self._queue.put(message_event(channel, reply[2]))
-        elif kind == b"subscribe":
-            self._confirm(session, channel)
+        elif reply[0] == b"subscribe":
+            self._confirm(session, reply[1].decode())
 
     def _confirm(self, session: _Session, channel: str) -> None:
         session.confirmed[channel] += 1

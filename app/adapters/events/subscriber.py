@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import AsyncGenerator
 
 from broadcaster import Event
+
+# Not re-exported by broadcaster, but its Broadcast.subscribe is typed to yield a Subscriber.
 from broadcaster._base import Subscriber, Unsubscribed
 
 from domain.events import SubscriberOverflow
