@@ -14,14 +14,14 @@ from dataclasses import replace
 
 import redis.asyncio as aioredis
 
-from app.adapters.events.codec import decode_price, encode_price
-from app.adapters.events.sequence import (
+from domain.events import ALL_STOCKS_CHANNEL, EventBus, PriceUpdated, stock_channel
+from domain.price_codec import decode_price, encode_price
+from domain.sequences import (
     MAX_PART,
     SequenceKey,
     format_sequence,
     parse_sequence,
 )
-from domain.events import ALL_STOCKS_CHANNEL, EventBus, PriceUpdated, stock_channel
 
 DEFAULT_MAX_LENGTH = 10_000
 # The stream entry's one field: the encoded event (its sequence is the entry id).
@@ -53,8 +53,9 @@ class RedisPriceFeed:
 
     Streams are trimmed approximately (MAXLEN ~): Redis removes whole nodes only, so a stream
     holds at least `max_length` entries and somewhat more (up to a node, 100 by default).
-    Redis errors are raised: an event that could not be stored is not published. The client
-    must return bytes (decode_responses=False); its owner closes it.
+    Redis errors are raised: an event that could not be stored is not published, and one
+    stored but not published stays stored for replay. The client must return bytes
+    (decode_responses=False); its owner closes it.
     """
 
     def __init__(
