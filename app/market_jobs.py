@@ -11,7 +11,6 @@ from domain import trading_calendar
 from domain.bar_store import BarStore
 from domain.history import HistoryService
 from domain.market import Interval
-from domain.quotes import QuoteService
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +24,6 @@ async def for_each_symbol(
     for symbol, result in zip(symbols, results, strict=True):
         if isinstance(result, Exception):
             log.warning("%s failed for %s: %s", what, symbol, type(result).__name__)
-
-
-async def poll_quotes(quotes: QuoteService, symbols: Iterable[str]) -> None:
-    await for_each_symbol(symbols, quotes.refresh, what="polling the quote")
 
 
 def last_close(now: datetime) -> datetime:

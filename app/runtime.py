@@ -23,6 +23,7 @@ from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
 from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
+from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 from app.adapters.simulator import MarketSimulator
@@ -37,7 +38,7 @@ from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
 from domain.errors import NotFound, UpstreamUnavailable
-from domain.events import EventBus
+from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
 from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
@@ -109,11 +110,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             intraday_ttl_seconds=settings.intraday_ttl_seconds,
             max_rows=settings.max_history_rows,
         )
-        users = await _open_user_store(settings, engine, stack)
-        accounts = _account_service(settings, users, redis, quotes)
         # Redis pub/sub shared by every replica, or in-process without Redis.
         bus: EventBus = await stack.enter_async_context(open_event_bus(settings.redis_url))
+        prices: PriceFeed = (
+            RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
+        )
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
+        users = await _open_user_store(settings, engine, stack)
+        accounts = _account_service(settings, users, redis, quotes, notifier)
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
@@ -131,6 +135,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             symbols=settings.symbols,
             alerts=alerts,
             notifications=notifier,
+            prices=prices,
+            bus=bus,
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
@@ -154,6 +160,7 @@ def _account_service(
     users: UserStore,
     redis: aioredis.Redis | None,
     quotes: QuoteService,
+    notifier: Notifier,
 ) -> AccountService:
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
     hasher_costs = {
@@ -178,6 +185,7 @@ def _account_service(
             register_per_address=settings.register_limit_per_address,
         ),
         symbol_exists=_symbol_check(quotes),
+        on_account_updated=notifier.account_updated,
     )
 
 

@@ -11,11 +11,12 @@ from app.jobs import PeriodicJob, running
 from app.leader import LeaderElection, campaigning
 from app.market_jobs import (
     clean_up_bars,
-    poll_quotes,
+    for_each_symbol,
     refresh_daily_after_close,
     utc_now,
 )
 from app.runtime import Runtime
+from domain.price_stream import PricePublisher
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,15 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
     settings = runtime.settings
     services = runtime.services
 
+    publisher = PricePublisher(
+        quotes=services.quotes,
+        feed=services.prices,
+        alerts=services.alerts,
+        history=services.history,
+    )
+
     async def poll() -> None:
-        await poll_quotes(services.quotes, settings.symbols)
+        await for_each_symbol(settings.symbols, publisher.publish, what="publishing the price")
 
     async def refresh_daily() -> None:
         await refresh_daily_after_close(
@@ -59,6 +67,10 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
     async def clean_up() -> None:
         keep = timedelta(days=settings.retention_intraday_days)
         await clean_up_bars(runtime.bar_store, keep_intraday=keep, now=utc_now())
+        await services.alerts.deactivate_expired()
+        await services.notifications.purge(
+            older_than=timedelta(days=settings.retention_notifications_days)
+        )
 
     return [
         PeriodicJob("poll_quotes", quote_poll_interval(runtime), poll),

@@ -95,6 +95,8 @@ class Session:
 
 
 SymbolCheck = Callable[[str], Awaitable[bool]]
+# Told (user id, what changed, e.g. "email and password") after a profile change.
+AccountUpdated = Callable[[str, str], Awaitable[object]]
 
 
 async def _any_symbol(_symbol: str) -> bool:
@@ -111,6 +113,7 @@ class AccountService:
         limiter: RateLimiter,
         limits: AccountLimits | None = None,
         symbol_exists: SymbolCheck = _any_symbol,
+        on_account_updated: AccountUpdated | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
@@ -120,6 +123,7 @@ class AccountService:
         self._limiter = limiter
         self._limits = limits or AccountLimits()
         self._symbol_exists = symbol_exists
+        self._on_account_updated = on_account_updated
         self._clock = clock
         self._new_id = new_id
 
@@ -242,6 +246,13 @@ class AccountService:
             raise EmailAlreadyUsed(email or "") from error
         if updated is None:
             raise Unauthenticated("The account no longer exists")
+        changed = [
+            what
+            for what, value in (("name", name), ("email", email), ("password", password))
+            if value is not None
+        ]
+        if changed and self._on_account_updated is not None:
+            await self._on_account_updated(user.id, " and ".join(changed))
         return updated
 
     async def add_to_watchlist(self, user: User, symbol: str) -> User:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+import orjson
+
 
 def stock_channel(symbol: str) -> str:
     return f"stock:{symbol}"
@@ -81,3 +83,41 @@ class PriceFeed(Protocol):
         ...
 
     async def latest(self, symbol: str) -> PriceUpdated | None: ...
+
+
+ALL_PREDICTIONS_CHANNEL = "predictions:all"
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionMade:
+    """A stored prediction, as its subscribers see it. `recommendation` is BUY, SELL or HOLD;
+    `confidence` is the probability of that recommendation, 0..1."""
+
+    symbol: str
+    recommendation: str
+    confidence: float
+    prediction_id: str
+    timestamp: datetime
+
+
+def prediction_json(event: PredictionMade) -> bytes:
+    return orjson.dumps(
+        {
+            "symbol": event.symbol,
+            "recommendation": event.recommendation,
+            "confidence": event.confidence,
+            "prediction_id": event.prediction_id,
+            "timestamp": event.timestamp,
+        }
+    )
+
+
+def prediction_from_json(message: bytes) -> PredictionMade:
+    fields = orjson.loads(message)
+    return PredictionMade(
+        symbol=fields["symbol"],
+        recommendation=fields["recommendation"],
+        confidence=float(fields["confidence"]),
+        prediction_id=fields["prediction_id"],
+        timestamp=datetime.fromisoformat(fields["timestamp"]),
+    )

@@ -9,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from domain.accounts import AccountService, Forbidden, Unauthenticated
 from domain.cache import Cache
+from domain.events import EventBus, PriceFeed
 from domain.history import HistoryService
 from domain.notifications import AlertService, Notifier
 from domain.quotes import QuoteService
@@ -28,6 +29,8 @@ class Services:
     symbols: tuple[str, ...]
     alerts: AlertService
     notifications: Notifier
+    prices: PriceFeed
+    bus: EventBus
 
 
 @dataclass(slots=True)

@@ -1,10 +1,8 @@
 """How errors reach clients: expected failures with their code, everything else masked."""
 
 import logging
-from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from domain.errors import InvalidInput, StockQLError
 
@@ -22,6 +20,8 @@ def client_error(error: GraphQLError) -> GraphQLError:
     """The error as a client sees it: message and extensions.code, never internals."""
     original = error.original_error
     extensions = dict(error.extensions or {})
+    if original is None and "code" in extensions:
+        return error  # already rewritten
     if isinstance(original, StockQLError):
         message = original.message
         extensions["code"] = original.code
@@ -41,14 +41,3 @@ def client_error(error: GraphQLError) -> GraphQLError:
         path=error.path,
         extensions=extensions,
     )
-
-
-class ErrorCodes(SchemaExtension):
-    """Rewrites every error of a result with client_error (after Schema.process_errors has
-    logged the unexpected ones with their stack)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [client_error(error) for error in result.errors]

@@ -17,13 +17,14 @@ from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from graphql_schema.errors import ErrorCodes, is_expected, log
+from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.scalars import scalar_map
 from graphql_schema.types.errors import exception_handlers
 from resolvers.alerts import AlertsMutation
 from resolvers.market import MarketMutation, MarketQuery
 from resolvers.notifications import NotificationsMutation, NotificationsQuery
+from resolvers.realtime import RealtimeSubscription
 from resolvers.users import UsersMutation, UsersQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -41,6 +42,11 @@ class Mutation(UsersMutation, MarketMutation, AlertsMutation, NotificationsMutat
     pass
 
 
+@strawberry.type
+class Subscription(RealtimeSubscription):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaLimits:
     max_depth: int = 12
@@ -53,7 +59,9 @@ class StockQLSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Expected errors are the client's business; only the unexpected ones are logged,
-        # with their stack and the request id that the client cannot see.
+        # with their stack and the request id that the client cannot see. Then every error is
+        # rewritten in place for the client: strawberry calls this on the very list it returns,
+        # for queries, mutations and each subscription result alike.
         context: Any = execution_context.context if execution_context else None
         request_id = getattr(context, "request_id", "")
         for error in errors:
@@ -64,6 +72,7 @@ class StockQLSchema(strawberry.Schema):
                     request_id,
                     exc_info=error.original_error,
                 )
+        errors[:] = [client_error(error) for error in errors]
 
 
 def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
@@ -78,11 +87,11 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
-        ErrorCodes,
     ]
     return StockQLSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         exception_handlers=exception_handlers(),
         config=StrawberryConfig(scalar_map=scalar_map()),

@@ -14,14 +14,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from app.adapters.events import replay
 from app.adapters.events.bus import BroadcastBus, open_event_bus
-from app.adapters.events.codec import decode_price, encode_price
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed, stream_key
-from app.adapters.events.replay import replay_then_live
-from app.adapters.events.sequence import parse_sequence
+from domain import price_replay as replay
 from domain.errors import InvalidInput
 from domain.events import ALL_STOCKS_CHANNEL, PriceFeed, PriceUpdated, stock_channel
+from domain.price_codec import decode_price, encode_price
+from domain.price_replay import replay_then_live
+from domain.sequences import parse_sequence
 
 MAX_LENGTH = 50
 # Approximate trimming (MAXLEN ~) removes whole stream nodes: at most 100 entries by default.

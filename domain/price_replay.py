@@ -9,10 +9,10 @@ import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from app.adapters.events.codec import decode_price
-from app.adapters.events.sequence import SequenceKey, format_sequence, parse_sequence
 from domain.errors import InvalidInput
 from domain.events import EventBus, PriceFeed, PriceUpdated, stock_channel
+from domain.price_codec import decode_price
+from domain.sequences import SequenceKey, format_sequence, parse_sequence
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,65 @@
+"""GraphQL payloads of subscriptions: price updates and prediction updates."""
+
+from datetime import datetime
+
+import strawberry
+
+from domain import events
+from domain.signals.recommendations import Recommendation
+
+strawberry.enum(Recommendation, name="Recommendation")
+
+
+@strawberry.type(
+    description="Mirrors the websocket message {type: 'stock_price_update', symbol, price, "
+    "timestamp}."
+)
+class StockPriceUpdate:
+    type: str
+    symbol: str
+    price: float
+    volume: float | None
+    change: float | None
+    change_percent: float | None
+    timestamp: datetime
+    sequence: str = strawberry.field(
+        description="Opaque, strictly increasing per symbol; pass it back as `after` to resume "
+        "without gaps."
+    )
+
+    @classmethod
+    def from_domain(cls, event: events.PriceUpdated) -> "StockPriceUpdate":
+        return cls(
+            type="stock_price_update",
+            symbol=event.symbol,
+            price=event.price,
+            volume=event.volume,
+            change=event.change,
+            change_percent=event.change_percent,
+            timestamp=event.timestamp,
+            sequence=event.sequence,
+        )
+
+
+@strawberry.type(
+    description="Mirrors the websocket message {type: 'prediction_update', symbol, prediction, "
+    "timestamp}."
+)
+class PredictionUpdate:
+    type: str
+    symbol: str
+    prediction: Recommendation
+    confidence: float
+    prediction_id: strawberry.ID
+    timestamp: datetime
+
+    @classmethod
+    def from_domain(cls, event: events.PredictionMade) -> "PredictionUpdate":
+        return cls(
+            type="prediction_update",
+            symbol=event.symbol,
+            prediction=Recommendation(event.recommendation),
+            confidence=event.confidence,
+            prediction_id=strawberry.ID(event.prediction_id),
+            timestamp=event.timestamp,
+        )

@@ -1,0 +1,153 @@
+"""Subscriptions over both websocket protocols against the real app, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from domain.events import ALL_STOCKS_CHANNEL, PriceUpdated, user_channel
+from tests.support.accounts import admin_token, bearer, signed_up
+from tests.support.graphql import data
+from tests.support.server import RunningServer
+from tests.support.waiting import subscribed
+from tests.support.ws import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, graphql_ws
+
+STOCK_PRICE = """
+subscription($symbol: String!, $after: String) {
+  stockPrice(symbol: $symbol, after: $after) {
+    type symbol price volume change changePercent timestamp sequence
+  }
+}
+"""
+ALL_STOCKS = "subscription { allStocks { symbol price sequence } }"
+NOTIFICATIONS = """
+subscription($userId: ID) { userNotifications(userId: $userId) { id type symbol message read } }
+"""
+
+PROTOCOLS = pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+
+
+async def publish(server: RunningServer, symbol: str, price: float) -> PriceUpdated:
+    prices = server.app.state.runtime.services.prices
+    event = PriceUpdated(symbol=symbol, price=price, timestamp=datetime.now(UTC))
+    appended: PriceUpdated = await prices.append(event)
+    return appended
+
+
+async def update(ws: GraphQLWebSocket, operation: str) -> dict[str, Any]:
+    payload = await ws.next_payload(operation)
+    assert "errors" not in payload, payload
+    result: dict[str, Any] = payload["data"]
+    return result
+
+
+@PROTOCOLS
+async def test_stock_price_sends_a_snapshot_then_every_update(
+    server: RunningServer, protocol: str
+) -> None:
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
+        assert (await ws.init())["type"] == "connection_ack"
+        operation = await ws.subscribe(STOCK_PRICE, {"symbol": "aapl"})
+        snapshot = (await update(ws, operation))["stockPrice"]
+        assert snapshot["type"] == "stock_price_update"
+        assert snapshot["symbol"] == "AAPL"
+        assert snapshot["price"] > 0
+        for price in (101.5, 102.25):
+            published = await publish(server, "AAPL", price)
+            live = (await update(ws, operation))["stockPrice"]
+            assert (live["price"], live["sequence"]) == (price, published.sequence)
+            assert live["timestamp"].endswith("Z")
+
+
+async def test_resuming_with_after_replays_without_gap_or_duplicate(server: RunningServer) -> None:
+    first = await publish(server, "MSFT", 10.0)
+    missed = [await publish(server, "MSFT", 10.0 + i) for i in range(1, 6)]
+    async with graphql_ws(server.base_url) as ws:
+        await ws.init()
+        operation = await ws.subscribe(STOCK_PRICE, {"symbol": "MSFT", "after": first.sequence})
+        replayed = [(await update(ws, operation))["stockPrice"] for _ in missed]
+        assert [u["sequence"] for u in replayed] == [event.sequence for event in missed]
+        live_event = await publish(server, "MSFT", 99.0)
+        live = (await update(ws, operation))["stockPrice"]
+        assert live["sequence"] == live_event.sequence
+
+
+@pytest.mark.parametrize(
+    ("variables", "code"),
+    [({"symbol": "ZZZZ"}, "NOT_FOUND"), ({"symbol": "AAPL", "after": "garbage"}, "BAD_USER_INPUT")],
+)
+async def test_bad_stock_price_arguments_are_typed_errors(
+    server: RunningServer, variables: dict[str, str], code: str
+) -> None:
+    async with graphql_ws(server.base_url) as ws:
+        await ws.init()
+        operation = await ws.subscribe(STOCK_PRICE, variables)
+        payload = await ws.next_payload(operation)
+        assert payload["errors"][0]["extensions"]["code"] == code
+
+
+async def test_all_stocks_receives_every_symbol(server: RunningServer) -> None:
+    async with graphql_ws(server.base_url) as ws:
+        await ws.init()
+        operation = await ws.subscribe(ALL_STOCKS)
+        await subscribed(server.app.state.runtime.redis, ALL_STOCKS_CHANNEL)
+        await publish(server, "AAPL", 1.0)
+        first = (await update(ws, operation))["allStocks"]
+        await publish(server, "TSLA", 2.0)
+        second = (await update(ws, operation))["allStocks"]
+        assert [first["symbol"], second["symbol"]] == ["AAPL", "TSLA"]
+
+
+@PROTOCOLS
+async def test_user_notifications_need_a_signed_in_connection(
+    server: RunningServer, protocol: str
+) -> None:
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
+        await ws.init()
+        operation = await ws.subscribe(NOTIFICATIONS)
+        payload = await ws.next_payload(operation)
+        assert payload["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_watching_another_users_notifications_is_forbidden_except_for_admins(
+    server: RunningServer,
+) -> None:
+    token, _ = await signed_up(server)
+    _, other = await signed_up(server)
+    async with graphql_ws(server.base_url) as ws:
+        await ws.init({"authToken": token})
+        operation = await ws.subscribe(NOTIFICATIONS, {"userId": other["id"]})
+        payload = await ws.next_payload(operation)
+        assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    admin = await admin_token(server)
+    async with graphql_ws(server.base_url) as ws:
+        await ws.init({"authToken": admin})
+        operation = await ws.subscribe(NOTIFICATIONS, {"userId": other["id"]})
+        await subscribed(server.app.state.runtime.redis, user_channel(other["id"]))
+        accounts = server.app.state.runtime.services.notifications
+        await accounts.account_updated(other["id"], "name")
+        notification = (await update(ws, operation))["userNotifications"]
+        assert notification["type"] == "ACCOUNT_UPDATE"
+
+
+@PROTOCOLS
+async def test_a_profile_change_reaches_the_users_subscription(
+    server: RunningServer, protocol: str
+) -> None:
+    token, user = await signed_up(server)
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
+        await ws.init({"authToken": f"Bearer {token}"})
+        operation = await ws.subscribe(NOTIFICATIONS)
+        await subscribed(server.app.state.runtime.redis, user_channel(user["id"]))
+        body = await server.graphql(
+            'mutation { updateProfile(input: {name: "Renamed"}) { __typename } }',
+            headers=bearer(token),
+        )
+        assert data(body)["updateProfile"]["__typename"] == "User"
+        notification = (await update(ws, operation))["userNotifications"]
+        assert notification["type"] == "ACCOUNT_UPDATE"
+        assert notification["read"] is False
+    listed = data(await server.graphql("{ notifications { id type } }", headers=bearer(token)))
+    assert listed["notifications"][0]["id"] == notification["id"]
