@@ -7,7 +7,6 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -32,15 +31,6 @@ def alert(user_id: str = "u1", symbol: str = "AAPL", **changes: object) -> Alert
         created_at=NOW + timedelta(microseconds=number),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite":
-        tmp_path: Path = request.getfixturevalue("tmp_path")
-        return f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture

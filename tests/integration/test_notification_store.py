@@ -6,7 +6,6 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -30,15 +29,6 @@ def notification(user_id: str = "u1", *, minutes: int = 0, read: bool = False) -
         data={"alertId": "a1", "price": 180.42, "threshold": 180.0, "value": None},
         read=read,
     )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite":
-        tmp_path: Path = request.getfixturevalue("tmp_path")
-        return f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import random
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -52,15 +51,6 @@ def daily_bars(count: int, *, start: datetime = START, shift: float = 0.0) -> li
         )
         for day in range(count)
     ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "sqlite":
-        tmp_path: Path = request.getfixturevalue("tmp_path")
-        return f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture
