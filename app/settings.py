@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     login_limit_per_address: int = Field(default=50, ge=1)
     register_limit_per_email: int = Field(default=5, ge=1)
     register_limit_per_address: int = Field(default=20, ge=1)
+    # Anonymous predict calls per client address and minute (signed-in users are not limited).
+    predict_limit_per_address: int = Field(default=30, ge=1)
     # Only behind a proxy that sets it: otherwise clients could pick their own address.
     trust_forwarded_for: bool = False
     graphiql: bool | None = None

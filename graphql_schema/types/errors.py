@@ -11,6 +11,7 @@ from strawberry.types.field import StrawberryField
 
 from domain.accounts import EmailAlreadyUsed, InvalidCredentials, ValidationFailed
 from domain.errors import InvalidInput, NotFound, RateLimited
+from domain.signals.prices import InsufficientData
 from graphql_schema.context import Info
 
 
@@ -117,4 +118,11 @@ def exception_handlers() -> list[strawberry.ExceptionHandler[Any]]:
             ),
         ),
         _Convert(NotFound, NotFoundError, lambda error: NotFoundError(message=error.message)),
+        _Convert(
+            InsufficientData,
+            InsufficientDataError,
+            lambda error: InsufficientDataError(
+                message=error.message, required=error.required, available=error.available
+            ),
+        ),
     ]

@@ -6,8 +6,7 @@ import strawberry
 
 from domain import events
 from domain.signals.recommendations import Recommendation
-
-strawberry.enum(Recommendation, name="Recommendation")
+from graphql_schema.types import predictions as _predictions  # noqa: F401 - registers the enum
 
 
 @strawberry.type(

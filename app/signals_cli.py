@@ -1,0 +1,156 @@
+"""`stockql train` and `stockql backtest`: the signal model from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.settings import Settings
+from domain.market import Interval
+from domain.signals.backtest import EquityPoint
+from domain.signals.labels import LabelRule
+from domain.signals.prices import PriceSeries
+from domain.signals.recommendations import PredictionMethod
+from domain.signals.training import TrainingConfig, train_model
+
+console = Console()
+
+
+def train(
+    symbols: str = typer.Option(
+        "", help="Comma-separated tickers; default: the tracked symbols (STOCKQL_SYMBOLS)."
+    ),
+    horizon: int = typer.Option(5, min=1, max=60, help="Forward horizon in trading days."),
+    threshold: float = typer.Option(0.01, min=0.0, help="BUY above +x, SELL below -x (0.01 = 1%)."),
+    start: str | None = typer.Option(None, help="First date used (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, help="Last date used (YYYY-MM-DD)."),
+    activate: bool = typer.Option(True, help="Make the new model the active one."),
+) -> None:
+    """Train the signal model walk-forward on stored daily history, keep the better of the
+    candidates, store it (and activate it)."""
+    from app.runtime import open_runtime
+
+    settings = Settings()
+    tickers = tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) or settings.symbols
+    first, last = _day(start, "start"), _day(end, "end")
+    config = TrainingConfig(label_rule=LabelRule(horizon=horizon, threshold=threshold))
+
+    async def run() -> None:
+        async with open_runtime(settings) as runtime:
+            histories = {}
+            for symbol in tickers:
+                stored = await runtime.services.history.stored_series(symbol, Interval.DAILY)
+                series = PriceSeries.from_bars(stored.series)
+                histories[symbol] = _between(series, first, last)
+                console.print(f"{symbol}: {len(histories[symbol])} daily bars")
+            with Progress(
+                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+            ) as bar:
+                tasks: dict[str, TaskID] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
+
+                training = await asyncio.to_thread(
+                    train_model, histories, config, progress=progress
+                )
+            model = training.model
+            await runtime.services.predictions.save_model(model, activate=activate)
+            info = model.info
+            console.print(
+                f"model {info.version} ({info.algorithm}): walk-forward balanced accuracy "
+                f"{info.metrics.balanced_accuracy:.3f} vs rules "
+                f"{info.baseline_metrics['rules'].balanced_accuracy:.3f}; "
+                f"{'active' if activate else 'stored'}"
+            )
+
+    asyncio.run(run())
+
+
+def backtest(
+    symbol: str = typer.Argument(..., help="Ticker to backtest."),
+    start: str | None = typer.Option(None, help="First date (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, help="Last date (YYYY-MM-DD)."),
+    method: PredictionMethod = typer.Option(PredictionMethod.RULES, case_sensitive=False),
+    output: Path = typer.Option(Path("equity.png"), help="Where to write the equity curve."),
+) -> None:
+    """Act on the signals over stored history: print the metrics and plot the equity curve."""
+    from app.runtime import open_runtime
+
+    settings = Settings()
+
+    async def run() -> None:
+        async with open_runtime(settings) as runtime:
+            report = await runtime.services.predictions.backtest(
+                symbol, start=_day(start, "start"), end=_day(end, "end"), method=method
+            )
+        table = Table(title=f"{report.symbol} {report.method.value} {report.start} .. {report.end}")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        m, s = report.metrics, report.strategy
+        for name, value in (
+            ("samples", f"{m.samples}"),
+            ("accuracy", f"{m.accuracy:.3f}"),
+            ("balanced accuracy", f"{m.balanced_accuracy:.3f}"),
+            ("macro F1", f"{m.macro_f1:.3f}"),
+            ("strategy return", f"{s.total_return:+.1%}"),
+            ("buy-and-hold return", f"{report.buy_and_hold_return:+.1%}"),
+            ("Sharpe", f"{s.sharpe:.2f}"),
+            ("max drawdown", f"{s.max_drawdown:.1%}"),
+            ("trades", f"{s.trades}"),
+        ):
+            table.add_row(name, value)
+        console.print(table)
+        _plot(report.run.curve, report.symbol, output)
+        console.print(f"equity curve written to {output}")
+
+    asyncio.run(run())
+
+
+def _plot(curve: tuple[EquityPoint, ...], symbol: str, output: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(10, 4))
+    # matplotlib plots datetimes through its date converter; its stubs only know numbers.
+    days = [p.timestamp for p in curve]
+    axis.plot(days, [p.equity for p in curve])  # type: ignore[arg-type]
+    axis.set_title(f"{symbol}: long/flat equity (1.0 = start)")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(output)
+    plt.close(figure)
+
+
+def _day(text: str | None, name: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be YYYY-MM-DD") from None
+
+
+def _between(series: PriceSeries, first: date | None, last: date | None) -> PriceSeries:
+    keep = [
+        i
+        for i, ts in enumerate(series.timestamps)
+        if (first is None or ts.date() >= first) and (last is None or ts.date() <= last)
+    ]
+    if not keep:
+        return series.head(0)
+    return PriceSeries(
+        timestamps=tuple(series.timestamps[i] for i in keep),
+        close=series.close[keep],
+        volume=None if series.volume is None else series.volume[keep],
+    )

@@ -1,0 +1,282 @@
+"""Predict, store, publish and explain: the signals as a service."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from domain.errors import InvalidInput, NotFound, RateLimited
+from domain.events import (
+    ALL_PREDICTIONS_CHANNEL,
+    EventBus,
+    PredictionMade,
+    prediction_json,
+    predictions_channel,
+)
+from domain.history import HistoryService
+from domain.market import Interval
+from domain.notifications import AlertService
+from domain.predictions import ModelStore, Prediction, PredictionStore, StoredModel
+from domain.rate_limits import RateLimiter
+from domain.signals.backtest import Backtest, StrategyMetrics, long_flat
+from domain.signals.labels import LabelRule, label_closes
+from domain.signals.metrics import ClassificationMetrics, score_classes
+from domain.signals.model import TrainedModel
+from domain.signals.model_info import ModelInfo
+from domain.signals.prices import InsufficientData, PriceSeries
+from domain.signals.recommendations import PredictionMethod, Signal
+from domain.signals.rules import rule_classes, rules_signal
+from domain.signals.technicals import Technicals
+from domain.symbols import normalize_symbol
+
+log = logging.getLogger(__name__)
+
+# The rules need a MACD cross (12/26/9: 35 closes) to say anything but HOLD.
+RULES_MIN_POINTS = 35
+HORIZON_DAYS = (1, 60)
+MAX_PREDICTIONS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionLimits:
+    anonymous_per_address: int = 30
+    window_seconds: int = 60
+    default_horizon_days: int = 5
+    cost_bps: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestReport:
+    symbol: str
+    method: PredictionMethod
+    start: date
+    end: date
+    metrics: ClassificationMetrics
+    strategy: StrategyMetrics
+    buy_and_hold_return: float
+    run: Backtest
+
+
+class PredictionService:
+    def __init__(
+        self,
+        *,
+        history: HistoryService,
+        predictions: PredictionStore,
+        models: ModelStore,
+        bus: EventBus,
+        alerts: AlertService,
+        limiter: RateLimiter,
+        limits: PredictionLimits | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._history = history
+        self._predictions = predictions
+        self._models = models
+        self._bus = bus
+        self._alerts = alerts
+        self._limiter = limiter
+        self._limits = limits or PredictionLimits()
+        self._clock = clock
+        self._new_id = new_id
+        self._model: TrainedModel | None = None
+
+    @property
+    def model(self) -> TrainedModel | None:
+        return self._model
+
+    async def load_active_model(self) -> TrainedModel | None:
+        """Load the active model once (at start-up, after training); RULES serve without one.
+        A stored model this code cannot load is logged and skipped."""
+        stored = await self._models.active()
+        if stored is None:
+            self._model = None
+            return None
+        if self._model is not None and self._model.version == stored.version:
+            return self._model
+        try:
+            self._model = await asyncio.to_thread(TrainedModel.from_bytes, stored.artifact)
+        except ValueError as error:
+            log.error("active model %s cannot be loaded: %s", stored.version, error)
+            self._model = None
+        return self._model
+
+    async def save_model(self, model: TrainedModel, *, activate: bool = True) -> None:
+        stored = StoredModel(
+            version=model.version,
+            info=model.info.to_dict(),
+            artifact=await asyncio.to_thread(model.to_bytes),
+            active=activate,
+            created_at=self._clock(),
+        )
+        await self._models.save(stored, activate=activate)
+        if activate:
+            self._model = model
+
+    async def model_info(self) -> ModelInfo | None:
+        stored = await self._models.active()
+        return None if stored is None else ModelInfo.from_dict(stored.info)
+
+    async def predict(
+        self,
+        symbol: str,
+        *,
+        data: Sequence[tuple[date, float]] | None = None,
+        horizon_days: int | None = None,
+        anonymous_client: str | None = None,
+    ) -> Prediction:
+        """Predict from `data` ({date, price} points) or from the stored daily history; store
+        the prediction, publish it, and tell alert owners when the recommendation changed.
+        Anonymous callers (their address given) are rate limited. Raises InvalidInput,
+        InsufficientData, NotFound or RateLimited, storing nothing."""
+        symbol = normalize_symbol(symbol)
+        if anonymous_client is not None:
+            await self._limit(anonymous_client)
+        horizon = self._horizon(horizon_days)
+        if data is not None:
+            series = PriceSeries.from_points(data)
+        else:
+            stored = await self._history.stored_series(symbol, Interval.DAILY)
+            series = PriceSeries.from_bars(stored.series)
+        signal = self._signal(series, horizon)
+        previous = await self._predictions.latest(symbol)
+        prediction = Prediction(self._new_id(), symbol, signal, self._clock())
+        await self._predictions.add(prediction)
+        await self._publish(prediction)
+        if previous is not None and previous.signal.recommendation != signal.recommendation:
+            await self._alerts.on_recommendation_changed(
+                symbol, previous.signal.recommendation.value, signal.recommendation.value
+            )
+        return prediction
+
+    async def recent(self, symbol: str, *, limit: int) -> list[Prediction]:
+        symbol = normalize_symbol(symbol)
+        if not 1 <= limit <= MAX_PREDICTIONS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PREDICTIONS}", field="limit")
+        return await self._predictions.recent(symbol, limit=limit)
+
+    async def backtest(
+        self,
+        symbol: str,
+        *,
+        start: date | None,
+        end: date | None,
+        method: PredictionMethod,
+    ) -> BacktestReport:
+        """Act on the signals of `method` over the stored daily history in [start, end]:
+        classification scores against the realised labels and the long/flat strategy.
+        A MODEL backtest over the model's training period is in sample (see modelInfo for
+        the out-of-sample walk-forward numbers). Raises InvalidInput, NotFound,
+        InsufficientData."""
+        symbol = normalize_symbol(symbol)
+        if method is PredictionMethod.MODEL and self._model is None:
+            raise NotFound("No trained model is active; use method RULES")
+        if start is not None and end is not None and start > end:
+            raise InvalidInput("start must not be after end", field="start")
+        stored = await self._history.stored_series(symbol, Interval.DAILY)
+        series = PriceSeries.from_bars(stored.series)
+        if method is PredictionMethod.MODEL and self._model is not None:
+            classes = self._model.recommendations(self._model_input(series))[0]
+            horizon = self._model.info.horizon_days
+        else:
+            classes = _rule_classes(series)
+            horizon = self._limits.default_horizon_days
+        stamps = series.timestamps
+        first = 0 if start is None else _index_at(stamps, start)
+        stop = len(stamps) if end is None else _index_at(stamps, end + timedelta(days=1))
+        if stop - first < 2:
+            raise InsufficientData(required=2, available=max(stop - first, 0))
+        labels = label_closes(series.close, LabelRule(horizon=horizon))
+        window = np.arange(first, stop)
+        known = window[labels.known[first:stop]]
+        if len(known) == 0:
+            raise InsufficientData(required=horizon + 1, available=stop - first)
+        run = long_flat(
+            stamps[first:stop],
+            series.close[first:stop],
+            classes[first:stop],
+            cost_bps=self._limits.cost_bps,
+        )
+        return BacktestReport(
+            symbol=symbol,
+            method=method,
+            start=stamps[first].date(),
+            end=stamps[stop - 1].date(),
+            metrics=score_classes(labels.classes[known], classes[known]),
+            strategy=run.metrics,
+            buy_and_hold_return=float(series.close[stop - 1] / series.close[first] - 1.0),
+            run=run,
+        )
+
+    def _signal(self, series: PriceSeries, horizon: int) -> Signal:
+        model = self._model
+        if model is not None and horizon == model.info.horizon_days:
+            series = self._model_input(series)
+            if series.volume is not None or not model.info.uses_volume:
+                required = model.features.required_history()
+                if len(series) < required:
+                    raise InsufficientData(required=required, available=len(series))
+                return model.predict(series)
+        if len(series) < RULES_MIN_POINTS:
+            raise InsufficientData(required=RULES_MIN_POINTS, available=len(series))
+        return rules_signal(series, horizon_days=horizon)
+
+    def _model_input(self, series: PriceSeries) -> PriceSeries:
+        model = self._model
+        return series if model is None or model.info.uses_volume else series.without_volume()
+
+    def _horizon(self, horizon_days: int | None) -> int:
+        if horizon_days is None:
+            model = self._model
+            return model.info.horizon_days if model else self._limits.default_horizon_days
+        low, high = HORIZON_DAYS
+        if not low <= horizon_days <= high:
+            raise InvalidInput(f"horizonDays must be between {low} and {high}", field="horizonDays")
+        return horizon_days
+
+    async def _publish(self, prediction: Prediction) -> None:
+        message = prediction_json(
+            PredictionMade(
+                symbol=prediction.symbol,
+                recommendation=prediction.signal.recommendation.value,
+                confidence=prediction.signal.confidence,
+                prediction_id=prediction.id,
+                timestamp=prediction.created_at,
+            )
+        )
+        for channel in (predictions_channel(prediction.symbol), ALL_PREDICTIONS_CHANNEL):
+            try:
+                await self._bus.publish(channel, message)
+            except Exception as error:  # the prediction is stored; live delivery is best effort
+                log.warning("publishing prediction %s failed: %s", prediction.id, error)
+
+    async def _limit(self, client: str) -> None:
+        limits = self._limits
+        retry_after = await self._limiter.hit(
+            f"predict:address:{client}",
+            limit=limits.anonymous_per_address,
+            window_seconds=limits.window_seconds,
+        )
+        if retry_after is not None:
+            raise RateLimited(
+                "Too many predictions; sign in or try again later",
+                retry_after_seconds=retry_after,
+            )
+
+
+def _rule_classes(series: PriceSeries) -> npt.NDArray[np.int8]:
+    return rule_classes(Technicals.of(series.close))
+
+
+def _index_at(stamps: tuple[datetime, ...], day: date) -> int:
+    """Index of the first point on or after `day` (midnight UTC)."""
+    return bisect.bisect_left(stamps, datetime.combine(day, time.min, tzinfo=UTC))

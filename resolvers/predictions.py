@@ -1,0 +1,57 @@
+"""Signal operations: predict, stored predictions, the model card, backtests."""
+
+from datetime import date
+
+import strawberry
+
+from domain.signals.recommendations import PredictionMethod
+from graphql_schema.context import Info
+from graphql_schema.types.predictions import (
+    BacktestReport,
+    ModelInfo,
+    PredictInput,
+    Prediction,
+    PredictResult,
+)
+
+
+@strawberry.type
+class PredictionsQuery:
+    @strawberry.field(description="Stored predictions of a symbol, newest first.")
+    async def predictions(self, info: Info, symbol: str, limit: int = 20) -> list[Prediction]:
+        stored = await info.context.services.predictions.recent(symbol, limit=limit)
+        return [Prediction.from_domain(prediction) for prediction in stored]
+
+    @strawberry.field(description="The active trained model; null until one is trained.")
+    async def model_info(self, info: Info) -> ModelInfo | None:
+        model = await info.context.services.predictions.model_info()
+        return None if model is None else ModelInfo.from_domain(model)
+
+    @strawberry.field
+    async def backtest(
+        self,
+        info: Info,
+        symbol: str,
+        start: date | None = None,
+        end: date | None = None,
+        method: PredictionMethod = PredictionMethod.MODEL,
+    ) -> BacktestReport:
+        report = await info.context.services.predictions.backtest(
+            symbol, start=start, end=end, method=method
+        )
+        return BacktestReport.from_domain(report)
+
+
+@strawberry.type
+class PredictionsMutation:
+    @strawberry.mutation
+    async def predict(self, info: Info, input: PredictInput) -> PredictResult:
+        user = await info.context.current_user()
+        data = None if input.data is None else [(point.date, point.price) for point in input.data]
+        prediction = await info.context.services.predictions.predict(
+            input.symbol,
+            data=data,
+            horizon_days=input.horizon_days,
+            anonymous_client=None if user else info.context.client_address,
+        )
+        return Prediction.from_domain(prediction)
