@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from app import signals_cli
 from app.settings import Settings
 
 cli = typer.Typer(
@@ -139,6 +140,9 @@ def schema(
     else:
         output.write_text(sdl, encoding="utf-8")
 
+
+cli.command()(signals_cli.train)
+cli.command()(signals_cli.backtest)
 
 users_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")

@@ -30,7 +30,9 @@ from app.adapters.simulator import MarketSimulator
 from app.adapters.sql.alert_store import SqlAlertStore
 from app.adapters.sql.bar_store import SqlBarStore
 from app.adapters.sql.database import create_engine, ping
+from app.adapters.sql.model_store import SqlModelStore
 from app.adapters.sql.notification_store import SqlNotificationStore
+from app.adapters.sql.prediction_store import SqlPredictionStore
 from app.adapters.sql.user_store import SqlUserStore
 from app.adapters.symbol_directory import SymbolDirectory
 from app.migrate import upgrade_database
@@ -42,6 +44,7 @@ from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
 from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
+from domain.prediction_service import PredictionLimits, PredictionService
 from domain.providers import MarketDataProvider
 from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
@@ -117,12 +120,24 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         users = await _open_user_store(settings, engine, stack)
-        accounts = _account_service(settings, users, redis, quotes, notifier)
+        limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+        accounts = _account_service(settings, users, limiter, quotes, notifier)
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
+        history = HistoryService(provider=provider, store=store, cache=cache, policy=policy)
+        predictions = PredictionService(
+            history=history,
+            predictions=SqlPredictionStore(engine),
+            models=SqlModelStore(engine),
+            bus=bus,
+            alerts=alerts,
+            limiter=limiter,
+            limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
+        )
+        await predictions.load_active_model()
         services = Services(
-            history=HistoryService(provider=provider, store=store, cache=cache, policy=policy),
+            history=history,
             quotes=quotes,
             search=SymbolSearchService(
                 provider=provider,
@@ -137,6 +152,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             notifications=notifier,
             prices=prices,
             bus=bus,
+            predictions=predictions,
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
@@ -158,11 +174,10 @@ async def _open_user_store(
 def _account_service(
     settings: Settings,
     users: UserStore,
-    redis: aioredis.Redis | None,
+    limiter: RateLimiter,
     quotes: QuoteService,
     notifier: Notifier,
 ) -> AccountService:
-    limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
     hasher_costs = {
         "time_cost": settings.password_time_cost,
         "memory_cost": settings.password_memory_kib,

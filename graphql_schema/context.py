@@ -12,6 +12,7 @@ from domain.cache import Cache
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryService
 from domain.notifications import AlertService, Notifier
+from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
 from domain.symbol_search import SymbolSearchService
 from domain.users import Role, User
@@ -31,6 +32,7 @@ class Services:
     notifications: Notifier
     prices: PriceFeed
     bus: EventBus
+    predictions: PredictionService
 
 
 @dataclass(slots=True)

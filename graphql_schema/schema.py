@@ -24,6 +24,7 @@ from graphql_schema.types.errors import exception_handlers
 from resolvers.alerts import AlertsMutation
 from resolvers.market import MarketMutation, MarketQuery
 from resolvers.notifications import NotificationsMutation, NotificationsQuery
+from resolvers.predictions import PredictionsMutation, PredictionsQuery
 from resolvers.realtime import RealtimeSubscription
 from resolvers.users import UsersMutation, UsersQuery
 
@@ -33,12 +34,14 @@ VALIDATION_CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(MarketQuery, UsersQuery, NotificationsQuery):
+class Query(MarketQuery, UsersQuery, NotificationsQuery, PredictionsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(UsersMutation, MarketMutation, AlertsMutation, NotificationsMutation):
+class Mutation(
+    UsersMutation, MarketMutation, AlertsMutation, NotificationsMutation, PredictionsMutation
+):
     pass
 
 

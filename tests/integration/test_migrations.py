@@ -15,7 +15,16 @@ from sqlalchemy.engine import Connection
 from app.adapters.sql.database import create_engine
 from app.migrate import check_database, downgrade_database, upgrade_database
 
-TABLES = {"alembic_version", "alerts", "bar_fetches", "bars", "notifications", "users"}
+TABLES = {
+    "alembic_version",
+    "alerts",
+    "bar_fetches",
+    "bars",
+    "models",
+    "notifications",
+    "predictions",
+    "users",
+}
 
 
 async def table_names(url: str) -> set[str]:

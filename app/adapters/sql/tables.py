@@ -6,7 +6,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index
+from sqlalchemy import JSON, DateTime, Index, LargeBinary, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -137,4 +137,50 @@ class NotificationRow(SQLModel, table=True):
     message: str = Field(max_length=1000)
     data: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     read: bool = False
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class PredictionRow(SQLModel, table=True):
+    """A stored prediction (domain.predictions.Prediction); enums hold their names."""
+
+    __tablename__ = "predictions"
+    # A symbol's predictions newest first.
+    __table_args__ = (Index("ix_predictions_symbol_created_at", "symbol", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    symbol: str = Field(max_length=10)
+    recommendation: str = Field(max_length=4)
+    confidence: float
+    probabilities: dict[str, Any] = Field(sa_type=JSON)
+    method: str = Field(max_length=5)
+    model_version: str | None = Field(default=None, max_length=64)
+    horizon_days: int
+    price: float
+    as_of: datetime = Field(sa_type=UtcDateTime)
+    reasons: list[dict[str, Any]] = Field(sa_type=JSON)
+    indicators: dict[str, Any] = Field(sa_type=JSON)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ModelRow(SQLModel, table=True):
+    """A trained model version: its card (ModelInfo.to_dict()) and skops artifact."""
+
+    __tablename__ = "models"
+    # At most one active model; both databases support this partial unique index.
+    __table_args__ = (
+        Index(
+            "uq_models_active",
+            "active",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    version: str = Field(primary_key=True, max_length=64)
+    algorithm: str = Field(max_length=64)
+    trained_at: datetime = Field(sa_type=UtcDateTime)
+    info: dict[str, Any] = Field(sa_type=JSON)
+    artifact: bytes = Field(sa_type=LargeBinary)
+    active: bool = False
     created_at: datetime = Field(sa_type=UtcDateTime)

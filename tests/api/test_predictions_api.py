@@ -1,0 +1,205 @@
+"""Signals through HTTP: predict from data and from stored history, stored predictions,
+live prediction updates, backtests; bad input changes nothing."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from domain.events import predictions_channel
+from tests.support.accounts import bearer, signed_up
+from tests.support.graphql import data, error_code
+from tests.support.server import RunningServer
+from tests.support.waiting import subscribed
+from tests.support.ws import graphql_ws
+
+PREDICT = """
+mutation($input: PredictInput!) {
+  predict(input: $input) {
+    __typename
+    ... on Prediction {
+      id symbol recommendation confidence method modelVersion horizonDays price asOf createdAt
+      probabilities { buy hold sell }
+      reasons { code description }
+      indicators { sma50 sma200 ema12 ema26 rsi14 macd macdSignal macdHistogram }
+    }
+    ... on ValidationError { fields { field code } }
+    ... on InsufficientDataError { required available }
+    ... on NotFoundError { message }
+    ... on RateLimitedError { retryAfterSeconds }
+  }
+}
+"""
+PREDICTION_UPDATES = """
+subscription {
+  predictionUpdates(symbol: "AAPL") { type symbol prediction confidence predictionId }
+}
+"""
+PREDICTIONS = (
+    "query($s: String!, $n: Int!) { predictions(symbol: $s, limit: $n) { id recommendation } }"
+)
+BACKTEST = """
+query($s: String!, $m: PredictionMethod!, $start: Date) {
+  backtest(symbol: $s, method: $m, start: $start) {
+    symbol method start end
+    metrics { samples accuracy balancedAccuracy macroF1 }
+    strategy { totalReturn buyAndHoldReturn sharpe maxDrawdown trades }
+    equity { timestamp equity position }
+  }
+}
+"""
+
+
+def points(
+    count: int, *, start: date = date(2024, 1, 1), falling: bool = False
+) -> list[dict[str, Any]]:
+    """A smooth series; falling ends oversold."""
+    out = []
+    for i in range(count):
+        drift = -0.4 * i if falling else 0.2 * i
+        out.append(
+            {
+                "date": (start + timedelta(days=i)).isoformat(),
+                "price": 100 + drift + math.sin(i / 3),
+            }
+        )
+    return out
+
+
+async def predict(
+    server: RunningServer, input: dict[str, Any], token: str | None = None
+) -> dict[str, Any]:
+    body = await server.graphql(PREDICT, {"input": input}, headers=bearer(token) if token else None)
+    result: dict[str, Any] = data(body)["predict"]
+    return result
+
+
+async def stored(server: RunningServer, symbol: str) -> list[dict[str, Any]]:
+    body = await server.graphql(PREDICTIONS, {"s": symbol, "n": 50})
+    result: list[dict[str, Any]] = data(body)["predictions"]
+    return result
+
+
+async def test_predict_from_data_uses_the_rules_and_stores_the_prediction(
+    server: RunningServer,
+) -> None:
+    result = await predict(server, {"symbol": "acme", "data": points(60, falling=True)})
+    assert result["__typename"] == "Prediction"
+    assert (result["symbol"], result["method"], result["modelVersion"]) == ("ACME", "RULES", None)
+    probabilities = result["probabilities"]
+    assert abs(probabilities["buy"] + probabilities["hold"] + probabilities["sell"] - 1) < 1e-9
+    assert result["confidence"] == max(probabilities.values())
+    assert result["asOf"].startswith("2024-02-29")
+    assert any(r["code"].startswith("RSI") for r in result["reasons"])
+    assert [p["id"] for p in await stored(server, "ACME")] == [result["id"]]
+
+
+async def test_predict_without_data_uses_the_stored_history(server: RunningServer) -> None:
+    result = await predict(server, {"symbol": "AAPL"})
+    assert result["__typename"] == "Prediction"
+    assert result["indicators"]["sma200"] is not None
+    assert result["horizonDays"] == 5
+
+
+async def test_predictions_are_listed_newest_first(server: RunningServer) -> None:
+    first = await predict(server, {"symbol": "MSFT"})
+    second = await predict(server, {"symbol": "MSFT"})
+    assert [p["id"] for p in await stored(server, "MSFT")] == [second["id"], first["id"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "typename", "detail"),
+    [
+        (lambda d: d.__setitem__(3, {**d[3], "price": -1}), "ValidationError", "data.3.price"),
+        (lambda d: d.__setitem__(5, {**d[5], "price": 0}), "ValidationError", "data.5.price"),
+        (
+            lambda d: d.__setitem__(7, {**d[7], "date": d[6]["date"]}),
+            "ValidationError",
+            "data.7.date",
+        ),
+        (lambda d: d.__delitem__(slice(10, None)), "InsufficientDataError", None),
+    ],
+)
+async def test_bad_data_is_a_typed_result_and_stores_nothing(
+    server: RunningServer, change: Any, typename: str, detail: str | None
+) -> None:
+    series = points(60)
+    change(series)
+    result = await predict(server, {"symbol": "ACME", "data": series})
+    assert result["__typename"] == typename
+    if detail:
+        assert result["fields"][0]["field"] == detail
+    else:
+        assert (result["required"], result["available"]) == (35, 10)
+    assert await stored(server, "ACME") == []
+
+
+async def test_more_than_ten_thousand_points_are_refused(server: RunningServer) -> None:
+    result = await predict(server, {"symbol": "ACME", "data": points(10_001)})
+    assert result["__typename"] == "ValidationError"
+    assert result["fields"][0]["field"] == "data"
+
+
+async def test_an_unknown_symbol_without_data_is_not_found(server: RunningServer) -> None:
+    assert (await predict(server, {"symbol": "ZZZZ"}))["__typename"] == "NotFoundError"
+
+
+async def test_points_in_any_order_give_the_same_prediction(server: RunningServer) -> None:
+    series = points(80)
+    ordered = await predict(server, {"symbol": "ACME", "data": series})
+    shuffled = await predict(server, {"symbol": "ACME", "data": list(reversed(series))})
+    assert ordered["probabilities"] == shuffled["probabilities"]
+    assert ordered["asOf"] == shuffled["asOf"]
+
+
+async def test_a_prediction_is_published_to_its_subscribers(server: RunningServer) -> None:
+    async with graphql_ws(server.base_url) as ws:
+        await ws.init()
+        operation = await ws.subscribe(PREDICTION_UPDATES)
+        await subscribed(server.app.state.runtime.redis, predictions_channel("AAPL"))
+        made = await predict(server, {"symbol": "AAPL"})
+        update = (await ws.next_payload(operation))["data"]["predictionUpdates"]
+    assert update == {
+        "type": "prediction_update",
+        "symbol": "AAPL",
+        "prediction": made["recommendation"],
+        "confidence": made["confidence"],
+        "predictionId": made["id"],
+    }
+
+
+async def test_anonymous_predictions_are_rate_limited_but_signed_in_ones_are_not(
+    server: RunningServer,
+) -> None:
+    limit = server.app.state.runtime.settings.predict_limit_per_address
+    series = points(40)
+    results = [await predict(server, {"symbol": "ACME", "data": series}) for _ in range(limit + 1)]
+    assert results[-1]["__typename"] == "RateLimitedError"
+    assert results[-1]["retryAfterSeconds"] >= 1
+    token, _ = await signed_up(server)
+    assert (await predict(server, {"symbol": "ACME", "data": series}, token))[
+        "__typename"
+    ] == "Prediction"
+
+
+async def test_rules_backtest_reports_metrics_and_an_equity_curve(server: RunningServer) -> None:
+    body = await server.graphql(BACKTEST, {"s": "AAPL", "m": "RULES", "start": "2020-01-02"})
+    report = data(body)["backtest"]
+    assert report["method"] == "RULES"
+    assert report["start"] >= "2020-01-02"
+    assert report["metrics"]["samples"] > 1000
+    assert 0 <= report["metrics"]["balancedAccuracy"] <= 1
+    assert len(report["equity"]) > 1000
+    assert report["equity"][0]["equity"] == pytest.approx(1.0, abs=0.01)
+
+
+async def test_model_backtest_without_a_model_is_not_found(server: RunningServer) -> None:
+    body = await server.graphql(BACKTEST, {"s": "AAPL", "m": "MODEL"})
+    assert error_code(body) == "NOT_FOUND"
+
+
+async def test_model_info_is_null_until_a_model_is_trained(server: RunningServer) -> None:
+    assert data(await server.graphql("{ modelInfo { version } }"))["modelInfo"] is None
