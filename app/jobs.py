@@ -16,6 +16,8 @@ class PeriodicJob:
     name: str
     interval_seconds: float
     run: Callable[[], Awaitable[None]]
+    # Seconds before the first run: heavy jobs need not run at every start-up.
+    first_run_after: float = 0.0
 
 
 def _always() -> bool:
@@ -24,6 +26,7 @@ def _always() -> bool:
 
 async def _repeat(job: PeriodicJob, gate: Callable[[], bool]) -> None:
     loop = asyncio.get_running_loop()
+    await asyncio.sleep(job.first_run_after)
     while True:
         started = loop.time()
         try:

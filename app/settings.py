@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     retention_intraday_days: int = Field(default=45, ge=1)
     retention_notifications_days: int = Field(default=90, ge=1)
     retention_predictions_days: int = Field(default=365, ge=1)
+    # The model is retrained on the tracked symbols' stored history this often (the first
+    # run comes one interval after the worker starts, not at start-up).
+    retrain_interval_hours: float = Field(default=24 * 7, gt=0)
 
     max_history_rows: int = Field(default=20_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -12,12 +12,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from app.settings import Settings
-from domain.market import Interval
+from domain.signals._sklearn import ALGORITHMS
 from domain.signals.backtest import EquityPoint
 from domain.signals.labels import LabelRule
-from domain.signals.prices import PriceSeries
+from domain.signals.model_info import BASELINE_RULES
 from domain.signals.recommendations import PredictionMethod
-from domain.signals.training import TrainingConfig, train_model
+from domain.signals.training import TrainingConfig
 
 console = Console()
 
@@ -31,24 +31,34 @@ def train(
     start: str | None = typer.Option(None, help="First date used (YYYY-MM-DD)."),
     end: str | None = typer.Option(None, help="Last date used (YYYY-MM-DD)."),
     activate: bool = typer.Option(True, help="Make the new model the active one."),
+    algorithms: str = typer.Option(
+        ",".join(ALGORITHMS), help="Candidates to compare (comma-separated)."
+    ),
+    refit_every: int = typer.Option(250, min=20, help="Trading days between walk-forward refits."),
 ) -> None:
     """Train the signal model walk-forward on stored daily history, keep the better of the
     candidates, store it (and activate it)."""
     from app.runtime import open_runtime
+    from app.training import load_histories, train_and_store
 
     settings = Settings()
     tickers = tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) or settings.symbols
     first, last = _day(start, "start"), _day(end, "end")
-    config = TrainingConfig(label_rule=LabelRule(horizon=horizon, threshold=threshold))
+    candidates = tuple(a.strip() for a in algorithms.split(",") if a.strip())
+    unknown = set(candidates) - set(ALGORITHMS)
+    if unknown or not candidates:
+        raise typer.BadParameter(f"algorithms are {', '.join(ALGORITHMS)}")
+    config = TrainingConfig(
+        label_rule=LabelRule(horizon=horizon, threshold=threshold),
+        algorithms=candidates,
+        refit_every_days=refit_every,
+    )
 
     async def run() -> None:
         async with open_runtime(settings) as runtime:
-            histories = {}
-            for symbol in tickers:
-                stored = await runtime.services.history.stored_series(symbol, Interval.DAILY)
-                series = PriceSeries.from_bars(stored.series)
-                histories[symbol] = _between(series, first, last)
-                console.print(f"{symbol}: {len(histories[symbol])} daily bars")
+            histories = await load_histories(runtime, tickers, first=first, last=last)
+            for symbol, series in histories.items():
+                console.print(f"{symbol}: {len(series)} daily bars")
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
             ) as bar:
@@ -59,16 +69,14 @@ def train(
                         tasks[stage] = bar.add_task(stage, total=total)
                     bar.update(tasks[stage], completed=done, total=total)
 
-                training = await asyncio.to_thread(
-                    train_model, histories, config, progress=progress
+                model = await train_and_store(
+                    runtime, histories, config, activate=activate, progress=progress
                 )
-            model = training.model
-            await runtime.services.predictions.save_model(model, activate=activate)
             info = model.info
             console.print(
                 f"model {info.version} ({info.algorithm}): walk-forward balanced accuracy "
                 f"{info.metrics.balanced_accuracy:.3f} vs rules "
-                f"{info.baseline_metrics['rules'].balanced_accuracy:.3f}; "
+                f"{info.baseline_metrics[BASELINE_RULES].balanced_accuracy:.3f}; "
                 f"{'active' if activate else 'stored'}"
             )
 
@@ -139,18 +147,3 @@ def _day(text: str | None, name: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{name} must be YYYY-MM-DD") from None
-
-
-def _between(series: PriceSeries, first: date | None, last: date | None) -> PriceSeries:
-    keep = [
-        i
-        for i, ts in enumerate(series.timestamps)
-        if (first is None or ts.date() >= first) and (last is None or ts.date() <= last)
-    ]
-    if not keep:
-        return series.head(0)
-    return PriceSeries(
-        timestamps=tuple(series.timestamps[i] for i in keep),
-        close=series.close[keep],
-        volume=None if series.volume is None else series.volume[keep],
-    )

@@ -16,6 +16,7 @@ from app.market_jobs import (
     utc_now,
 )
 from app.runtime import Runtime
+from app.training import retrain_model
 from domain.price_stream import PricePublisher
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,21 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
     async def poll() -> None:
         await for_each_symbol(settings.symbols, publisher.publish, what="publishing the price")
 
+    async def predict_again(symbol: str) -> None:
+        await services.predictions.predict(symbol)
+
     async def refresh_daily() -> None:
+        # A new daily bar changes what the signals see: predict those symbols again.
         await refresh_daily_after_close(
-            services.history, runtime.bar_store, settings.symbols, now=utc_now()
+            services.history,
+            runtime.bar_store,
+            settings.symbols,
+            now=utc_now(),
+            on_new_bar=predict_again,
         )
+
+    async def retrain() -> None:
+        await retrain_model(runtime)
 
     async def clean_up() -> None:
         keep = timedelta(days=settings.retention_intraday_days)
@@ -71,9 +83,18 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         await services.notifications.purge(
             older_than=timedelta(days=settings.retention_notifications_days)
         )
+        await services.predictions.purge(
+            older_than=timedelta(days=settings.retention_predictions_days)
+        )
 
     return [
         PeriodicJob("poll_quotes", quote_poll_interval(runtime), poll),
         PeriodicJob("refresh_daily", settings.daily_refresh_check_minutes * 60, refresh_daily),
-        PeriodicJob("clean_up", settings.cleanup_interval_hours * 3600, clean_up),
+        PeriodicJob("clean_up", settings.cleanup_interval_hours * 3600, clean_up, 60.0),
+        PeriodicJob(
+            "retrain",
+            settings.retrain_interval_hours * 3600,
+            retrain,
+            first_run_after=settings.retrain_interval_hours * 3600,
+        ),
     ]

@@ -158,6 +158,10 @@ class PredictionService:
             )
         return prediction
 
+    async def purge(self, *, older_than: timedelta) -> int:
+        """Delete predictions older than `older_than`; returns how many."""
+        return await self._predictions.delete_older_than(self._clock() - older_than)
+
     async def recent(self, symbol: str, *, limit: int) -> list[Prediction]:
         symbol = normalize_symbol(symbol)
         if not 1 <= limit <= MAX_PREDICTIONS:

@@ -10,6 +10,7 @@ from domain import prediction_service
 from domain.predictions import Prediction as DomainPrediction
 from domain.signals import backtest as domain_backtest
 from domain.signals import metrics as domain_metrics
+from domain.signals.model_info import BASELINE_BUY_AND_HOLD, BASELINE_RULES
 from domain.signals.model_info import ModelInfo as DomainModelInfo
 from domain.signals.recommendations import PredictionMethod, Recommendation
 from graphql_schema.types.errors import (
@@ -191,9 +192,8 @@ class ModelInfo:
 
     @classmethod
     def from_domain(cls, info: DomainModelInfo) -> "ModelInfo":
-        baselines = info.baseline_strategy_metrics
-        buy_and_hold = {symbol: runs["buy_and_hold"] for symbol, runs in baselines.items()}
-        rules = {symbol: runs["rules"] for symbol, runs in baselines.items()}
+        buy_and_hold = info.baseline_strategy_metrics[BASELINE_BUY_AND_HOLD]
+        rules = info.baseline_strategy_metrics[BASELINE_RULES]
         importances = sorted(info.feature_importances.items(), key=lambda item: -item[1])
         return cls(
             version=info.version,
@@ -206,7 +206,9 @@ class ModelInfo:
                 FeatureImportance(feature=name, importance=value) for name, value in importances
             ],
             metrics=ClassificationMetrics.from_domain(info.metrics),
-            baseline_metrics=ClassificationMetrics.from_domain(info.baseline_metrics["rules"]),
+            baseline_metrics=ClassificationMetrics.from_domain(
+                info.baseline_metrics[BASELINE_RULES]
+            ),
             strategy=StrategyMetrics.averaged(info.strategy_metrics, buy_and_hold),
             baseline_strategy=StrategyMetrics.averaged(rules, buy_and_hold),
             pooled=info.pooled,

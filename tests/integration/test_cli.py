@@ -135,3 +135,38 @@ async def test_create_admin_reads_the_password_from_stdin_and_can_sign_in(
             {"input": {"email": "root@example.com", "password": "a long admin secret"}},
         )
     assert data(body)["login"]["user"]["role"] == "ADMIN"
+
+
+async def test_train_stores_an_active_model_that_predict_and_backtest_use(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'train.db'}"
+    env = {"STOCKQL_DATABASE_URL": url, "STOCKQL_SYMBOLS": "AAPL,MSFT"}
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), env=env)
+        return result.exit_code, result.output
+
+    code, output = await asyncio.to_thread(
+        run, "train", "--algorithms", "logistic_regression", "--refit-every", "500"
+    )
+    assert code == 0, output
+    assert "active" in output
+    png = tmp_path / "equity.png"
+    code, output = await asyncio.to_thread(
+        run, "backtest", "AAPL", "--method", "MODEL", "--start", "2022-01-03", "--output", str(png)
+    )
+    assert code == 0, output
+    assert "balanced accuracy" in output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    async with running_server(api_settings(database_url=url)) as server:
+        info = data(await server.graphql("{ modelInfo { version algorithm symbols pooled } }"))
+        made = data(
+            await server.graphql(
+                'mutation { predict(input: {symbol: "AAPL"}) '
+                "{ ... on Prediction { method modelVersion } } }"
+            )
+        )
+    assert info["modelInfo"]["algorithm"] == "logistic_regression"
+    assert info["modelInfo"]["symbols"] == ["AAPL", "MSFT"]
+    assert made["predict"] == {"method": "MODEL", "modelVersion": info["modelInfo"]["version"]}
