@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 
 from app.adapters import _intraday_paths, _price_paths
+from app.adapters.simulator import MarketSimulator
+from app.adapters.symbol_directory import SymbolDirectory
+from domain.market import Bar, Interval
+from domain.providers import UnknownSymbol
 from domain.trading_calendar import (
     NEW_YORK,
     is_trading_day,
@@ -18,10 +22,6 @@ from domain.trading_calendar import (
     session_open,
     trading_days,
 )
-from app.adapters.simulator import MarketSimulator
-from app.adapters.symbol_directory import SymbolDirectory
-from domain.market import Bar, Interval
-from domain.providers import UnknownSymbol
 
 # Wednesday 2026-03-11, 11:07:23 in New York: a session is running.
 IN_SESSION = datetime(2026, 3, 11, 15, 7, 23, tzinfo=UTC)
