@@ -177,6 +177,12 @@ def report(training: Training, cost_bps: float) -> None:
         row(f"{name}{mark}", result.model)
     row("RULES", chosen.rules)
     row("majority class", chosen.majority_metrics)
+    print(
+        "\nProbabilities, log loss in nats per row (lower is better; base rates = always the"
+        " training class frequencies, uniform = ln 3 = 1.0986):\n"
+    )
+    for name, result in training.candidates.items():
+        print(f"- {name}: {result.log_loss:.4f} vs base rates {result.base_rate_log_loss:.4f}")
 
     print(
         f"\nLong/flat on out-of-sample recommendations vs buy-and-hold, {cost_bps:g} bp a trade:\n"

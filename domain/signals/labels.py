@@ -84,3 +84,30 @@ def label_closes(close: FloatArray, rule: LabelRule) -> Labels:
     classes[known & (forward > threshold)] = BUY
     classes[known & (forward < -threshold)] = SELL
     return Labels(classes=classes, known=known, forward_return=forward, threshold=threshold)
+
+
+def class_priors(classes: ClassArray) -> FloatArray:
+    """How often each class occurs (fractions, columns SELL, HOLD, BUY); the training labels'
+    base rates that `decide` compares probabilities with. Needs at least one label."""
+    if len(classes) == 0:
+        raise ValueError("no labels to count")
+    counts = np.bincount(classes, minlength=len(CLASS_ORDER)).astype(np.float64)
+    priors: FloatArray = counts / counts.sum()
+    return priors
+
+
+def decide(probabilities: FloatArray, priors: FloatArray) -> ClassArray:
+    """Per row of calibrated probabilities (columns SELL, HOLD, BUY), the class whose
+    probability stands highest relative to its base rate (p / prior, the lift); ties go to
+    HOLD, then SELL.
+
+    Why not the most probable class: calibrated probabilities lean towards the most common
+    label (BUY in a rising market), so their argmax nearly always says the same and scores no
+    better than the majority class on balanced accuracy. The lift asks "which outcome is
+    more likely than usual here", the decision that maximises balanced accuracy.
+    """
+    lift = probabilities / np.maximum(priors, 1e-12)
+    # np.argmax takes the first maximum: order the columns HOLD, SELL, BUY for the ties.
+    order = np.array([HOLD, SELL, BUY], dtype=np.int8)
+    decisions: ClassArray = order[np.argmax(lift[:, order], axis=1)]
+    return decisions

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from domain.signals._sklearn import Classifier, classification_scores
-from domain.signals.labels import ClassArray
+from domain.signals.labels import ClassArray, decide
 from domain.signals.prices import FloatArray
 
 
@@ -45,23 +45,39 @@ def score_classes(truth: ClassArray, predicted: ClassArray) -> ClassificationMet
     )
 
 
+def log_loss(probabilities: FloatArray, classes: ClassArray) -> float:
+    """Mean negative log probability given to the true class, in nats per row (lower is
+    better; ln 3 = 1.0986 for always 1/3 each). Probabilities are floored at 1e-12."""
+    given = probabilities[np.arange(len(classes)), classes]
+    return float(-np.mean(np.log(np.maximum(given, 1e-12))))
+
+
 def permutation_importances(
-    model: Classifier, x: FloatArray, y: ClassArray, *, repeats: int = 3, seed: int = 0
+    model: Classifier,
+    priors: FloatArray,
+    x: FloatArray,
+    y: ClassArray,
+    *,
+    repeats: int = 3,
+    seed: int = 0,
 ) -> FloatArray:
-    """Per feature column, the mean drop in balanced accuracy (a fraction) when that column
-    is shuffled among the rows, over `repeats` shuffles; negative when shuffling helped."""
+    """Per feature column, the mean drop in balanced accuracy (a fraction) of the model's
+    decisions (labels.decide with `priors`) when that column is shuffled among the rows, over
+    `repeats` shuffles; negative when shuffling helped."""
     rng = np.random.default_rng(seed)
-    base = _balanced_accuracy(model, x, y)
+    base = _balanced_accuracy(model, priors, x, y)
     drops = np.zeros(x.shape[1])
     for column in range(x.shape[1]):
         for _ in range(repeats):
             shuffled = x.copy()
             shuffled[:, column] = rng.permutation(x[:, column])
-            drops[column] += base - _balanced_accuracy(model, shuffled, y)
+            drops[column] += base - _balanced_accuracy(model, priors, shuffled, y)
     importances: FloatArray = drops / repeats
     return importances
 
 
-def _balanced_accuracy(model: Classifier, x: FloatArray, y: ClassArray) -> float:
-    predicted = np.argmax(model.predict_proba(x), axis=1).astype(np.int8)
+def _balanced_accuracy(
+    model: Classifier, priors: FloatArray, x: FloatArray, y: ClassArray
+) -> float:
+    predicted = decide(model.predict_proba(x), priors)
     return classification_scores(y, predicted)[1]

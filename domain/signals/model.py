@@ -13,7 +13,7 @@ import numpy as np
 from domain.signals._sklearn import FittedEstimator, check_estimator
 from domain.signals.artifact import ModelArtifactError, dump_artifact, load_artifact
 from domain.signals.features import Feature, FeatureSet
-from domain.signals.labels import HOLD, ClassArray
+from domain.signals.labels import CLASS_ORDER, HOLD, ClassArray, decide
 from domain.signals.model_info import ModelInfo
 from domain.signals.prices import FloatArray, PriceSeries
 from domain.signals.recommendations import (
@@ -40,6 +40,7 @@ class TrainedModel:
             )
         self.info = info
         self.features = features
+        self.priors = np.array([info.class_priors[side.value] for side in CLASS_ORDER])
         self._estimator = estimator
 
     @property
@@ -49,18 +50,25 @@ class TrainedModel:
     def predict(self, series: PriceSeries) -> Signal:
         """The MODEL signal for the last point of `series`, from that series alone.
 
-        Probabilities come from the calibrated model; the recommendation is the most probable
-        (ties to HOLD). Reasons are the rules that fire at that point, then the
-        TOP_FEATURES most important features with their values. Raises InsufficientData when
-        the series is shorter than `features.required_history()`, and InvalidInput when the
-        model uses volume and the series has none.
+        Probabilities come from the calibrated model. The recommendation is the outcome whose
+        probability stands highest above its base rate in training (labels.decide), so it
+        is not always the most probable one: BUY at 41% when BUY usually happens 44% of the
+        time is less telling than HOLD at 28% against 22%. `confidence` is the probability of
+        the recommendation. Reasons: the model's outlook against the base rates, the rules
+        that fire at that point, then the TOP_FEATURES most important features.
+
+        Raises InsufficientData when the series is shorter than
+        `features.required_history()`, and InvalidInput when the model uses volume and the
+        series has none.
         """
         technicals = Technicals.of(series.close)
         row = self.features.last_row(series, technicals)
         proba = self._estimator.predict_proba(row[np.newaxis, :])[0]
         probabilities = _distribution(proba)
-        recommendation = probabilities.most_likely()
-        reasons = [vote.reason for vote in rule_votes(technicals, -1)]
+        proba = np.array([probabilities.sell, probabilities.hold, probabilities.buy])
+        recommendation = CLASS_ORDER[int(decide(proba[np.newaxis, :], self.priors)[0])]
+        reasons = [self._outlook(proba)]
+        reasons += [vote.reason for vote in rule_votes(technicals, -1)]
         reasons += _feature_reasons(self.info, self.features.features, row)
         return Signal(
             recommendation=recommendation,
@@ -86,8 +94,20 @@ class TrainedModel:
         classes = np.full(len(series), HOLD, dtype=np.int8)
         if ready.any():
             proba[ready] = self._estimator.predict_proba(x[ready])
-            classes[ready] = np.argmax(proba[ready], axis=1)
+            classes[ready] = decide(proba[ready], self.priors)
         return classes, proba
+
+    def _outlook(self, proba: FloatArray) -> Reason:
+        parts = [
+            f"{side.value} {p:.0%} (usually {prior:.0%})"
+            for side, p, prior in zip(
+                CLASS_ORDER, proba.tolist(), self.priors.tolist(), strict=True
+            )
+        ]
+        return Reason(
+            code="MODEL_OUTLOOK",
+            description=f"Next {self.info.horizon_days} days: " + ", ".join(reversed(parts)),
+        )
 
     def to_bytes(self) -> bytes:
         return dump_artifact(json.dumps(self.info.to_dict()), self._estimator.estimator)

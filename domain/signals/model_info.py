@@ -26,6 +26,8 @@ class ModelInfo:
     - `params`: the estimator's hyperparameters plus the calibration method and folds.
     - `feature_importances`: permutation importances (drop in balanced accuracy) averaged
       over the walk-forward test periods, negatives clipped to 0, normalised to sum 1.
+    - `class_priors`: how often each label ("SELL", "HOLD", "BUY") occurred in the
+      training rows (fractions summing to 1); predictions compare probabilities with them.
     - `feature_deciles`: the 0th, 10th, ..., 100th percentiles of each feature over the
       training rows, to tell how unusual a value is.
     - `symbols`: one model pooled over all of them when there are several (`pooled`).
@@ -33,7 +35,10 @@ class ModelInfo:
       label uses. A backtest of this model before `data_end` is in sample.
     - `metrics`: the chosen model's pooled walk-forward scores; `baseline_metrics` the RULES
       and majority-class scores on the same test rows; `candidate_metrics` every
-      candidate's (the chosen one won on balanced accuracy).
+      candidate's (the chosen one won on balanced accuracy). `log_loss` (nats per row) of
+      the walk-forward probabilities, next to `base_rate_log_loss`, that of always
+      predicting the training class frequencies: lower than it means the probabilities are
+      calibrated and informative.
     - `strategy_metrics` (per symbol): long/flat on the model's out-of-sample
       recommendations; `baseline_strategy_metrics` "rules" and "buy_and_hold" per symbol,
       over the same days; costs `cost_bps` per trade.
@@ -46,6 +51,7 @@ class ModelInfo:
     feature_names: tuple[str, ...]
     uses_volume: bool
     feature_importances: dict[str, float]
+    class_priors: dict[str, float]
     feature_deciles: dict[str, tuple[float, ...]]
     label_rule: LabelRule
     symbols: tuple[str, ...]
@@ -56,6 +62,8 @@ class ModelInfo:
     metrics: ClassificationMetrics
     baseline_metrics: dict[str, ClassificationMetrics]
     candidate_metrics: dict[str, ClassificationMetrics]
+    log_loss: float
+    base_rate_log_loss: float
     strategy_metrics: dict[str, StrategyMetrics]
     baseline_strategy_metrics: dict[str, dict[str, StrategyMetrics]]
     min_train_days: int
@@ -83,6 +91,7 @@ class ModelInfo:
             "feature_names": list(self.feature_names),
             "uses_volume": self.uses_volume,
             "feature_importances": self.feature_importances,
+            "class_priors": self.class_priors,
             "feature_deciles": {k: list(v) for k, v in self.feature_deciles.items()},
             "label_rule": {
                 "horizon": rule.horizon,
@@ -99,6 +108,8 @@ class ModelInfo:
             "metrics": self.metrics.to_dict(),
             "baseline_metrics": {k: v.to_dict() for k, v in self.baseline_metrics.items()},
             "candidate_metrics": {k: v.to_dict() for k, v in self.candidate_metrics.items()},
+            "log_loss": self.log_loss,
+            "base_rate_log_loss": self.base_rate_log_loss,
             "strategy_metrics": {k: v.to_dict() for k, v in self.strategy_metrics.items()},
             "baseline_strategy_metrics": {
                 name: {k: v.to_dict() for k, v in per_symbol.items()}
@@ -124,6 +135,7 @@ class ModelInfo:
             feature_names=tuple(str(name) for name in data["feature_names"]),
             uses_volume=bool(data["uses_volume"]),
             feature_importances={str(k): float(v) for k, v in data["feature_importances"].items()},
+            class_priors={str(k): float(v) for k, v in data["class_priors"].items()},
             feature_deciles={
                 str(k): tuple(float(x) for x in v) for k, v in data["feature_deciles"].items()
             },
@@ -149,6 +161,8 @@ class ModelInfo:
             candidate_metrics={
                 k: ClassificationMetrics.from_dict(v) for k, v in data["candidate_metrics"].items()
             },
+            log_loss=float(data["log_loss"]),
+            base_rate_log_loss=float(data["base_rate_log_loss"]),
             strategy_metrics={
                 k: StrategyMetrics.from_dict(v) for k, v in data["strategy_metrics"].items()
             },

@@ -32,7 +32,7 @@ from domain.signals._sklearn import (
 )
 from domain.signals.dataset import Dataset, IntArray, build_dataset
 from domain.signals.features import FeatureSet
-from domain.signals.labels import ClassArray, LabelRule
+from domain.signals.labels import CLASS_ORDER, ClassArray, LabelRule, class_priors
 from domain.signals.metrics import permutation_importances
 from domain.signals.model import TrainedModel
 from domain.signals.model_info import (
@@ -62,9 +62,12 @@ class TrainingConfig:
     - `min_train_days`: trading days (distinct row dates, after the 200-day feature
       warm-up) before the first test period; `refit_every_days`: length of each test
       period, i.e. how often the walk-forward refits.
-    - `calibration`: sklearn's CalibratedClassifierCV method. "temperature" rescales the
-      model's scores without changing which class is most probable, so the decisions keep
-      the balanced class weights; "sigmoid" would shift them towards the majority class.
+    - `calibration`: sklearn's CalibratedClassifierCV method. The estimators train with
+      balanced class weights (their raw scores treat the classes as equally common);
+      "sigmoid" (Platt, one-vs-rest, with an intercept) moves the probabilities back to the
+      real base rates, and labels.decide then picks the class with the highest lift.
+      "temperature" cannot shift base rates: its probabilities scored a worse log loss than
+      always predicting the base rates (see docs/SIGNALS.md).
     - `calibration_folds`: the last `calibration_share` of each training window is cut into
       that many blocks; each block calibrates a copy fitted on the rows before it (purged),
       and the copies' probabilities are averaged. So every fit costs `calibration_folds`
@@ -78,7 +81,7 @@ class TrainingConfig:
     algorithms: tuple[str, ...] = ALGORITHMS
     min_train_days: int = 500
     refit_every_days: int = 250
-    calibration: Literal["temperature", "sigmoid", "isotonic"] = "temperature"
+    calibration: Literal["sigmoid", "temperature", "isotonic"] = "sigmoid"
     calibration_folds: int = 2
     calibration_share: float = 0.4
     importance_repeats: int = 3
@@ -202,9 +205,9 @@ def _fitter(algorithm: str, config: TrainingConfig) -> Fitter:
 
 
 def _explainer(config: TrainingConfig) -> Explainer:
-    def explain(model: Classifier, x: FloatArray, y: ClassArray) -> FloatArray:
+    def explain(model: Classifier, priors: FloatArray, x: FloatArray, y: ClassArray) -> FloatArray:
         return permutation_importances(
-            model, x, y, repeats=config.importance_repeats, seed=config.random_state
+            model, priors, x, y, repeats=config.importance_repeats, seed=config.random_state
         )
 
     return explain
@@ -249,6 +252,10 @@ def _info(
         feature_names=tuple(names),
         uses_volume=config.features.volume,
         feature_importances=dict(zip(names, result.importances.tolist(), strict=True)),
+        class_priors={
+            side.value: float(prior)
+            for side, prior in zip(CLASS_ORDER, class_priors(dataset.y), strict=True)
+        },
         feature_deciles={
             name: tuple(deciles[:, column].tolist()) for column, name in enumerate(names)
         },
@@ -264,6 +271,8 @@ def _info(
             BASELINE_MAJORITY: result.majority_metrics,
         },
         candidate_metrics={name: wf.model for name, wf in candidates.items()},
+        log_loss=result.log_loss,
+        base_rate_log_loss=result.base_rate_log_loss,
         strategy_metrics={symbol: c.model.metrics for symbol, c in strategies.items()},
         baseline_strategy_metrics={
             BASELINE_RULES: {symbol: c.rules.metrics for symbol, c in strategies.items()},

@@ -4,7 +4,8 @@ The rows' trading days (pooled over symbols) are cut into test blocks of `refit_
 after the first `min_train_days`. For a block starting on day s, the model is fitted on every
 row whose label ends strictly before s (label_end < s), so the `horizon` rows before s are
 purged: no training label uses a close from the test period, and none is even on its first
-day. Then it predicts the block. The RULES baseline and the majority class of the training
+day. Then it predicts the block (labels.decide on its probabilities, with the training
+rows' class priors). The RULES baseline and the majority class of the training
 labels are scored on exactly the same test rows, and the three long/flat strategies and
 buy-and-hold are run per symbol over the same test days.
 """
@@ -21,14 +22,14 @@ import numpy as np
 from domain.signals._sklearn import Classifier
 from domain.signals.backtest import Backtest, buy_and_hold, long_flat
 from domain.signals.dataset import Dataset, IntArray, SecondsArray
-from domain.signals.labels import ClassArray
-from domain.signals.metrics import ClassificationMetrics, score_classes
+from domain.signals.labels import ClassArray, class_priors, decide
+from domain.signals.metrics import ClassificationMetrics, log_loss, score_classes
 from domain.signals.prices import FloatArray
 
 # Fits a model on the given dataset rows.
 Fitter = Callable[[Dataset, IntArray], Classifier]
-# Per-feature importance of a fitted model on some rows (one value per column).
-Explainer = Callable[[Classifier, FloatArray, ClassArray], FloatArray]
+# Per-feature importance of a fitted model (with its training class priors) on some rows.
+Explainer = Callable[[Classifier, FloatArray, FloatArray, ClassArray], FloatArray]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -71,7 +72,10 @@ class WalkForward:
     `predicted`, `probabilities` (columns SELL, HOLD, BUY) and `majority`. `model`, `rules`
     and `majority_metrics` score all test rows pooled. `importances` are the permutation
     importances averaged over splits (weighted by test rows), clipped at 0 and normalised to
-    sum 1 (all 0 when no feature helped); empty without an explainer."""
+    sum 1 (all 0 when no feature helped); empty without an explainer. `log_loss` scores the
+    probabilities (nats per row); `base_rate_log_loss` what always predicting each split's
+    training class frequencies would score on the same rows: calibrated probabilities that
+    know something beat it."""
 
     splits: tuple[SplitScore, ...]
     test_rows: IntArray
@@ -82,6 +86,8 @@ class WalkForward:
     rules: ClassificationMetrics
     majority_metrics: ClassificationMetrics
     importances: FloatArray
+    log_loss: float
+    base_rate_log_loss: float
     seconds: float
 
 
@@ -138,12 +144,14 @@ def walk_forward(
     predicted: list[ClassArray] = []
     probabilities: list[FloatArray] = []
     majority: list[ClassArray] = []
+    base_rates: list[FloatArray] = []
     importances = np.zeros(dataset.x.shape[1])
     for done, split in enumerate(splits, start=1):
         model = fit(dataset, split.train)
         proba = model.predict_proba(dataset.x[split.test])
-        guesses = np.argmax(proba, axis=1).astype(np.int8)
-        most_common = np.int8(np.argmax(np.bincount(dataset.y[split.train], minlength=3)))
+        priors = class_priors(dataset.y[split.train])
+        guesses = decide(proba, priors)
+        most_common = np.int8(np.argmax(priors))
         constant = np.full(len(split.test), most_common, dtype=np.int8)
         truth = dataset.y[split.test]
         scores.append(
@@ -158,26 +166,30 @@ def walk_forward(
             )
         )
         if explain is not None:
-            importances += explain(model, dataset.x[split.test], truth) * len(split.test)
+            importances += explain(model, priors, dataset.x[split.test], truth) * len(split.test)
         predicted.append(guesses)
         probabilities.append(proba)
         majority.append(constant)
+        base_rates.append(np.tile(priors, (len(split.test), 1)))
         if progress is not None:
             progress(done, len(splits))
     test_rows = np.concatenate([split.test for split in splits])
     all_predicted = np.concatenate(predicted)
     all_majority = np.concatenate(majority)
     truth = dataset.y[test_rows]
+    all_probabilities = np.concatenate(probabilities)
     return WalkForward(
         splits=tuple(scores),
         test_rows=test_rows,
         predicted=all_predicted,
-        probabilities=np.concatenate(probabilities),
+        probabilities=all_probabilities,
         majority=all_majority,
         model=score_classes(truth, all_predicted),
         rules=score_classes(truth, dataset.rules[test_rows]),
         majority_metrics=score_classes(truth, all_majority),
         importances=normalise(importances) if explain is not None else np.zeros(0),
+        log_loss=log_loss(all_probabilities, truth),
+        base_rate_log_loss=log_loss(np.concatenate(base_rates), truth),
         seconds=timer.perf_counter() - started,
     )
 

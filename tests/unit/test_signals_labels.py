@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from domain.signals.labels import BUY, HOLD, SELL, LabelRule, label_closes
+from domain.signals.labels import BUY, HOLD, SELL, LabelRule, class_priors, decide, label_closes
 
 
 def closes(*values: float) -> np.ndarray:
@@ -68,3 +68,20 @@ def test_volatility_scaled_thresholds_follow_the_recent_daily_volatility() -> No
 def test_a_rule_out_of_range_is_refused(arguments: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         LabelRule(**arguments)  # type: ignore[arg-type]
+
+
+def test_the_decision_is_the_class_most_above_its_base_rate() -> None:
+    priors = class_priors(np.array([SELL, HOLD, BUY, BUY, BUY], dtype=np.int8))
+    probabilities = np.array([[0.2, 0.3, 0.5], [0.5, 0.1, 0.4], [0.1, 0.1, 0.8]])
+
+    decisions = decide(probabilities, priors)
+
+    assert priors.tolist() == [0.2, 0.2, 0.6]
+    # BUY is the most probable in the first row, but HOLD is 1.5x its base rate.
+    assert decisions.tolist() == [HOLD, SELL, BUY]
+
+
+def test_a_tie_in_lift_holds() -> None:
+    decisions = decide(np.array([[0.4, 0.2, 0.4]]), np.array([0.4, 0.2, 0.4]))
+
+    assert decisions.tolist() == [HOLD]

@@ -95,7 +95,8 @@ def test_a_prediction_is_a_calibrated_model_signal_with_rule_and_feature_reasons
     assert signal.method is PredictionMethod.MODEL
     assert signal.model_version == both.model.version
     assert p.buy + p.hold + p.sell == pytest.approx(1.0)
-    assert signal.confidence == max(p.buy, p.hold, p.sell)
+    assert signal.confidence == p.of(signal.recommendation)
+    assert signal.reasons[0].code == "MODEL_OUTLOOK"
     assert signal.horizon_days == 5
     assert signal.as_of == SERIES.timestamps[-1]
     assert [r.code for r in signal.reasons if r.code.startswith("FEATURE_")]

@@ -115,3 +115,18 @@ def test_too_few_days_for_a_test_period_are_refused() -> None:
         walk_forward_splits(
             DATASET.time, DATASET.label_end, min_train_days=days, refit_every_days=10
         )
+
+
+def test_log_losses_score_the_probabilities_and_the_training_base_rates() -> None:
+    result = walk_forward(DATASET, RecordingFitter(), min_train_days=150, refit_every_days=100)
+
+    truth = DATASET.y[result.test_rows]
+    base_rates = np.concatenate(
+        [
+            np.tile(np.bincount(DATASET.y[s.train], minlength=3) / len(s.train), (len(s.test), 1))
+            for s in SPLITS
+        ]
+    )
+    rows = np.arange(len(truth))
+    assert result.log_loss == pytest.approx(-np.mean(np.log(np.array([0.1, 0.2, 0.7])[truth])))
+    assert result.base_rate_log_loss == pytest.approx(-np.mean(np.log(base_rates[rows, truth])))
