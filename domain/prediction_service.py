@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 RULES_MIN_POINTS = 35
 HORIZON_DAYS = (1, 60)
 MAX_PREDICTIONS = 100
+SIGNAL_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ class PredictionService:
         self._clock = clock
         self._new_id = new_id
         self._model: TrainedModel | None = None
+        # Signals of stored histories by what they depend on; oldest entries leave first.
+        self._signals: dict[tuple[object, ...], Signal] = {}
 
     @property
     def model(self) -> TrainedModel | None:
@@ -143,11 +146,9 @@ class PredictionService:
             await self._limit(anonymous_client)
         horizon = self._horizon(horizon_days)
         if data is not None:
-            series = PriceSeries.from_points(data)
+            signal = self._signal(PriceSeries.from_points(data), horizon)
         else:
-            stored = await self._history.stored_series(symbol, Interval.DAILY)
-            series = PriceSeries.from_bars(stored.series)
-        signal = self._signal(series, horizon)
+            signal = await self._stored_signal(symbol, horizon)
         previous = await self._predictions.latest(symbol)
         prediction = Prediction(self._new_id(), symbol, signal, self._clock())
         await self._predictions.add(prediction)
@@ -220,6 +221,29 @@ class PredictionService:
             buy_and_hold_return=float(series.close[stop - 1] / series.close[first] - 1.0),
             run=run,
         )
+
+    async def _stored_signal(self, symbol: str, horizon: int) -> Signal:
+        """The signal of the stored daily history. It is a pure function of the bars, the
+        model and the horizon, so it is remembered until one of them changes (a new bar, a
+        tick of today's bar, another model): repeated predictions cost only their storage."""
+        stored = await self._history.stored_series(symbol, Interval.DAILY)
+        bars = stored.series
+        model = self._model
+        key = (
+            symbol,
+            len(bars),
+            bars.timestamps[-1] if len(bars) else None,
+            bars.close[-1] if len(bars) else None,
+            model.version if model else None,
+            horizon,
+        )
+        signal = self._signals.get(key)
+        if signal is None:
+            signal = self._signal(PriceSeries.from_bars(bars), horizon)
+            self._signals[key] = signal
+            while len(self._signals) > SIGNAL_CACHE_SIZE:
+                self._signals.pop(next(iter(self._signals)))
+        return signal
 
     def _signal(self, series: PriceSeries, horizon: int) -> Signal:
         model = self._model

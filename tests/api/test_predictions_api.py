@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from domain.events import predictions_channel
+from domain.market import Bar, Interval
 from tests.support.accounts import bearer, signed_up
 from tests.support.graphql import data, error_code
 from tests.support.server import RunningServer
@@ -203,3 +204,16 @@ async def test_model_backtest_without_a_model_is_not_found(server: RunningServer
 
 async def test_model_info_is_null_until_a_model_is_trained(server: RunningServer) -> None:
     assert data(await server.graphql("{ modelInfo { version } }"))["modelInfo"] is None
+
+
+async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer) -> None:
+    first = await predict(server, {"symbol": "AAPL"})
+    runtime = server.app.state.runtime
+    last = await runtime.bar_store.latest_bar("AAPL", Interval.DAILY)
+    close = last.close * 1.07
+    newer = Bar(last.timestamp + timedelta(days=1), close, close, close, close, 1e6)
+    await runtime.bar_store.upsert_bars("AAPL", Interval.DAILY, [newer], source="test")
+    await runtime.services.cache.clear_symbol("AAPL")
+    second = await predict(server, {"symbol": "AAPL"})
+    assert second["price"] == pytest.approx(close)
+    assert second["asOf"] > first["asOf"]
