@@ -217,3 +217,42 @@ async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer
     second = await predict(server, {"symbol": "AAPL"})
     assert second["price"] == pytest.approx(close)
     assert second["asOf"] > first["asOf"]
+
+
+def turn(*, trend: float, last: float) -> list[dict[str, Any]]:
+    """240 days of a steady trend, then 15 days the other way: with trend > 0 the SMA50 stays
+    above the SMA200 while the RSI falls below 30 (two BUY votes); with trend < 0, two SELL."""
+    prices = [200 + trend * i for i in range(240)]
+    prices += [prices[-1] + last * (i + 1) for i in range(15)]
+    start = date(2023, 1, 1)
+    return [
+        {"date": (start + timedelta(days=i)).isoformat(), "price": price}
+        for i, price in enumerate(prices)
+    ]
+
+
+async def test_a_changed_recommendation_notifies_the_alert_owner(server: RunningServer) -> None:
+    token, _ = await signed_up(server)
+    alert = data(
+        await server.graphql(
+            "mutation($input: CreateAlertInput!) { createAlert(input: $input) { __typename } }",
+            {
+                "input": {
+                    "symbol": "AAPL",
+                    "condition": "RECOMMENDATION_CHANGED",
+                    "frequency": "EVERY_TIME",
+                }
+            },
+            headers=bearer(token),
+        )
+    )
+    assert alert["createAlert"]["__typename"] == "Alert"
+    buy = await predict(server, {"symbol": "AAPL", "data": turn(trend=0.4, last=-3)})
+    sell = await predict(server, {"symbol": "AAPL", "data": turn(trend=-0.4, last=3)})
+    assert (buy["recommendation"], sell["recommendation"]) == ("BUY", "SELL")
+    listed = data(
+        await server.graphql("{ notifications { type symbol message } }", headers=bearer(token))
+    )
+    assert [(n["type"], n["symbol"]) for n in listed["notifications"]] == [
+        ("PREDICTION_UPDATE", "AAPL")
+    ]
