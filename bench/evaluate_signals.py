@@ -35,6 +35,7 @@ from bokeh_sampledata import stocks
 from domain.market import BarSeries
 from domain.signals.features import FeatureSet
 from domain.signals.labels import LabelRule
+from domain.signals.metrics import score_classes
 from domain.signals.model import TrainedModel
 from domain.signals.prices import PriceSeries
 from domain.signals.training import Training, TrainingConfig, train_model
@@ -183,6 +184,16 @@ def report(training: Training, cost_bps: float) -> None:
     )
     for name, result in training.candidates.items():
         print(f"- {name}: {result.log_loss:.4f} vs base rates {result.base_rate_log_loss:.4f}")
+    tested = chosen.test_rows
+    truth, by_symbol = dataset.y[tested], dataset.symbol[tested]
+    parts = []
+    for number, symbol in enumerate(dataset.symbols):
+        mine = by_symbol == number
+        if mine.any():
+            model = score_classes(truth[mine], chosen.predicted[mine]).balanced_accuracy
+            rules = score_classes(truth[mine], dataset.rules[tested][mine]).balanced_accuracy
+            parts.append(f"{symbol} {model:.3f} (RULES {rules:.3f})")
+    print("\nChosen pooled model per symbol, balanced accuracy: " + ", ".join(parts))
 
     print(
         f"\nLong/flat on out-of-sample recommendations vs buy-and-hold, {cost_bps:g} bp a trade:\n"
