@@ -37,11 +37,12 @@ LOGISTIC_REGRESSION = "logistic_regression"
 GRADIENT_BOOSTING = "gradient_boosting"
 ALGORITHMS = (LOGISTIC_REGRESSION, GRADIENT_BOOSTING)
 
-# Chosen once, by hand, for daily data with a few thousand rows per symbol: strong
-# regularisation, because the signal is weak and noise is easy to fit. "balanced" class
-# weights make the decisions aim at balanced accuracy, the selection metric.
 Params = dict[str, float | int | str | bool]
 
+# Chosen once, by hand, for daily data with a few thousand rows per symbol: strong
+# regularisation, because the signal is weak and noise is easy to fit. "balanced" class
+# weights make the rarest label (often HOLD) count as much as the others while fitting; the
+# sigmoid calibration then brings the probabilities back to the real base rates.
 PARAMS: dict[str, Params] = {
     LOGISTIC_REGRESSION: {"C": 0.05, "class_weight": "balanced", "max_iter": 2000},
     GRADIENT_BOOSTING: {
