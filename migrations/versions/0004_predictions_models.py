@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("version", name=op.f("pk_models")),
     )
-    # At most one row may be active.
+    # At most one active model: inactive rows stay out of this partial unique index.
     op.create_index(
         "uq_models_active",
         "models",
@@ -55,9 +55,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_predictions")),
     )
-    op.create_index(
-        "ix_predictions_symbol_created_at", "predictions", ["symbol", "created_at"]
-    )
+    # A symbol's predictions newest first.
+    op.create_index("ix_predictions_symbol_created_at", "predictions", ["symbol", "created_at"])
 
 
 def downgrade() -> None:

@@ -141,7 +141,9 @@ class NotificationRow(SQLModel, table=True):
 
 
 class PredictionRow(SQLModel, table=True):
-    """A stored prediction (domain.predictions.Prediction); enums hold their names."""
+    """A stored prediction (domain.predictions.Prediction) with its signal flattened; enums
+    hold their names. JSON: `probabilities` {buy, hold, sell}, `reasons` [{code, description}]
+    in the signal's order, `indicators` the IndicatorSnapshot fields (None when warming up)."""
 
     __tablename__ = "predictions"
     # A symbol's predictions newest first.
@@ -163,10 +165,14 @@ class PredictionRow(SQLModel, table=True):
 
 
 class ModelRow(SQLModel, table=True):
-    """A trained model version: its card (ModelInfo.to_dict()) and skops artifact."""
+    """A trained model version (domain.predictions.StoredModel): its card in `info`
+    (ModelInfo.to_dict(), whose algorithm and trained_at are repeated as columns) and its skops
+    artifact."""
 
     __tablename__ = "models"
-    # At most one active model; both databases support this partial unique index.
+    # At most one active model, enforced by the database whatever its writers do; inactive rows
+    # stay out of this partial unique index. SQLite and PostgreSQL both support partial
+    # indexes; each dialect takes its own where clause.
     __table_args__ = (
         Index(
             "uq_models_active",
