@@ -94,11 +94,17 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         redis = None
         if settings.redis_url:
             # Fail fast when Redis is down: the cache degrades to misses instead of stalling.
-            redis = aioredis.from_url(
-                settings.redis_url,
-                socket_connect_timeout=2,
-                socket_timeout=2,
-                retry=Retry(NoBackoff(), 1),
+            # A blocking pool makes a burst (a thousand subscriptions opening at once) wait
+            # for a connection; redis-py's default pool raises "Too many connections" at 100.
+            redis = aioredis.Redis.from_pool(
+                aioredis.BlockingConnectionPool.from_url(
+                    settings.redis_url,
+                    max_connections=settings.redis_max_connections,
+                    timeout=settings.redis_pool_timeout_seconds,
+                    socket_connect_timeout=2,
+                    socket_timeout=2,
+                    retry=Retry(NoBackoff(), 1),
+                )
             )
             stack.push_async_callback(redis.aclose)
         cache: Cache = RedisCache(redis) if redis is not None else MemoryCache()

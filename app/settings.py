@@ -22,6 +22,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./stockql.db"
     redis_url: str | None = None
+    # Commands beyond this many at once wait up to the timeout for a pooled connection.
+    redis_max_connections: int = Field(default=64, ge=1)
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     mongodb_url: str | None = None
 
     # None picks alphavantage when a key is set, the simulator otherwise.

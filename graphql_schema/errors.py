@@ -3,17 +3,31 @@
 import logging
 
 from graphql import GraphQLError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import InvalidInput, StockQLError
 
 log = logging.getLogger("stockql.graphql")
 
 INTERNAL_MESSAGE = "Internal server error"
+_PRE_EXECUTION_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors before execution (syntax, validation, variables) and StockQLError are expected."""
-    return error.path is None or isinstance(error.original_error, StockQLError)
+    """Errors before execution (syntax, validation, variables) and StockQLError are expected.
+
+    An error without a path is not enough: strawberry turns an exception raised while a
+    subscription's event stream is iterated into a path-less GraphQLError carrying the
+    original exception (and its message), and that one must stay masked.
+    """
+    original = error.original_error
+    if isinstance(original, StockQLError):
+        return True
+    if error.path is not None:
+        return False
+    # Syntax and validation errors have no original; variable coercion errors point at the
+    # variable in the document; strawberry's pre-execution errors have their own types.
+    return original is None or bool(error.nodes) or isinstance(original, _PRE_EXECUTION_ERRORS)
 
 
 def client_error(error: GraphQLError) -> GraphQLError:
@@ -27,7 +41,7 @@ def client_error(error: GraphQLError) -> GraphQLError:
         extensions["code"] = original.code
         if isinstance(original, InvalidInput) and original.field:
             extensions["field"] = original.field
-    elif error.path is None:
+    elif is_expected(error):
         message = error.message
         extensions["code"] = "BAD_USER_INPUT"
     else:

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from domain.history import HistoryService
+from domain.quotes import QuoteService
 from tests.api.conftest import api_settings
 from tests.support.graphql import data, error_code
 from tests.support.server import RunningServer, free_port, running_server
+from tests.support.ws import graphql_ws
 
 
 async def test_unexpected_errors_are_masked_and_carry_a_request_id(
@@ -33,6 +35,22 @@ async def test_unexpected_errors_are_masked_and_carry_a_request_id(
     logged = [r for r in caplog.records if r.name == "stockql.graphql"]
     assert logged
     assert "req-123" in logged[0].getMessage()
+
+
+async def test_errors_raised_inside_a_subscription_stream_are_masked(
+    sqlite_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # strawberry hands these over without a path: they must not pass for validation errors.
+    async def explode(self: QuoteService, symbol: str) -> None:
+        raise ConnectionError("Too many connections to 10.0.0.7:6379")
+
+    monkeypatch.setattr(QuoteService, "latest", explode)
+    async with graphql_ws(sqlite_server.base_url) as ws:
+        assert (await ws.init())["type"] == "connection_ack"
+        operation = await ws.subscribe('subscription { stockPrice(symbol: "AAPL") { price } }')
+        payload = await ws.next_payload(operation)
+    assert payload["errors"][0]["message"] == "Internal server error"
+    assert payload["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
 
 
 @pytest.fixture
