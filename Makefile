@@ -1,7 +1,7 @@
 # Thin verbs over uv; see README.md.
 UV ?= uv
 
-.PHONY: run worker test lint fmt typecheck migrate schema bench
+.PHONY: run worker test lint fmt typecheck migrate schema bench deploy-check
 
 run:
 	$(UV) run stockql serve
@@ -30,3 +30,9 @@ schema:
 bench:
 	$(UV) run python bench/history_bench.py
 	$(UV) run python bench/latest_price_load.py
+
+# The Kubernetes manifests against the pinned Kubernetes version, then against the app and
+# docker-compose.yml (no cluster, no Docker daemon).
+deploy-check:
+	$(UV) run deploy/check-manifests
+	$(UV) run pytest -q tests/unit/test_deploy_manifests.py tests/unit/test_docker_compose.py
