@@ -29,6 +29,8 @@ K8S = ROOT / "deploy" / "k8s"
 KUBERNETES_VERSION = (ROOT / "deploy" / "KUBERNETES_VERSION").read_text().strip()
 MANIFESTS = sorted(path for path in K8S.glob("*.yaml") if path.name != "kustomization.yaml")
 SECRET_EXAMPLE = "secret.example.yaml"
+# The components applied (and waited for) before the servers start on a new schema.
+MIGRATION_PHASE = {"config", "migrate"}
 PLACEHOLDER = "CHANGE-ME"
 STRONG_SECRET = "s" * 48
 WORKLOADS = [
@@ -212,6 +214,16 @@ def test_migration_job_migrates_with_retries_and_cleans_up() -> None:
     assert pod_spec(job)["restartPolicy"] == "Never"
     assert 1 <= job["spec"]["backoffLimit"] <= 5
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
+
+
+def test_the_migration_phase_applies_the_configmap_and_the_job_only() -> None:
+    # README "Deploy": kubectl apply -k deploy/k8s -l 'app.kubernetes.io/component in (...)'
+    first = [
+        (manifest["kind"], manifest["metadata"]["name"])
+        for manifest in map(load, MANIFESTS)
+        if manifest["metadata"]["labels"].get("app.kubernetes.io/component") in MIGRATION_PHASE
+    ]
+    assert sorted(first) == [("ConfigMap", "stockql-config"), ("Job", "stockql-migrate")]
 
 
 def test_configmap_and_a_filled_in_secret_make_production_settings(
