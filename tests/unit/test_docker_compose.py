@@ -26,6 +26,19 @@ ENV_EXAMPLE = ROOT / ".env.example"
 # Services that may go without a health check, and why.
 UNCHECKED = {"migrate": "one-shot", "worker": "serves no HTTP"}
 DATA_SERVICES = {"postgres", "redis", "mongo"}
+# The compose-spec service keys this file uses (a subset of the specification's).
+SERVICE_KEYS = {
+    "build",
+    "command",
+    "depends_on",
+    "environment",
+    "healthcheck",
+    "image",
+    "ports",
+    "restart",
+    "stop_grace_period",
+    "volumes",
+}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|API_KEY")
 # Compose's ${NAME}, ${NAME:-default} and ${NAME:?error}.
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<operator>:[-?])(?P<argument>[^}]*))?\}")
@@ -160,6 +173,13 @@ def test_no_secret_is_committed() -> None:
             if credentials:
                 assert INTERPOLATION.fullmatch(credentials["password"]), f"{name}: {key}"
     assert all(value == "" for value in env_example().values()), ".env.example has no values"
+
+
+def test_services_use_only_keys_compose_knows() -> None:
+    # Without Docker nothing else would notice a typo such as `depend_on`: compose would
+    # start the servers before the migration.
+    for name, service in services().items():
+        assert service.keys() <= SERVICE_KEYS, f"{name}: {sorted(service.keys() - SERVICE_KEYS)}"
 
 
 def test_images_are_pinned_and_the_build_names_its_stage() -> None:
