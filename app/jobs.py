@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from app.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -24,28 +26,46 @@ def _always() -> bool:
     return True
 
 
-async def _repeat(job: PeriodicJob, gate: Callable[[], bool]) -> None:
+async def _repeat(job: PeriodicJob, gate: Callable[[], bool], metrics: Metrics) -> None:
     loop = asyncio.get_running_loop()
     await asyncio.sleep(job.first_run_after)
     while True:
         started = loop.time()
-        try:
-            if gate():
-                await job.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("job %s failed", job.name)
+        outcome = await _run_once(job, gate)
+        metrics.job_runs.labels(job.name, outcome).inc()
+        if outcome != "skipped":
+            metrics.job_duration.labels(job.name).observe(loop.time() - started)
         await asyncio.sleep(max(0.0, job.interval_seconds - (loop.time() - started)))
+
+
+async def _run_once(job: PeriodicJob, gate: Callable[[], bool]) -> str:
+    """Run `job` unless the gate is closed: "ok", "failed" (logged) or "skipped"."""
+    try:
+        if not gate():
+            return "skipped"
+        await job.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("job %s failed", job.name)
+        return "failed"
+    return "ok"
 
 
 @asynccontextmanager
 async def running(
-    jobs: Sequence[PeriodicJob], *, gate: Callable[[], bool] = _always
+    jobs: Sequence[PeriodicJob],
+    *,
+    gate: Callable[[], bool] = _always,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[None]:
     """Run the jobs in the background for the duration of the block; a run is skipped
-    while `gate()` is false (this worker is not the leader)."""
-    tasks = [asyncio.create_task(_repeat(job, gate), name=f"job:{job.name}") for job in jobs]
+    while `gate()` is false (this worker is not the leader). `metrics` counts the runs by
+    outcome and times them."""
+    counted = metrics if metrics is not None else Metrics()
+    tasks = [
+        asyncio.create_task(_repeat(job, gate, counted), name=f"job:{job.name}") for job in jobs
+    ]
     try:
         yield
     finally:

@@ -24,6 +24,7 @@ from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudg
 from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
+from app.adapters.metered import MeteredCache, MeteredProvider
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 from app.adapters.simulator import MarketSimulator
@@ -35,6 +36,7 @@ from app.adapters.sql.notification_store import SqlNotificationStore
 from app.adapters.sql.prediction_store import SqlPredictionStore
 from app.adapters.sql.user_store import SqlUserStore
 from app.adapters.symbol_directory import SymbolDirectory
+from app.metrics import Metrics
 from app.migrate import upgrade_database
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
@@ -66,6 +68,7 @@ class Runtime:
     users: UserStore
     services: Services
     bus: EventBus
+    metrics: Metrics
 
     async def check_ready(self) -> dict[str, str]:
         """ "ok" or the failure per dependency; raises nothing."""
@@ -85,7 +88,11 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, metrics: Metrics | None = None
+) -> AsyncIterator[Runtime]:
+    """Everything `settings` asks for, counting into `metrics` (the app's; else its own)."""
+    metrics = metrics if metrics is not None else Metrics()
     async with AsyncExitStack() as stack:
         if settings.migrates_on_start:
             await asyncio.to_thread(upgrade_database, settings.database_url)
@@ -107,8 +114,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 )
             )
             stack.push_async_callback(redis.aclose)
-        cache: Cache = RedisCache(redis) if redis is not None else MemoryCache()
-        provider = await _open_provider(settings, redis, stack)
+        cache: Cache = MeteredCache(
+            RedisCache(redis) if redis is not None else MemoryCache(), metrics
+        )
+        source = await _open_provider(settings, redis, stack, metrics)
+        provider = MeteredProvider(source, metrics)
         store = SqlBarStore(engine)
         directory = SymbolDirectory()
         quotes = QuoteService(
@@ -120,7 +130,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             max_rows=settings.max_history_rows,
         )
         # Redis pub/sub shared by every replica, or in-process without Redis.
-        bus: EventBus = await stack.enter_async_context(open_event_bus(settings.redis_url))
+        bus: EventBus = await stack.enter_async_context(
+            open_event_bus(settings.redis_url, metrics=metrics)
+        )
         prices: PriceFeed = (
             RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
         )
@@ -142,13 +154,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
         )
         await predictions.load_active_model()
+        metrics.watch_model(lambda: predictions.model.version if predictions.model else None)
         services = Services(
             history=history,
             quotes=quotes,
             search=SymbolSearchService(
                 provider=provider,
                 cache=cache,
-                fallback=None if isinstance(provider, MarketSimulator) else directory,
+                fallback=None if isinstance(source, MarketSimulator) else directory,
                 ttl_seconds=settings.search_ttl_seconds,
             ),
             cache=cache,
@@ -166,7 +179,9 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             engine.url.get_backend_name(),
             "yes" if redis else "no",
         )
-        yield Runtime(settings, engine, redis, provider, store, users, services, bus=bus)
+        yield Runtime(
+            settings, engine, redis, provider, store, users, services, bus=bus, metrics=metrics
+        )
 
 
 async def _open_user_store(
@@ -227,7 +242,7 @@ def _symbol_check(quotes: QuoteService) -> SymbolCheck:
 
 
 async def _open_provider(
-    settings: Settings, redis: aioredis.Redis | None, stack: AsyncExitStack
+    settings: Settings, redis: aioredis.Redis | None, stack: AsyncExitStack, metrics: Metrics
 ) -> MarketDataProvider:
     kind = settings.resolved_provider
     if kind == "simulator":
@@ -257,4 +272,5 @@ async def _open_provider(
         timeout_seconds=settings.alphavantage_timeout_seconds,
         max_retries=settings.alphavantage_max_retries,
         premium=settings.alphavantage_premium,
+        metrics=metrics,
     )

@@ -38,11 +38,14 @@ async def running_worker(runtime: Runtime) -> AsyncIterator[None]:
     one leader that runs the jobs, the others stand by to take over."""
     jobs = worker_jobs(runtime)
     if runtime.redis is None:
-        async with running(jobs):
+        async with running(jobs, metrics=runtime.metrics):
             yield
         return
     election = LeaderElection(runtime.redis)
-    async with campaigning(election), running(jobs, gate=lambda: election.is_leader):
+    async with (
+        campaigning(election),
+        running(jobs, gate=lambda: election.is_leader, metrics=runtime.metrics),
+    ):
         yield
 
 

@@ -1,11 +1,12 @@
 """The Schema: root types composed from the per-domain resolver classes, limits and errors."""
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -55,9 +56,18 @@ class SchemaLimits:
     max_depth: int = 12
     max_tokens: int = 4000
     max_aliases: int = 30
+    # False refuses __schema and __type in every document (__typename still works).
+    introspection: bool = True
 
 
 class StockQLSchema(strawberry.Schema):
+    def __init__(
+        self, *args: Any, on_error_code: Callable[[str], None] | None = None, **kwargs: Any
+    ) -> None:
+        """`on_error_code` is called with the extensions.code of every error sent to a client."""
+        super().__init__(*args, **kwargs)
+        self._on_error_code = on_error_code
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -76,9 +86,19 @@ class StockQLSchema(strawberry.Schema):
                     exc_info=error.original_error,
                 )
         errors[:] = [client_error(error) for error in errors]
+        if self._on_error_code is not None:
+            for error in errors:
+                self._on_error_code(str((error.extensions or {}).get("code", "")))
 
 
-def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
+def build_schema(
+    limits: SchemaLimits | None = None,
+    *,
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+    on_error_code: Callable[[str], None] | None = None,
+) -> StockQLSchema:
+    """The schema; `extensions` (classes or factories) run before the built-in ones, and
+    `on_error_code` hears of each error sent (see StockQLSchema)."""
     limits = limits or SchemaLimits()
     # The limiters' rule classes are built once: the validation cache is keyed by the rules,
     # so new classes per request (what the limiter extensions make) would never hit it.
@@ -86,7 +106,10 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
     ]
-    extensions: list[type[SchemaExtension] | Any] = [
+    if not limits.introspection:
+        limit_rules.append(NoSchemaIntrospectionCustomRule)
+    all_extensions: list[type[SchemaExtension] | Any] = [
+        *extensions,
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
@@ -95,10 +118,11 @@ def build_schema(limits: SchemaLimits | None = None) -> StockQLSchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        extensions=all_extensions,
         exception_handlers=exception_handlers(),
         config=StrawberryConfig(scalar_map=scalar_map()),
         execution_context_class=StockQLExecutionContext,
+        on_error_code=on_error_code,
     )
 
 

@@ -21,6 +21,7 @@ import aiohttp
 
 from app.adapters import _alphavantage_parsing as parsing
 from app.adapters.call_budget import CallBudget
+from app.metrics import Metrics
 from domain.market import Bar, Interval, Quote, SymbolMatch
 from domain.providers import ProviderError, ProviderRateLimited, ProviderUnavailable
 
@@ -67,6 +68,7 @@ class AlphaVantageProvider:
         premium: bool = False,
         backoff_seconds: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an Alpha Vantage api key is required")
@@ -79,6 +81,7 @@ class AlphaVantageProvider:
         self._premium = premium
         self._backoff = backoff_seconds
         self._sleep = sleep
+        self._metrics = metrics if metrics is not None else Metrics()
 
     @property
     def name(self) -> str:
@@ -140,6 +143,9 @@ class AlphaVantageProvider:
                 return parse(await self._get(query))
             except ProviderError as exc:
                 error = self._scrubbed(exc)
+            if isinstance(error, ProviderRateLimited):
+                window = "day" if error.daily else "short"
+                self._metrics.provider_rate_limited.labels(self.name, window).inc()
             if attempt >= self._max_retries or not _retryable(error):
                 if isinstance(error, _Transient):
                     raise ProviderUnavailable(str(error)) from None
@@ -159,6 +165,7 @@ class AlphaVantageProvider:
 
     async def _get(self, query: dict[str, str]) -> bytes:
         function = query["function"]
+        self._metrics.provider_requests.labels(self.name, function).inc()
         try:
             async with self._session.get(
                 self._base_url, params=query, timeout=self._timeout

@@ -8,19 +8,44 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlparse
 
-from broadcaster import Broadcast
+from broadcaster import Broadcast, Event
 
 from app.adapters.events.backend import EventBackend
 from app.adapters.events.memory_backend import MemoryBackend
 from app.adapters.events.redis_backend import RedisBackend
-from app.adapters.events.subscriber import BoundedSubscriber
+from app.adapters.events.subscriber import BoundedSubscriber, Delivery
+from app.metrics import Metrics
+from domain.events import (
+    ALL_PREDICTIONS_CHANNEL,
+    ALL_STOCKS_CHANNEL,
+    predictions_channel,
+    stock_channel,
+    user_channel,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 256
+
+# Label values of the channels (never the channel itself: one per symbol or user).
+_KIND_OF_CHANNEL = {ALL_STOCKS_CHANNEL: "stocks_all", ALL_PREDICTIONS_CHANNEL: "predictions_all"}
+_KIND_OF_PREFIX = {
+    channel(""): channel("").rstrip(":")
+    for channel in (stock_channel, user_channel, predictions_channel)
+}
+
+
+def channel_kind(channel: str) -> str:
+    """What kind of channel this is: stock, stocks_all, user, predictions, predictions_all;
+    other for any channel not made by domain.events."""
+    kind = _KIND_OF_CHANNEL.get(channel)
+    if kind is not None:
+        return kind
+    prefix, separator, _ = channel.partition(":")
+    return _KIND_OF_PREFIX.get(prefix + separator, "other")
 
 
 @dataclass(eq=False)
@@ -49,6 +74,7 @@ class BoundedBroadcast(Broadcast):
         *,
         backend: EventBackend | None = None,
         max_pending: int = DEFAULT_MAX_PENDING,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, not {max_pending}")
@@ -60,6 +86,7 @@ class BoundedBroadcast(Broadcast):
         # The same object as broadcaster's self._backend, typed as one of ours.
         self._events_backend = backend
         self._max_pending = max_pending
+        self._metrics = metrics if metrics is not None else Metrics()
         self._channels: dict[str, _Channel] = {}
 
     def _create_backend(self, url: str) -> EventBackend:
@@ -96,19 +123,47 @@ class BoundedBroadcast(Broadcast):
         self._close_subscribers()
         await self._backend.disconnect()
 
+    async def publish(self, channel: str, message: Any) -> None:
+        """Publish (bytes, see EventBackend) and count it once it is sent."""
+        await self._backend.publish(channel, message)
+        self._metrics.events_published.labels(channel_kind(channel)).inc()
+
     async def _listener(self) -> None:
         try:
             while True:
                 event = await self._backend.next_published()
                 channel = self._channels.get(event.channel)
                 if channel is not None:
-                    for subscriber in list(channel.subscribers):
-                        subscriber.deliver(event)
+                    self._deliver(event, channel.subscribers)
         except Exception:
             # Without a listener nothing arrives: end the subscriptions rather than let them
             # wait forever.
             log.exception("Event listener failed; ending every subscription")
             self._close_subscribers()
+
+    def _deliver(self, event: Event, subscribers: set[BoundedSubscriber]) -> None:
+        """Hand `event` to each subscriber (never waiting) and count the outcome once."""
+        delivered = superseded = overflowed = 0
+        for subscriber in list(subscribers):
+            delivery = subscriber.deliver(event)
+            if delivery is Delivery.QUEUED:
+                delivered += 1
+            elif delivery is Delivery.REPLACED:
+                delivered += 1
+                superseded += 1
+            elif delivery is Delivery.OVERFLOWED:
+                overflowed += 1
+        kind = channel_kind(event.channel)
+        metrics = self._metrics
+        if delivered:
+            metrics.events_delivered.labels(kind).inc(delivered)
+        if superseded:
+            metrics.events_dropped.labels(kind, "superseded").inc(superseded)
+        if overflowed:
+            # An overflowing subscriber loses its pending messages and this one.
+            metrics.events_dropped.labels(kind, "overflow").inc(
+                overflowed * (self._max_pending + 1)
+            )
 
     def _close_subscribers(self) -> None:
         for channel in self._channels.values():

@@ -14,6 +14,7 @@ from app.adapters.events.broadcast import DEFAULT_MAX_PENDING, BoundedBroadcast
 from app.adapters.events.memory_backend import MemoryBackend
 from app.adapters.events.redis_backend import RedisBackend
 from app.adapters.events.subscriber import BoundedSubscriber
+from app.metrics import Metrics
 from domain.events import Subscription
 
 
@@ -79,12 +80,18 @@ class _Messages:
 
 @asynccontextmanager
 async def open_event_bus(
-    redis_url: str | None, *, max_pending: int = DEFAULT_MAX_PENDING
+    redis_url: str | None,
+    *,
+    max_pending: int = DEFAULT_MAX_PENDING,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[BroadcastBus]:
     """The event bus over Redis pub/sub at `redis_url`, or in-process when None.
 
-    `max_pending` bounds each subscriber's pending messages (see BoundedSubscriber). Never
+    `max_pending` bounds each subscriber's pending messages (see BoundedSubscriber); `metrics`
+    counts events published, delivered and dropped (see BoundedBroadcast). Never
     raises for an unreachable Redis: the bus reconnects by itself (see `connected`)."""
     backend = MemoryBackend() if redis_url is None else RedisBackend(redis_url)
-    async with BroadcastBus(BoundedBroadcast(backend=backend, max_pending=max_pending)) as bus:
+    async with BroadcastBus(
+        BoundedBroadcast(backend=backend, max_pending=max_pending, metrics=metrics)
+    ) as bus:
         yield bus

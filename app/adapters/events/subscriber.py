@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
 from collections.abc import AsyncGenerator
 
@@ -12,6 +13,18 @@ from broadcaster import Event
 from broadcaster._base import Subscriber, Unsubscribed
 
 from domain.events import SubscriberOverflow
+
+
+class Delivery(enum.Enum):
+    """What `BoundedSubscriber.deliver` did with a message."""
+
+    QUEUED = "queued"
+    # Queued in place of the pending one, which the reader will never see (keep_latest_only).
+    REPLACED = "replaced"
+    # Not queued: the subscriber fell `max_pending` behind; those and this one are dropped.
+    OVERFLOWED = "overflowed"
+    # Not queued: the subscription is closed or over.
+    IGNORED = "ignored"
 
 
 class BoundedSubscriber(Subscriber):
@@ -37,16 +50,20 @@ class BoundedSubscriber(Subscriber):
         self._overflowed = False
         self._closed = False
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: Event) -> Delivery:
         """Queue `event` for the reader, or end the subscription if it is too far behind."""
         if self._closed or self._overflowed:
-            return
+            return Delivery.IGNORED
         if not self._keep_latest_only and len(self._pending) >= self._max_pending:
             self._overflowed = True
             self._pending.clear()
+            delivery = Delivery.OVERFLOWED
         else:
+            replaces = self._keep_latest_only and bool(self._pending)
+            delivery = Delivery.REPLACED if replaces else Delivery.QUEUED
             self._pending.append(event)
         self._changed.set()
+        return delivery
 
     def close(self) -> None:
         """End the subscription after the pending messages."""

@@ -1,0 +1,86 @@
+"""A strawberry extension counting GraphQL operations and their latency, and the running
+subscriptions, per operation name and type."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
+
+from app.metrics import Metrics
+
+# Operation names are chosen by clients: only names that read like GraphQL names become label
+# values, and only so many distinct ones, so that no client can grow the label set at will.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+DEFAULT_MAX_NAMES = 200
+ANONYMOUS = "anonymous"
+OTHER = "other"
+UNKNOWN_TYPE = "unknown"
+
+
+class OperationNames:
+    """Operation names as label values: `anonymous` without one; the name itself when it is a
+    GraphQL name of at most 64 characters and one of the first `max_names` seen; else `other`."""
+
+    def __init__(self, *, max_names: int = DEFAULT_MAX_NAMES) -> None:
+        if max_names < 1:
+            raise ValueError(f"max_names must be at least 1, not {max_names}")
+        self._max_names = max_names
+        self._seen: set[str] = set()
+
+    def label(self, name: str | None) -> str:
+        if not name:
+            return ANONYMOUS
+        if name in self._seen:
+            return name
+        if len(self._seen) >= self._max_names or not _NAME.fullmatch(name):
+            return OTHER
+        self._seen.add(name)
+        return name
+
+
+class GraphQLMetrics(SchemaExtension):
+    """Counts each operation and observes its duration when it ends; a subscription is running
+    from the start of its execution (it passed validation) until it ends."""
+
+    def __init__(self, *, metrics: Metrics, names: OperationNames) -> None:
+        super().__init__()
+        self._metrics = metrics
+        self._names = names
+        self._subscribed = False
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            # Also when a subscription is stopped: its stream is closed at this yield.
+            if self._subscribed:
+                self._metrics.subscriptions.dec()
+            labels = (self._names.label(self.execution_context.operation_name), self._type())
+            self._metrics.graphql_requests.labels(*labels).inc()
+            self._metrics.graphql_duration.labels(*labels).observe(time.perf_counter() - started)
+
+    def on_execute(self) -> Iterator[None]:
+        # Execution starts only for a valid document: a refused subscription never counts.
+        if self._type() == OperationType.SUBSCRIPTION.value:
+            self._subscribed = True
+            self._metrics.subscriptions.inc()
+        yield
+
+    def _type(self) -> str:
+        if self.execution_context.graphql_document is None:
+            return UNKNOWN_TYPE  # the document did not parse
+        try:
+            return self.execution_context.operation_type.value
+        except RuntimeError:  # no such operation in the document, or several without a name
+            return UNKNOWN_TYPE
+
+
+def graphql_metrics(metrics: Metrics) -> Callable[[], SchemaExtension]:
+    """The extension factory for build_schema: one OperationNames shared by every operation."""
+    names = OperationNames()
+    return lambda: GraphQLMetrics(metrics=metrics, names=names)
