@@ -1,6 +1,7 @@
 """The GraphQL ASGI endpoint (HTTP, GraphiQL and graphql-ws): orjson, context, request ids."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.requests import HTTPConnection, Request
@@ -15,9 +16,22 @@ from graphql_schema.context import Context, bearer_token
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, *args: object, trust_forwarded_for: bool = False, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        trust_forwarded_for: bool = False,
+        ide_page: Callable[[], Awaitable[Response | None]] | None = None,
+        **kwargs: object,
+    ) -> None:
+        """`ide_page` gives the GraphiQL page built from web/ (no CDN), or None without a
+        build, when strawberry's own page is served instead."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._trust_forwarded_for = trust_forwarded_for
+        self._ide_page = ide_page
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        page = await self._ide_page() if self._ide_page else None
+        return page or await super().render_graphql_ide(request)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -17,6 +17,7 @@ from app.health import healthz, readyz
 from app.limits import BodySizeLimit
 from app.runtime import open_runtime
 from app.settings import Settings
+from app.web import DEFAULT_WEB_DIRECTORY, GRAPHIQL_PAGE, WebBuild
 from app.worker import running_worker
 from graphql_schema.schema import SchemaLimits, build_schema
 
@@ -31,8 +32,10 @@ def create_app(settings: Settings) -> Starlette:
             max_aliases=settings.max_query_aliases,
         )
     )
+    web = WebBuild(settings.web_directory or DEFAULT_WEB_DIRECTORY)
     view = GraphQLView(
         schema,
+        ide_page=lambda: web.page(GRAPHIQL_PAGE),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         trust_forwarded_for=settings.trust_forwarded_for,
         allowed_origins=settings.ws_allowed_origins,
@@ -58,6 +61,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            *web.routes(),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
         lifespan=lifespan,

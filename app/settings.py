@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     # Only behind a proxy that sets it: otherwise clients could pick their own address.
     trust_forwarded_for: bool = False
     graphiql: bool | None = None
+    # The built dashboard and GraphiQL (`make web`); None: web/dist beside the app package.
+    web_directory: Path | None = None
     # None migrates the database on start-up when it is SQLite (the embedded default).
     migrate_on_start: bool | None = None
     # None runs the worker jobs inside `serve` when there is no Redis (the embedded default).

@@ -13,6 +13,12 @@ export default defineConfig({
     // GraphiQL with React is one large chunk by nature; it loads only on /graphql.
     chunkSizeWarningLimit: 2500,
     rollupOptions: {
+      onwarn(warning, warn) {
+        // GraphiQL's Radix UI modules start with "use client", meant for React server
+        // components; it means nothing in a browser bundle.
+        if (warning.code === "MODULE_LEVEL_DIRECTIVE") return;
+        warn(warning);
+      },
       input: {
         index: resolve(import.meta.dirname, "index.html"),
         graphiql: resolve(import.meta.dirname, "graphiql.html"),

@@ -16,12 +16,12 @@ export type UnionFailure =
   | { __typename: "NotFoundError"; message: string }
   | { __typename: "InsufficientDataError"; message: string; required: number; available: number };
 
-const FAILURE_FIELDS = `
-  ... on Error { message }
-  ... on ValidationError { fields { field message code } }
-  ... on EmailTakenError { email }
-  ... on RateLimitedError { retryAfterSeconds }
-`;
+// A fragment may only name members of the union it is spread in: each document lists its own.
+const ERROR = "... on Error { message }";
+const VALIDATION_ERROR = "... on ValidationError { fields { field message code } }";
+const EMAIL_TAKEN_ERROR = "... on EmailTakenError { email }";
+const RATE_LIMITED_ERROR = "... on RateLimitedError { retryAfterSeconds }";
+const INSUFFICIENT_DATA_ERROR = "... on InsufficientDataError { required available }";
 
 export interface User {
   id: string;
@@ -42,7 +42,7 @@ export const REGISTER = `mutation Register($input: RegisterInput!) {
   register(input: $input) {
     __typename
     ... on AuthPayload { token user { ${USER_FIELDS} } }
-    ${FAILURE_FIELDS}
+    ${ERROR} ${VALIDATION_ERROR} ${EMAIL_TAKEN_ERROR} ${RATE_LIMITED_ERROR}
   }
 }`;
 export type RegisterData = { register: AuthPayload | UnionFailure };
@@ -51,7 +51,7 @@ export const LOGIN = `mutation Login($input: LoginInput!) {
   login(input: $input) {
     __typename
     ... on AuthPayload { token user { ${USER_FIELDS} } }
-    ${FAILURE_FIELDS}
+    ${ERROR} ${VALIDATION_ERROR} ${RATE_LIMITED_ERROR}
   }
 }`;
 export type LoginData = { login: AuthPayload | UnionFailure };
@@ -150,8 +150,7 @@ export const PREDICT = `mutation Predict($symbol: String!) {
   predict(input: { symbol: $symbol }) {
     __typename
     ... on Prediction { ${PREDICTION_FIELDS} }
-    ${FAILURE_FIELDS}
-    ... on InsufficientDataError { required available }
+    ${ERROR} ${VALIDATION_ERROR} ${RATE_LIMITED_ERROR} ${INSUFFICIENT_DATA_ERROR}
   }
 }`;
 export type PredictData = { predict: Prediction | UnionFailure };
@@ -233,7 +232,7 @@ export const CREATE_ALERT = `mutation CreateAlert($input: CreateAlertInput!) {
   createAlert(input: $input) {
     __typename
     ... on Alert { ${ALERT_FIELDS} }
-    ${FAILURE_FIELDS}
+    ${ERROR} ${VALIDATION_ERROR}
   }
 }`;
 export type CreateAlertData = { createAlert: Alert | UnionFailure };

@@ -60,9 +60,11 @@ export class ChartSeries {
     this.macdHistogram = chart.addSeries(HistogramSeries, { color: "#cbd5e1", priceLineVisible: false }, MACD_PANE);
     this.macd = chart.addSeries(LineSeries, { color: "#2563eb", lineWidth: 1 }, MACD_PANE);
     this.macdSignal = chart.addSeries(LineSeries, { color: "#f97316", lineWidth: 1 }, MACD_PANE);
-    const [, rsiPane, macdPane] = chart.panes();
-    rsiPane?.setHeight(90);
-    macdPane?.setHeight(110);
+    // Shares of the chart's height, so the panes keep their proportions at any size.
+    const [pricePane, rsiPane, macdPane] = chart.panes();
+    pricePane?.setStretchFactor(0.6);
+    rsiPane?.setStretchFactor(0.18);
+    macdPane?.setStretchFactor(0.22);
   }
 
   /** Replaces every series; returns how many candles were loaded. */

@@ -39,11 +39,18 @@ export function mountChart(root: HTMLElement, app: AppContext): void {
   const toggles = h("div", { class: "toggles" });
   const status = h("span", { testid: "chart-status", class: "muted" }, "loading…");
   const container = h("div", { testid: "chart", class: "chart" });
-  root.append(h("div", { class: "toolbar" }, intervalSelect, ranges, toggles, status), container);
+  // The attribution lightweight-charts asks for, as a plain link: its own logo injects a
+  // <style> element, which the page's Content-Security-Policy refuses.
+  const attribution = h(
+    "a",
+    { href: "https://www.tradingview.com/lightweight-charts/", target: "_blank", rel: "noopener", class: "muted attribution" },
+    "Charts by TradingView Lightweight Charts™",
+  );
+  root.append(h("div", { class: "toolbar" }, intervalSelect, ranges, toggles, status), container, attribution);
 
   const chart = createChart(container, {
     autoSize: true,
-    layout: { background: { color: "#ffffff" }, textColor: "#334155" },
+    layout: { attributionLogo: false, background: { color: "#ffffff" }, textColor: "#334155" },
     grid: { vertLines: { color: "#f1f5f9" }, horzLines: { color: "#f1f5f9" } },
   });
   const series = new ChartSeries(chart);
