@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,8 +26,12 @@ def encode_price(event: PriceUpdated) -> bytes:
     return orjson.dumps(fields)
 
 
+# Every subscriber of a channel decodes the same message: decoded once, and all of them get
+# the same (immutable) event, which lets the GraphQL layer run each event once for all.
+@lru_cache(maxsize=1024)
 def decode_price(data: bytes) -> PriceUpdated:
-    """The event `encode_price` made `data` from. Raises ValueError for anything else."""
+    """The event `encode_price` made `data` from. Raises ValueError for anything else.
+    Equal messages give the same PriceUpdated object."""
     try:
         fields = orjson.loads(data)
         symbol, sequence = fields["symbol"], fields.get("sequence", "")

@@ -9,13 +9,21 @@ graphql-core's own path, which then reports errors exactly as it always does.
 It also gives each subscription event a subfield memo of its own: graphql-core 3.3.2 shares
 one between a subscription's executor and the copy it makes per event, so every event added
 an entry (about 1 KB of server memory) that lasted as long as the subscription.
+
+And it executes a subscription event once for all the subscribers that ask the same: when
+thousands watch one symbol, every one of them would otherwise run graphql-core over the same
+price. Only payload types marked `@shared_by_subscribers` take part: their fields are plain
+data that do not depend on who asks (no context, no permissions), and the streams yield one
+object per event to all of their subscribers (see resolvers/realtime.py).
 """
 
+from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
+    ExecutionResult,
     GraphQLList,
     GraphQLOutputType,
     GraphQLResolveInfo,
@@ -25,6 +33,7 @@ from graphql import (
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
+from graphql.execution.types import ExperimentalIncrementalExecutionResults
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -35,15 +44,79 @@ _NONE = type(None)
 _PLAIN_TYPES = frozenset({_NONE, bool, int, float, str, datetime, date})
 # A coercion that returns one of these is an error in graphql-core.
 _NOT_VALUES = frozenset({_NONE, type(Undefined)})
+_SHARED_PAYLOAD_TYPES: set[type] = set()
+_Type = TypeVar("_Type", bound=type)
+
+
+def shared_by_subscribers(cls: _Type) -> _Type:
+    """Marks a subscription payload type whose results may be shared between subscribers:
+    every field is a plain attribute that depends on the payload alone."""
+    _SHARED_PAYLOAD_TYPES.add(cls)
+    return cls
+
+
+class _EventResults:
+    """The latest events' results by the subscription that asked (its document and
+    variables). Events are keyed by identity and kept alive by their entry, so an id is
+    never reused while its entry exists; the oldest entries go first."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[tuple[int, str], tuple[object, ExecutionResult]] = OrderedDict()
+
+    def get(self, event: object, request: str) -> ExecutionResult | None:
+        entry = self._entries.get((id(event), request))
+        return entry[1] if entry is not None and entry[0] is event else None
+
+    def put(self, event: object, request: str, result: ExecutionResult) -> None:
+        self._entries[(id(event), request)] = (event, result)
+        if len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+
+# Per process: an event is published once and reaches every subscriber within moments.
+_EVENT_RESULTS = _EventResults(max_entries=4096)
 
 
 class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    # What the subscription asks (document, operation, variables) when its events' results
+    # can be shared; set on the per-event copies only.
+    _shared_request: str | None = None
+    _request_key: str | None = None
+
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
         # The memo is keyed by the identity of field lists that are new with each event:
         # shared (graphql-core shallow-copies it), it would only ever grow.
         executor._relevant_sub_fields = {}
+        if type(payload) in _SHARED_PAYLOAD_TYPES and isinstance(executor, StockQLExecutionContext):
+            executor._shared_request = self._request()
         return executor
+
+    def execute_operation(
+        self, serially: bool | None = None
+    ) -> AwaitableOrValue[ExecutionResult | ExperimentalIncrementalExecutionResults]:
+        request = self._shared_request
+        if request is None:
+            return super().execute_operation(serially)
+        shared = _EVENT_RESULTS.get(self.root_value, request)
+        if shared is not None:
+            return shared
+        result = super().execute_operation(serially)
+        # Only complete, error-free results: errors are rewritten per request.
+        if type(result) is ExecutionResult and not result.errors:
+            _EVENT_RESULTS.put(self.root_value, request, result)
+        return result
+
+    def _request(self) -> str:
+        """The document, operation and variables of this subscription, worked out once."""
+        if self._request_key is None:
+            location = self.operation.loc
+            document = location.source.body if location is not None else repr(self.operation)
+            name = self.operation.name.value if self.operation.name else ""
+            variables = sorted(self.variable_values.coerced.items())
+            self._request_key = f"{name}\0{variables!r}\0{document}"
+        return self._request_key
 
     def complete_list_value(
         self,

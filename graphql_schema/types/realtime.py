@@ -1,14 +1,17 @@
 """GraphQL payloads of subscriptions: price updates and prediction updates."""
 
 from datetime import datetime
+from functools import lru_cache
 
 import strawberry
 
 from domain import events
 from domain.signals.recommendations import Recommendation
+from graphql_schema.execution import shared_by_subscribers
 from graphql_schema.types import predictions as _predictions  # noqa: F401 - registers the enum
 
 
+@shared_by_subscribers
 @strawberry.type(
     description="Mirrors the websocket message {type: 'stock_price_update', symbol, price, "
     "timestamp}."
@@ -27,6 +30,7 @@ class StockPriceUpdate:
     )
 
     @classmethod
+    @lru_cache(maxsize=1024)  # one payload per event for all its subscribers
     def from_domain(cls, event: events.PriceUpdated) -> "StockPriceUpdate":
         return cls(
             type="stock_price_update",
@@ -40,6 +44,7 @@ class StockPriceUpdate:
         )
 
 
+@shared_by_subscribers
 @strawberry.type(
     description="Mirrors the websocket message {type: 'prediction_update', symbol, prediction, "
     "timestamp}."
@@ -53,6 +58,7 @@ class PredictionUpdate:
     timestamp: datetime
 
     @classmethod
+    @lru_cache(maxsize=1024)  # one payload per event for all its subscribers
     def from_domain(cls, event: events.PredictionMade) -> "PredictionUpdate":
         return cls(
             type="prediction_update",
