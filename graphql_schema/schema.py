@@ -1,6 +1,6 @@
 """The Schema: root types composed from the per-domain resolver classes, limits and errors."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,10 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
@@ -67,6 +70,36 @@ class StockQLSchema(strawberry.Schema):
         """`on_error_code` is called with the extensions.code of every error sent to a client."""
         super().__init__(*args, **kwargs)
         self._on_error_code = on_error_code
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Queries and mutations: one result each. strawberry's HTTP view lets a subscription
+        sent as plain JSON reach here (only its multipart transport streams them), and
+        graphql-core would then fail on the subscription's event stream with an internal
+        error; it is refused as an operation type not allowed instead (HTTP 400). So is an
+        operationName that is not a string: the view checks the types of query and variables
+        only, and the extensions expect a name or nothing."""
+        if not isinstance(operation_name, str | None):
+            raise CannotGetOperationTypeError(None)
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
+        allowed.discard(OperationType.SUBSCRIPTION)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

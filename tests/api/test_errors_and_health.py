@@ -75,3 +75,25 @@ async def test_readiness_fails_while_redis_is_down_but_queries_still_work(
         '{ history(symbol: "AAPL", limit: 3) { cached bars { close } } }'
     )
     assert len(data(body)["history"]["bars"]) == 3
+
+
+async def test_a_subscription_posted_as_plain_json_is_refused_not_failed_internally(
+    sqlite_server: RunningServer,
+) -> None:
+    # Found by tests/api/test_property_based_api.py: graphql-core ran it as a query and failed.
+    response = await sqlite_server.client.post(
+        "/graphql", json={"query": 'subscription { stockPrice(symbol: "AAPL") { price } }'}
+    )
+    assert response.status_code == 400
+    assert response.text == "subscriptions are not allowed when using POST"
+
+
+@pytest.mark.parametrize("operation_name", [7, ["Symbols"], {"name": "Symbols"}, True])
+async def test_an_operation_name_that_is_not_a_string_is_refused(
+    sqlite_server: RunningServer, operation_name: object
+) -> None:
+    response = await sqlite_server.client.post(
+        "/graphql", json={"query": "query Symbols { symbols }", "operationName": operation_name}
+    )
+    assert response.status_code == 400
+    assert response.text == "Can't get GraphQL operation type"
