@@ -28,9 +28,19 @@ class NotFound(StockQLError):
 
 
 class UpstreamUnavailable(StockQLError):
-    """The data provider failed and nothing stored could stand in."""
+    """A service the answer depends on failed: the data provider (and nothing stored could
+    stand in), or the database."""
 
     code = "UPSTREAM_UNAVAILABLE"
+
+
+class DatabaseUnavailable(UpstreamUnavailable):
+    """The database cannot be reached (down, restarting, refusing or dropping connections).
+    The failed operation's transaction did not commit; only a connection lost during the
+    COMMIT itself leaves that unknown."""
+
+    def __init__(self, message: str = "The database is unavailable; try again shortly") -> None:
+        super().__init__(message)
 
 
 class RateLimited(StockQLError):

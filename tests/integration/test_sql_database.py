@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.sql.database import create_engine, ping, session_factory
 from app.adapters.sql.tables import BarFetchRow
 from app.migrate import upgrade_database
+from domain.errors import DatabaseUnavailable
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/stockql"
 
@@ -40,11 +41,12 @@ async def test_ping_succeeds_on_postgresql(pg_url: str) -> None:
         await engine.dispose()
 
 
-async def test_ping_raises_when_postgresql_is_unreachable() -> None:
+async def test_ping_raises_database_unavailable_when_postgresql_is_unreachable() -> None:
     engine = create_engine(UNREACHABLE_POSTGRES)
     try:
-        with pytest.raises(ConnectionRefusedError):
+        with pytest.raises(DatabaseUnavailable) as raised:
             await ping(engine)
+        assert isinstance(raised.value.__cause__, ConnectionRefusedError)
     finally:
         await engine.dispose()
 

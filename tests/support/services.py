@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -35,13 +36,16 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require(service: str, host: str, port: int) -> None:
-    if _reachable(host, port):
-        return
-    message = f"{service} is not reachable at {host}:{port}"
+def missing(message: str) -> NoReturn:
+    """Skip the test for a missing service; fail it when STOCKQL_REQUIRE_SERVICES=1."""
     if services_required():
         pytest.fail(message + " and STOCKQL_REQUIRE_SERVICES=1")
     pytest.skip(message)
+
+
+def require(service: str, host: str, port: int) -> None:
+    if not _reachable(host, port):
+        missing(f"{service} is not reachable at {host}:{port}")
 
 
 @asynccontextmanager

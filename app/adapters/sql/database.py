@@ -10,8 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.adapters.sql.outage import report_outages
+
 # How long a SQLite writer waits for another writer's lock before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long opening a PostgreSQL connection may take before the database counts as unavailable.
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def create_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
@@ -35,9 +39,17 @@ def create_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
             "pool_recycle": 1800,
             "pool_pre_ping": True,
         }
-    return create_async_engine(
-        url, connect_args={"server_settings": {"application_name": "stockql"}}, **options
+    engine = create_async_engine(
+        url,
+        connect_args={
+            "server_settings": {"application_name": "stockql"},
+            # asyncpg waits 60 s by default for a server that does not answer.
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+        },
+        **options,
     )
+    report_outages(engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
