@@ -1,7 +1,7 @@
 # Thin verbs over uv; see README.md.
 UV ?= uv
 
-.PHONY: run worker test lint fmt typecheck migrate schema bench deploy-check
+.PHONY: run worker test lint fmt typecheck migrate schema bench deploy-check web
 
 run:
 	$(UV) run stockql serve
@@ -26,6 +26,10 @@ migrate:
 
 schema:
 	$(UV) run stockql schema --output graphql_schema/schema.graphql
+
+# The dashboard and the offline GraphiQL page into web/dist (served at / and GET /graphql).
+web:
+	cd web && npm ci && npm run build
 
 bench:
 	$(UV) run python bench/history_bench.py

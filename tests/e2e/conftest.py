@@ -21,8 +21,8 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from app.settings import Settings
 from app.web import DASHBOARD_PAGE, DEFAULT_WEB_DIRECTORY, GRAPHIQL_PAGE
+from tests.api.conftest import api_settings
 from tests.support.server import RunningServer, running_server
 from tests.support.services import services_required
 
@@ -55,18 +55,10 @@ async def dashboard_server(
     and the simulator ticking twice a second, so prices move and alerts fire."""
     require_browser_and_build()
     database = tmp_path_factory.mktemp("dashboard") / "stockql.db"
-    settings = Settings.model_validate(
-        {
-            "env": "test",
-            "database_url": f"sqlite+aiosqlite:///{database}",
-            "migrate_on_start": True,
-            "worker_in_process": True,
-            "simulator_tick_seconds": 0.5,
-            "symbols": ("AAPL", "MSFT"),
-            "jwt_secret": "e2e-secret-of-at-least-thirty-two-bytes-0123456789",
-            "password_time_cost": 1,
-            "password_memory_kib": 1024,
-        }
+    settings = api_settings(
+        database_url=f"sqlite+aiosqlite:///{database}",
+        worker_in_process=True,
+        simulator_tick_seconds=0.5,
     )
     async with running_server(settings) as running:
         yield running
