@@ -16,6 +16,7 @@ from playwright.async_api import Page, Response, WebSocketRoute, expect
 from tests.e2e.conftest import BrowserTab, save_screenshot_path
 from tests.support.server import RunningServer
 
+PASSWORD = "a long enough secret"
 # Generous: two CPU cores are shared with the server, its worker and Chromium.
 SLOW = 20_000
 
@@ -47,7 +48,7 @@ RECORD_CONNECTION_STATES = """() => {
 async def sign_up(page: Page, email: str) -> None:
     await page.get_by_test_id("auth-name").fill("Ada")
     await page.get_by_test_id("auth-email").fill(email)
-    await page.get_by_test_id("auth-password").fill("a long enough secret")
+    await page.get_by_test_id("auth-password").fill(PASSWORD)
     await page.get_by_test_id("signup-button").click()
     await expect(page.get_by_test_id("signed-in-user")).to_contain_text(email, timeout=SLOW)
 
@@ -57,7 +58,8 @@ async def test_a_new_user_sees_the_chart_live_prices_and_a_firing_alert(
 ) -> None:
     page = tab.page
     await page.goto(dashboard_server.base_url + "/")
-    await sign_up(page, f"ada-{uuid.uuid4().hex[:8]}@example.com")
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    await sign_up(page, email)
 
     await page.get_by_test_id("symbol-search").fill("Microsoft")
     await page.get_by_test_id("symbol-results").get_by_test_id("pick-MSFT").click()
@@ -104,6 +106,18 @@ async def test_a_new_user_sees_the_chart_live_prices_and_a_firing_alert(
 
     await page.get_by_test_id("mark-read").click()
     await expect(page.get_by_test_id("unread-count")).to_have_text("0")
+
+    await page.get_by_test_id("signout-button").click()
+    await expect(page.get_by_test_id("notifications-slot")).to_be_hidden()
+    assert await page.evaluate("sessionStorage.length") == 0
+    await page.get_by_test_id("auth-email").fill(email)
+    await page.get_by_test_id("auth-password").fill("not the password")
+    await page.get_by_test_id("signin-button").click()
+    await expect(page.get_by_test_id("auth-error")).not_to_be_empty()  # InvalidCredentialsError
+    await page.get_by_test_id("auth-password").fill(PASSWORD)
+    await page.get_by_test_id("signin-button").click()
+    await expect(page.get_by_test_id("signed-in-user")).to_contain_text(email)
+    await expect(page.get_by_test_id("alert-row")).to_contain_text("MSFT price above 1")
     tab.problems.assert_none()
 
 
