@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,10 @@ from typing import Literal, Protocol
 
 import redis.asyncio as aioredis
 
+from app.adapters.redis_outage import UNAVAILABLE, OutageLog
 from domain.providers import ProviderRateLimited
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -141,8 +145,11 @@ _REFUSALS: dict[int, Refusal] = {0: None, 1: "minute", 2: "day"}
 class RedisCallBudget(_WindowedBudget):
     """A budget shared by every process using the same Redis and key prefix.
 
-    The Redis client is owned by the caller. Window numbers come from `clock`, so replicas
-    need roughly synchronised clocks (NTP is plenty: windows are a minute long).
+    While Redis is unreachable, calls are counted in a MemoryCallBudget of this process with
+    the same limits: each replica may then spend the whole budget (the provider's own limit
+    answers stop the excess), but quotes and history keep coming instead of failing. The
+    Redis client is owned by the caller. Window numbers come from `clock`, so replicas need
+    roughly synchronised clocks (NTP is plenty: windows are a minute long).
     """
 
     def __init__(
@@ -165,10 +172,17 @@ class RedisCallBudget(_WindowedBudget):
         )
         self._script = redis.register_script(_TAKE_SCRIPT)
         self._prefix = key_prefix
+        self._fallback = MemoryCallBudget(per_minute=per_minute, per_day=per_day)
+        self._outage = OutageLog(log, "Redis call budget", "counting in process memory")
 
     async def _take(self, minute: int, day: int) -> Refusal:
-        result = await self._script(
-            keys=[f"{self._prefix}:minute:{minute}", f"{self._prefix}:day:{day}"],
-            args=[self._per_minute, self._per_day, _MINUTE_TTL_SECONDS, _DAY_TTL_SECONDS],
-        )
+        try:
+            result = await self._script(
+                keys=[f"{self._prefix}:minute:{minute}", f"{self._prefix}:day:{day}"],
+                args=[self._per_minute, self._per_day, _MINUTE_TTL_SECONDS, _DAY_TTL_SECONDS],
+            )
+        except UNAVAILABLE as error:
+            self._outage.lost("take", error)
+            return await self._fallback._take(minute, day)
+        self._outage.found()
         return _REFUSALS[int(result)]

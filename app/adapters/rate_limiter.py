@@ -13,13 +13,10 @@ import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.adapters.redis_outage import UNAVAILABLE, OutageLog
 
 log = logging.getLogger(__name__)
-
-# Errors that mean "Redis is unreachable right now", as opposed to a wrong command or type.
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 
 def _check(limit: int, window_seconds: int) -> None:
@@ -116,17 +113,18 @@ class RedisRateLimiter:
         self._script = client.register_script(_HIT_SCRIPT)
         self._prefix = prefix
         self._fallback = MemoryRateLimiter()
-        self._reachable = True
+        # Every login attempt hits the limiter: the start of an outage is logged, not each call.
+        self._outage = OutageLog(log, "Redis rate limiter", "counting in process memory")
 
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> int | None:
         """See RateLimiter.hit. Raises ValueError for a negative limit or a window under 1 s."""
         _check(limit, window_seconds)
         try:
             count, ttl_ms = await self._script(keys=[self._key(key)], args=[window_seconds])
-        except _UNAVAILABLE as error:
-            self._lost("hit", error)
+        except UNAVAILABLE as error:
+            self._outage.lost("hit", error)
             return await self._fallback.hit(key, limit=limit, window_seconds=window_seconds)
-        self._found()
+        self._outage.found()
         if int(count) <= limit:
             return None
         return max(1, math.ceil(int(ttl_ms) / 1000))
@@ -137,27 +135,10 @@ class RedisRateLimiter:
         await self._fallback.reset(key)
         try:
             await self._client.unlink(self._key(key))
-        except _UNAVAILABLE as error:
-            self._lost("reset", error)
+        except UNAVAILABLE as error:
+            self._outage.lost("reset", error)
             return
-        self._found()
+        self._outage.found()
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
-
-    def _lost(self, operation: str, error: Exception) -> None:
-        # Every login attempt hits the limiter: log the start of an outage, not each call.
-        if self._reachable:
-            self._reachable = False
-            log.warning(
-                "Redis rate limiter unavailable (%s: %s); counting in process memory",
-                operation,
-                error,
-            )
-        else:
-            log.debug("Redis rate limiter still unavailable (%s: %s)", operation, error)
-
-    def _found(self) -> None:
-        if not self._reachable:
-            self._reachable = True
-            log.warning("Redis rate limiter available again")

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from app.adapters.call_budget import DAY, MemoryCallBudget, RedisCallBudget
 from domain.providers import ProviderRateLimited
+from tests.support.server import free_port
 
 # 10 seconds into a minute and into a UTC day.
 START = 20_000 * DAY + 10.0
@@ -43,12 +47,23 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture
+async def down_client() -> AsyncIterator[aioredis.Redis]:
+    """A client of a port nobody listens on, failing at once instead of retrying."""
+    client = aioredis.Redis(
+        host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis", "redis down"])
 def make_budget(request: pytest.FixtureRequest, clock: FakeClock) -> BudgetFactory:
-    """Builds budgets of one kind on the fake clock; the Redis kind on the test's database."""
+    """Builds budgets of one kind on the fake clock: the Redis kind on the test's database,
+    or on a Redis that is down (it counts in memory then)."""
     if request.param == "memory":
         return lambda **limits: MemoryCallBudget(clock=clock, sleep=clock.sleep, **limits)
-    client = request.getfixturevalue("redis_client")
+    client = request.getfixturevalue("redis_client" if request.param == "redis" else "down_client")
     return lambda **limits: RedisCallBudget(client, clock=clock, sleep=clock.sleep, **limits)
 
 
@@ -179,3 +194,15 @@ async def test_redis_counters_expire(redis_client: aioredis.Redis, clock: FakeCl
     assert sorted(await redis_client.keys("budget:*")) == [day_key, minute_key]
     assert 0 < await redis_client.ttl(minute_key) <= 120
     assert 86_400 < await redis_client.ttl(day_key) <= 2 * 86_400
+
+
+async def test_an_unreachable_redis_is_warned_about_once_per_outage(
+    down_client: aioredis.Redis, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    budget = RedisCallBudget(down_client, per_minute=5, per_day=10, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="app.adapters.call_budget"):
+        for _ in range(3):
+            await budget.acquire()
+
+    assert len(caplog.records) == 1
+    assert "counting in process memory" in caplog.text
