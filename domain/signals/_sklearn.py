@@ -1,5 +1,9 @@
 """The only place that touches scikit-learn and threadpoolctl, which ship no type information:
-their Any stays inside these small typed functions."""
+their Any stays inside these small typed functions.
+
+scikit-learn is imported by the functions that use it, not at module level: it takes seconds
+to import, and the API and worker processes need it only once a model is trained or loaded.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +15,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import sklearn  # type: ignore[import-untyped]
-import threadpoolctl  # type: ignore[import-untyped]
-from sklearn.calibration import CalibratedClassifierCV  # type: ignore[import-untyped]
-from sklearn.ensemble import HistGradientBoostingClassifier  # type: ignore[import-untyped]
-from sklearn.ensemble._hist_gradient_boosting.common import (  # type: ignore[import-untyped]
-    PREDICTOR_RECORD_DTYPE,
-)
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from sklearn.metrics import (  # type: ignore[import-untyped]
-    accuracy_score,
-    balanced_accuracy_score,
-    f1_score,
-)
-from sklearn.pipeline import Pipeline  # type: ignore[import-untyped]
-from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
 from domain.signals.labels import CLASS_ORDER, ClassArray
 from domain.signals.prices import FloatArray
@@ -77,7 +66,8 @@ class FittedEstimator:
 
 
 def library_versions() -> dict[str, str]:
-    import skops  # type: ignore[import-untyped]
+    import sklearn
+    import skops
 
     return {
         "scikit-learn": sklearn.__version__,
@@ -101,6 +91,8 @@ def fit_calibrated(
     on `calibrate`, and the prediction is the mean of those pairs (CalibratedClassifierCV
     with ensemble=True). Time-ordered splits cannot use ensemble=False, which needs folds
     that partition all rows."""
+    from sklearn.calibration import CalibratedClassifierCV
+
     calibrated = CalibratedClassifierCV(
         _estimator(algorithm, params, random_state), method=method, cv=list(calibration_splits)
     )
@@ -113,6 +105,12 @@ def fit_calibrated(
 
 def classification_scores(truth: ClassArray, predicted: ClassArray) -> tuple[float, float, float]:
     """(accuracy, balanced accuracy, macro F1) as fractions in 0..1."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        f1_score,
+    )
+
     with warnings.catch_warnings():
         # balanced_accuracy warns when a predicted class is absent from the truth, which
         # short test periods can give; the score is still defined (over the true classes).
@@ -136,11 +134,19 @@ def single_thread() -> Iterator[None]:
 @cache
 def _controller() -> Any:
     # Finding the loaded thread pools scans every shared library: do it once per process,
-    # after sklearn (and its OpenMP runtime) is imported above.
+    # after sklearn (and its OpenMP runtime) is imported.
+    import sklearn  # noqa: F401
+    import threadpoolctl
+
     return threadpoolctl.ThreadpoolController()
 
 
 def _estimator(algorithm: str, params: Params, random_state: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     if algorithm == LOGISTIC_REGRESSION:
         # Scaling inside the pipeline: its means and deviations come from training rows only.
         return Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(**params))])
@@ -154,6 +160,10 @@ def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
     trees could make sklearn's unchecked C code read out of bounds or loop: every split node
     must name a feature below `n_features` and children after itself, and no node may be
     categorical (these models never use categorical features). Raises ValueError."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
     if not isinstance(estimator, CalibratedClassifierCV):
         raise ValueError(f"expected a calibrated classifier, not {type(estimator).__name__}")
     if [int(code) for code in estimator.classes_] != CLASS_CODES:
@@ -170,6 +180,10 @@ def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
 
 
 def _check_nodes(nodes: Any, n_features: int) -> None:
+    from sklearn.ensemble._hist_gradient_boosting.common import (
+        PREDICTOR_RECORD_DTYPE,
+    )
+
     if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE:
         raise ValueError("tree nodes have an unexpected layout")
     splits = np.flatnonzero(nodes["is_leaf"] == 0)

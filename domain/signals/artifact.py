@@ -15,8 +15,6 @@ from __future__ import annotations
 import zipfile
 from typing import Any
 
-import skops.io  # type: ignore[import-untyped]
-
 FORMAT = "stockql.signal-model/1"
 TRUSTED_TYPES = [
     "sklearn.calibration._CalibratedClassifier",
@@ -32,6 +30,8 @@ class ModelArtifactError(ValueError):
 
 def dump_artifact(info: str, estimator: Any) -> bytes:
     """`info` (the model's metadata as JSON) and the fitted estimator, zip-compressed."""
+    import skops.io  # seconds to import: only when used
+
     payload = {"format": FORMAT, "info": info, "estimator": estimator}
     blob: bytes = skops.io.dumps(payload, compression=zipfile.ZIP_DEFLATED)
     return blob
@@ -40,6 +40,8 @@ def dump_artifact(info: str, estimator: Any) -> bytes:
 def load_artifact(blob: bytes) -> tuple[str, Any]:
     """(info JSON, estimator) back from `dump_artifact`'s bytes. Raises ModelArtifactError
     on anything else, including a type outside the trusted ones."""
+    import skops.io  # seconds to import: only when used
+
     try:
         payload = skops.io.loads(blob, trusted=TRUSTED_TYPES)
     except Exception as error:
