@@ -96,6 +96,7 @@ export function mountChart(root: HTMLElement, app: AppContext): void {
         limit: MAX_BARS,
       });
       if (request !== loads) return; // a newer choice was made meanwhile
+      chart.applyOptions({ timeScale: { timeVisible: intraday } });
       const bars = series.show(history, interval);
       container.dataset.bars = String(bars);
       container.dataset.state = "ready";
