@@ -7,7 +7,6 @@ how to make one and GET /graphql falls back to strawberry's GraphiQL page from a
 
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
@@ -76,8 +75,7 @@ class WebBuild:
         return await self.page(DASHBOARD_PAGE) or self._not_built()
 
     def _not_built(self) -> Response:
-        page = NOT_BUILT.format(directory=html.escape(str(self.directory)))
-        return HTMLResponse(page, headers=PAGE_HEADERS)
+        return HTMLResponse(NOT_BUILT, headers=PAGE_HEADERS)
 
 
 class HashedAssets(StaticFiles):
@@ -106,9 +104,10 @@ NOT_BUILT = """<!doctype html>
 <head><meta charset="utf-8"><title>StockQL</title></head>
 <body>
 <h1>StockQL</h1>
-<p>The web dashboard has not been built: no build was found in <code>{directory}</code>.</p>
+<p>The web dashboard has not been built yet.</p>
 <p>Build it with <code>make web</code> (runs <code>npm ci &amp;&amp; npm run build</code> in
-<code>web/</code>; needs Node.js 20), or point <code>STOCKQL_WEB_DIRECTORY</code> at a build.</p>
+<code>web/</code>; needs Node.js 20) and reload, or point <code>STOCKQL_WEB_DIRECTORY</code> at
+a build.</p>
 <p>The API works without it at <code>/graphql</code>, and so does
 <a href="/graphql">GraphiQL</a> where it is enabled (from a CDN until the build exists).</p>
 </body>
