@@ -11,6 +11,9 @@ from pathlib import Path
 
 import typer
 import uvicorn
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from uvicorn.config import STARTUP_FAILURE
 
 from app import signals_cli
 from app.settings import Settings
@@ -23,11 +26,26 @@ cli = typer.Typer(
 
 
 def _settings() -> Settings:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        # One line per problem, naming the variable: a traceback would bury the message
+        # (and pydantic's own text repeats every input value, secrets included).
+        for problem in error.errors():
+            typer.echo(f"stockql: {_settings_problem(problem)}", err=True)
+        raise typer.Exit(2) from None
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     return settings
+
+
+def _settings_problem(problem: ErrorDetails) -> str:
+    message = problem["msg"].removeprefix("Value error, ")
+    if not problem["loc"]:
+        return message  # a check across settings names its variables itself
+    variable = "STOCKQL_" + str(problem["loc"][0]).upper()
+    return f"{variable}: {message}"
 
 
 @cli.command()
@@ -36,29 +54,38 @@ def serve(
     port: int | None = typer.Option(None, help="Defaults to STOCKQL_PORT (8000)."),
 ) -> None:
     """Run the API server (GraphiQL at /graphql)."""
+    settings = _settings()  # first: bad settings are reported before the app is imported
     from app.main import create_app
+    from app.shutdown import GracefulServer, OpenWebSockets
 
-    settings = _settings()
-    uvicorn.run(
-        create_app(settings),
+    websockets = OpenWebSockets()
+    config = uvicorn.Config(
+        create_app(settings, websockets=websockets),
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_level=settings.log_level,
         ws="websockets-sansio",
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
+    server = GracefulServer(config, websockets=websockets)
+    server.run()
+    if not server.started:
+        raise typer.Exit(STARTUP_FAILURE)
 
 
 @cli.command()
 def worker() -> None:
     """Run the scheduled jobs (price polling) without serving the API."""
     from app.runtime import open_runtime
+    from app.shutdown import until_stop_signal
     from app.worker import running_worker
 
     settings = _settings()
 
     async def run() -> None:
+        # Leaving the blocks on SIGTERM/SIGINT stops the jobs and frees the leadership.
         async with open_runtime(settings) as runtime, running_worker(runtime):
-            await asyncio.Event().wait()
+            await until_stop_signal()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -12,11 +12,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
+from app.cors import cors_middleware
 from app.graphql_view import GraphQLView
 from app.health import healthz, readyz
 from app.limits import BodySizeLimit
 from app.runtime import open_runtime
 from app.settings import Settings
+from app.shutdown import OpenWebSockets
 from app.web import DEFAULT_WEB_DIRECTORY, GRAPHIQL_PAGE, WebBuild
 from app.worker import running_worker
 from graphql_schema.schema import SchemaLimits, build_schema
@@ -24,12 +26,16 @@ from graphql_schema.schema import SchemaLimits, build_schema
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) -> Starlette:
+    """`websockets` learns of every websocket opened, to close them at shutdown."""
+    if websockets is None:
+        websockets = OpenWebSockets()
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_query_depth,
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_query_aliases,
+            introspection=settings.introspection_enabled,
         )
     )
     web = WebBuild(settings.web_directory or DEFAULT_WEB_DIRECTORY)
@@ -63,7 +69,11 @@ def create_app(settings: Settings) -> Starlette:
             WebSocketRoute("/graphql", view),
             *web.routes(),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            cors_middleware(settings),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(websockets.middleware),
+        ],
         lifespan=lifespan,
     )
 

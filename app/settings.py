@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Browser origins allowed to open websockets (others are refused); non-browser clients
     # send no Origin and are always allowed.
     ws_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Browser origins whose pages may call /graphql over HTTP (CORS); "*" allows any. None
+    # allows pages on this machine (localhost, any port) in development and none elsewhere.
+    cors_allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_subscriptions: int = Field(default=50, ge=1)
     jwt_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     # The built dashboard and GraphiQL (`make web`); None: web/dist beside the app package.
     web_directory: Path | None = None
+    # None answers introspection (__schema, __type) everywhere but in production.
+    introspection: bool | None = None
+    # On SIGTERM/SIGINT, requests in flight get this long to finish before they are cancelled.
+    shutdown_timeout_seconds: int = Field(default=20, ge=1)
     # None migrates the database on start-up when it is SQLite (the embedded default).
     migrate_on_start: bool | None = None
     # None runs the worker jobs inside `serve` when there is no Redis (the embedded default).
@@ -100,7 +107,7 @@ class Settings(BaseSettings):
             return tuple(part.strip().upper() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("ws_allowed_origins", mode="before")
+    @field_validator("ws_allowed_origins", "cors_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -130,6 +137,17 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection is not None:
+            return self.introspection
+        return self.env != "production"
+
+    @property
+    def allows_local_cors(self) -> bool:
+        """Whether pages served from this machine may call the API (the development default)."""
+        return self.cors_allowed_origins is None and self.env == "development"
 
     @property
     def migrates_on_start(self) -> bool:

@@ -1,0 +1,137 @@
+"""Graceful shutdown on SIGTERM or SIGINT.
+
+`stockql serve` stops accepting connections, tells every websocket client that the server is
+going away (close code 1001, with a reason) so it reconnects elsewhere, lets the HTTP requests
+in flight finish (bounded by STOCKQL_SHUTDOWN_TIMEOUT_SECONDS), then closes the runtime.
+`stockql worker` stops its jobs and gives up its leadership at once (app/leader.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+GOING_AWAY = 1001
+GOING_AWAY_REASON = "server shutting down"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long clients get to receive the close frame and their subscriptions to wind down; a
+# client that reads nothing meanwhile is cut off by uvicorn's own shutdown afterwards.
+WEBSOCKETS_CLOSE_WITHIN = 2.0
+
+
+class _OpenWebSocket:
+    """One websocket's outgoing channel, which the server may close from outside the app."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.accepted = False
+        self.closed = False
+        self.finished = asyncio.Event()
+
+    async def send(self, message: Message) -> None:
+        if self.closed:
+            # Told to go away: what the app still sends (a last subscription event, its own
+            # close) has nowhere to go, and uvicorn would refuse it with an error.
+            return
+        if message["type"] == "websocket.accept":
+            self.accepted = True
+        elif message["type"] == "websocket.close":
+            self.closed = True
+        await self._send(message)
+
+    async def go_away(self, reason: str) -> None:
+        if not self.accepted or self.closed:
+            return
+        self.closed = True
+        # uvicorn answers the app's pending receive() with a disconnect: the GraphQL handler
+        # then ends its subscriptions as if the client had left.
+        await self._send({"type": "websocket.close", "code": GOING_AWAY, "reason": reason})
+
+
+class OpenWebSockets:
+    """The websockets open through the app it wraps (as ASGI middleware), to close at shutdown."""
+
+    def __init__(self) -> None:
+        self._open: set[_OpenWebSocket] = set()
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        async def tracking(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "websocket":
+                await app(scope, receive, send)
+                return
+            connection = _OpenWebSocket(send)
+            self._open.add(connection)
+            try:
+                await app(scope, receive, connection.send)
+            finally:
+                self._open.discard(connection)
+                connection.finished.set()
+
+        return tracking
+
+    async def close_all(self, reason: str, *, within: float) -> int:
+        """Close every accepted websocket with 1001 and wait (at most `within` seconds) until
+        the app is done with them. Returns how many were closed."""
+        connections = [connection for connection in self._open if connection.accepted]
+        try:
+            async with asyncio.timeout(within):
+                await asyncio.gather(*(connection.go_away(reason) for connection in connections))
+                await asyncio.gather(*(connection.finished.wait() for connection in connections))
+        except TimeoutError:
+            left = sum(not connection.finished.is_set() for connection in connections)
+            log.warning("%d websockets were still open %.1f s after going away", left, within)
+        return len(connections)
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, closing websockets with 1001 and a reason before its own shutdown
+    (which would close them with 1012, service restart, and no reason), and exiting with
+    status 0 once a stop signal has been handled."""
+
+    def __init__(self, config: uvicorn.Config, *, websockets: OpenWebSockets) -> None:
+        super().__init__(config)
+        self._websockets = websockets
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Refuse new connections first, so that none opens while the open ones are closed;
+        # uvicorn's shutdown closes the listeners again, which does nothing the second time.
+        for server in self.servers:
+            server.close()
+        closed = await self._websockets.close_all(GOING_AWAY_REASON, within=WEBSOCKETS_CLOSE_WITHIN)
+        if closed:
+            log.info("closed %d websockets: %s", closed, GOING_AWAY_REASON)
+        await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn raises the signal again once it has shut down, for the program embedding it:
+        # here the shutdown is that program's whole answer, and the re-raised SIGTERM would end
+        # the process by the signal (status 143) instead of normally with 0.
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+async def until_stop_signal() -> None:
+    """Return at the first SIGTERM or SIGINT (then the default handlers are back: a second
+    signal ends the process at once)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
