@@ -31,6 +31,8 @@ class GraphQLWebSocket:
         """The next message that is not a keep-alive."""
         while True:
             raw = await asyncio.wait_for(self.connection.recv(), within)
+            # Browsers' graphql-ws clients parse `event.data` as a string: binary frames break them.
+            assert isinstance(raw, str), f"a binary frame, not text: {raw[:80]!r}"
             message: dict[str, Any] = orjson.loads(raw)
             if message.get("type") not in ("ka", "ping", "pong"):
                 return message
