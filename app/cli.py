@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic_core import ErrorDetails
 from uvicorn.config import STARTUP_FAILURE
 
 from app import signals_cli
+from app.logs import configure_logging
 from app.settings import Settings
 
 cli = typer.Typer(
@@ -34,9 +34,7 @@ def _settings() -> Settings:
         for problem in error.errors():
             typer.echo(f"stockql: {_settings_problem(problem)}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(level=settings.log_level, log_format=settings.resolved_log_format)
     return settings
 
 
@@ -64,6 +62,8 @@ def serve(
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_level=settings.log_level,
+        # Keeps configure_logging's handlers: uvicorn's own config would add plain-text ones.
+        log_config=None,
         ws="websockets-sansio",
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
@@ -76,6 +76,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the scheduled jobs (price polling) without serving the API."""
+    from app.metrics import Metrics, serving_metrics
     from app.runtime import open_runtime
     from app.shutdown import until_stop_signal
     from app.worker import running_worker
@@ -83,9 +84,12 @@ def worker() -> None:
     settings = _settings()
 
     async def run() -> None:
+        metrics = Metrics()
+        port = settings.worker_metrics_port
         # Leaving the blocks on SIGTERM/SIGINT stops the jobs and frees the leadership.
-        async with open_runtime(settings) as runtime, running_worker(runtime):
-            await until_stop_signal()
+        async with open_runtime(settings, metrics=metrics) as runtime, running_worker(runtime):
+            with serving_metrics(metrics, host=settings.host, port=port):
+                await until_stop_signal()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -1,6 +1,5 @@
 """The GraphQL ASGI endpoint (HTTP, GraphiQL and graphql-ws): orjson, context, request ids."""
 
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
@@ -12,6 +11,9 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UnsetType
 
+from app.metrics import Metrics
+from app.request_ids import request_id_of
+from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
 from domain.accounts import Unauthenticated
 from graphql_schema.context import Context, bearer_token
 
@@ -30,11 +32,14 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
 
 class GraphQLView(GraphQL[Context, None]):
     websocket_adapter_class = TextFrameWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(
         self,
         *args: object,
         trust_forwarded_for: bool = False,
+        metrics: Metrics | None = None,
         ide_page: Callable[[], Awaitable[Response | None]] | None = None,
         **kwargs: object,
     ) -> None:
@@ -42,6 +47,8 @@ class GraphQLView(GraphQL[Context, None]):
         build, when strawberry's own page is served instead."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._trust_forwarded_for = trust_forwarded_for
+        # Read by the websocket handlers (open connections).
+        self.metrics = metrics if metrics is not None else Metrics()
         self._ide_page = ide_page
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -64,9 +71,7 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        if isinstance(response, Response):
-            response.headers["x-request-id"] = request_id
+        request_id = request_id_of(request)  # also sent as x-request-id (RequestIds)
         runtime = request.app.state.runtime
         return Context(
             services=runtime.services,

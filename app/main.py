@@ -13,9 +13,12 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from app.cors import cors_middleware
+from app.graphql_metrics import graphql_metrics
 from app.graphql_view import GraphQLView
 from app.health import healthz, readyz
 from app.limits import BodySizeLimit
+from app.metrics import Metrics, metrics_endpoint
+from app.request_ids import RequestIds
 from app.runtime import open_runtime
 from app.settings import Settings
 from app.shutdown import OpenWebSockets
@@ -30,13 +33,16 @@ def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) 
     """`websockets` learns of every websocket opened, to close them at shutdown."""
     if websockets is None:
         websockets = OpenWebSockets()
+    metrics = Metrics()
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_query_depth,
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_query_aliases,
             introspection=settings.introspection_enabled,
-        )
+        ),
+        extensions=[graphql_metrics(metrics)],
+        on_error_code=metrics.count_graphql_error,
     )
     web = WebBuild(settings.web_directory or DEFAULT_WEB_DIRECTORY)
     view = GraphQLView(
@@ -44,6 +50,7 @@ def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) 
         ide_page=lambda: web.page(GRAPHIQL_PAGE),
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         trust_forwarded_for=settings.trust_forwarded_for,
+        metrics=metrics,
         allowed_origins=settings.ws_allowed_origins,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
@@ -52,7 +59,7 @@ def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            runtime = await stack.enter_async_context(open_runtime(settings))
+            runtime = await stack.enter_async_context(open_runtime(settings, metrics=metrics))
             app.state.runtime = runtime
             if settings.runs_worker_in_process:
                 await stack.enter_async_context(running_worker(runtime))
@@ -65,11 +72,14 @@ def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) 
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint(metrics)),
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             *web.routes(),
         ],
         middleware=[
+            # Outermost: every response and log line of a request carries its id.
+            Middleware(RequestIds),
             cors_middleware(settings),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(websockets.middleware),

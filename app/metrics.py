@@ -8,7 +8,8 @@ adapters that set them (operation names, channel and cache kinds), never raw cli
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,6 +19,7 @@ from prometheus_client import (
     Histogram,
     PlatformCollector,
     ProcessCollector,
+    start_http_server,
 )
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import InfoMetricFamily, Metric
@@ -183,3 +185,19 @@ def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response
         return Response(body, headers={"content-type": content_type})
 
     return scrape
+
+
+@contextmanager
+def serving_metrics(metrics: Metrics, *, host: str, port: int | None) -> Iterator[None]:
+    """Serve `metrics` at http://host:port/metrics from a thread while the block runs, for a
+    process without an HTTP server of its own (the worker); nothing when `port` is None."""
+    if port is None:
+        yield
+        return
+    server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = "info"
+    # One JSON object per line; None: console (readable) lines in development, JSON elsewhere.
+    log_format: Literal["json", "console"] | None = None
+    # `stockql worker` serves its metrics at http://STOCKQL_HOST:PORT/metrics when set.
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     database_url: str = "sqlite+aiosqlite:///./stockql.db"
     redis_url: str | None = None
@@ -49,6 +53,12 @@ class Settings(BaseSettings):
     daily_ttl_seconds: float = Field(default=3600.0, gt=0)
     intraday_ttl_seconds: float = Field(default=60.0, gt=0)
     search_ttl_seconds: float = Field(default=86400.0, gt=0)
+    # After a provider failure, stored history is served (stale) this long before the
+    # provider is tried again.
+    stale_ttl_seconds: float = Field(default=30.0, gt=0)
+    # None: the worker polls quotes every simulator tick, or as often as the Alpha Vantage
+    # budget allows but at most once a minute.
+    quote_poll_seconds: float | None = Field(default=None, gt=0)
 
     # Worker: how often to look for a new daily bar after the close, and what to keep.
     daily_refresh_check_minutes: float = Field(default=30.0, gt=0)
@@ -133,6 +143,12 @@ class Settings(BaseSettings):
         if self.provider is not None:
             return self.provider
         return "alphavantage" if self.alphavantage_api_key else "simulator"
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.env == "development" else "json"
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -1,0 +1,61 @@
+"""ASGI middleware giving every HTTP request a request id and every websocket a connection id,
+bound in structlog's context variables for all that is logged while it is handled."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bound_contextvars
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client's own id is kept when it looks like one (a proxy's, a trace id); anything else in
+# the header is replaced, so that no client writes arbitrary text into the logs.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_STATE_KEY = "request_id"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def request_id_of(connection: HTTPConnection) -> str:
+    """The id RequestIds gave this request or websocket (a new one if it did not run)."""
+    request_id: str | None = connection.scope.get("state", {}).get(_STATE_KEY)
+    return request_id or new_id()
+
+
+class RequestIds:
+    """HTTP: the client's `x-request-id` when it is a plausible id, else a new one; bound as
+    `request_id` and sent back in the `x-request-id` response header. Websocket: a new id
+    bound as `connection_id` (its operations add `operation_id`, see websocket_handlers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            connection_id = new_id()
+            scope.setdefault("state", {})[_STATE_KEY] = connection_id
+            with bound_contextvars(connection_id=connection_id):
+                await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sent = HTTPConnection(scope).headers.get(REQUEST_ID_HEADER, "")
+        request_id = sent if _CLIENT_ID.fullmatch(sent) else new_id()
+        scope.setdefault("state", {})[_STATE_KEY] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
