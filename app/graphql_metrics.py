@@ -31,9 +31,12 @@ class OperationNames:
         self._max_names = max_names
         self._seen: set[str] = set()
 
-    def label(self, name: str | None) -> str:
-        if not name:
+    def label(self, name: object) -> str:
+        """`name` as a label value; anything but a string (clients send JSON) is `other`."""
+        if name is None or name == "":
             return ANONYMOUS
+        if not isinstance(name, str):
+            return OTHER
         if name in self._seen:
             return name
         if len(self._seen) >= self._max_names or not _NAME.fullmatch(name):

@@ -23,6 +23,11 @@ def test_a_name_that_is_not_a_short_graphql_name_is_other(name: str) -> None:
     assert OperationNames().label(name) == OTHER
 
 
+@pytest.mark.parametrize("name", [5, ["Op"], {"name": "Op"}, True])
+def test_a_name_that_is_not_a_string_is_other(name: object) -> None:
+    assert OperationNames().label(name) == OTHER
+
+
 def test_names_beyond_the_limit_are_other_while_the_first_ones_keep_their_label() -> None:
     names = OperationNames(max_names=3)
     assert [names.label(f"Op{number}") for number in range(5)] == [
