@@ -89,6 +89,13 @@ def schema_problem(manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def deployed_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings of the pods: the ConfigMap and the Secret example with its blanks filled."""
+    filled = {key: value.replace(PLACEHOLDER, "pw") for key, value in secret_example_data().items()}
+    filled["STOCKQL_JWT_SECRET"] = STRONG_SECRET
+    return settings_from_environment(monkeypatch, {**configmap_data(), **filled})
+
+
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda path: path.name)
 def test_manifest_is_valid_for_the_pinned_kubernetes_version(path: Path) -> None:
     assert schema_problem(load(path)) is None
@@ -101,7 +108,7 @@ def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
     )
 
 
-def test_probes_ask_routes_of_the_app() -> None:
+def test_probes_and_the_scrape_ask_routes_of_the_app() -> None:
     app = create_app(Settings(env="test"))
     routes = {route.path for route in app.routes if isinstance(route, Route)}
     container = only_container(api())
@@ -111,6 +118,8 @@ def test_probes_ask_routes_of_the_app() -> None:
     for kind, probe in probes.items():
         assert probe["httpGet"]["path"] in routes, kind
         assert probe["httpGet"]["port"] in {port["name"] for port in container["ports"]}, kind
+    scraped = api()["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
+    assert scraped in routes
 
 
 def test_ports_are_the_one_the_image_exposes() -> None:
@@ -132,15 +141,13 @@ def test_every_stockql_variable_is_a_setting() -> None:
     assert named <= SETTING_VARIABLES, f"not settings: {sorted(named - SETTING_VARIABLES)}"
 
 
-def test_api_pods_outlive_the_prestop_sleep_and_the_graceful_shutdown() -> None:
+def test_api_pods_outlive_the_prestop_sleep_and_the_graceful_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     spec = pod_spec(api())
     sleep_command = only_container(api())["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep_command[0] == "sleep"
-    shutdown = 0.0
-    if "shutdown_timeout_seconds" in Settings.model_fields:
-        configured = configmap_data().get("STOCKQL_SHUTDOWN_TIMEOUT_SECONDS")
-        field = Settings.model_fields["shutdown_timeout_seconds"]
-        shutdown = float(configured) if configured is not None else float(field.default)
+    shutdown = deployed_settings(monkeypatch).shutdown_timeout_seconds
     assert spec["terminationGracePeriodSeconds"] > float(sleep_command[1]) + shutdown
 
 
@@ -200,12 +207,18 @@ def test_selects_the_api_pods_and_nothing_else(kind: str) -> None:
     assert not selected(resource("Job", "stockql-migrate"))
 
 
-def test_worker_runs_one_replica_without_http_probes() -> None:
+def test_worker_runs_one_replica_without_probes_and_serves_its_metrics() -> None:
     worker = resource("Deployment", "stockql-worker")
     container = only_container(worker)
     assert worker["spec"]["replicas"] == 1  # the Redis leader lock lets one worker run the jobs
     assert container["args"] == ["worker"]
-    assert not {"ports", "startupProbe", "livenessProbe", "readinessProbe"} & container.keys()
+    assert not {"startupProbe", "livenessProbe", "readinessProbe"} & container.keys()
+    environment = {variable["name"]: variable["value"] for variable in container["env"]}
+    (metrics_port,) = container["ports"]
+    annotations = worker["spec"]["template"]["metadata"]["annotations"]
+    port = str(metrics_port["containerPort"])
+    assert environment["STOCKQL_WORKER_METRICS_PORT"] == annotations["prometheus.io/port"] == port
+    assert annotations["prometheus.io/path"] == "/metrics"
 
 
 def test_migration_job_migrates_with_retries_and_cleans_up() -> None:
@@ -229,9 +242,7 @@ def test_the_migration_phase_applies_the_configmap_and_the_job_only() -> None:
 def test_configmap_and_a_filled_in_secret_make_production_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    filled = {key: value.replace(PLACEHOLDER, "pw") for key, value in secret_example_data().items()}
-    filled["STOCKQL_JWT_SECRET"] = STRONG_SECRET
-    settings = settings_from_environment(monkeypatch, {**configmap_data(), **filled})
+    settings = deployed_settings(monkeypatch)
     assert settings.env == "production"
     assert settings.database_url.startswith("postgresql+asyncpg://")
     assert settings.port == exposed_port()

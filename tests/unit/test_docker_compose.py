@@ -150,6 +150,18 @@ def test_filled_in_env_makes_production_settings(monkeypatch: pytest.MonkeyPatch
         assert (settings.migrates_on_start, settings.runs_worker_in_process) == (False, False)
 
 
+def test_servers_get_longer_than_their_graceful_shutdown_when_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, server in servers().items():
+        settings = settings_from_environment(
+            monkeypatch, container_environment(server, filled_in_env())
+        )
+        grace = re.fullmatch(r"(\d+)s", server["stop_grace_period"])
+        assert grace, name
+        assert int(grace[1]) > settings.shutdown_timeout_seconds, name
+
+
 def test_the_unedited_env_example_is_refused() -> None:
     for service in stockql_services().values():
         with pytest.raises(MissingVariable, match="STOCKQL_JWT_SECRET"):
