@@ -78,9 +78,9 @@ class OpenWebSockets:
         return tracking
 
     async def close_all(self, reason: str, *, within: float) -> int:
-        """Close every accepted websocket with 1001 and wait (at most `within` seconds) until
-        the app is done with them. Returns how many were closed."""
-        connections = [connection for connection in self._open if connection.accepted]
+        """Close every accepted websocket that is still open with 1001 and wait (at most
+        `within` seconds) until the app is done with them. Returns how many were closed."""
+        connections = [c for c in self._open if c.accepted and not c.closed]
         try:
             async with asyncio.timeout(within):
                 await asyncio.gather(*(connection.go_away(reason) for connection in connections))
