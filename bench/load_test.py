@@ -164,6 +164,7 @@ async def start_services(
 
 
 async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     async with AsyncExitStack() as stack:
         server, worker, redis = await start_services(stack, directory)
         rss_start = server.rss_kib() / 1024
@@ -211,7 +212,7 @@ async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
                 raise RuntimeError(f"stockql {process.command} exited during the run")
     after_warmup = sampler.rss_at(arguments.warmup)
     return {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started_at": started_at,
         "machine": f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "duration_s": duration,
         "users": arguments.users,
