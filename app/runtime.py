@@ -127,6 +127,7 @@ async def open_runtime(
         policy = HistoryPolicy(
             daily_ttl_seconds=settings.daily_ttl_seconds,
             intraday_ttl_seconds=settings.intraday_ttl_seconds,
+            stale_ttl_seconds=settings.stale_ttl_seconds,
             max_rows=settings.max_history_rows,
         )
         # Redis pub/sub shared by every replica, or in-process without Redis.

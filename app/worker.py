@@ -23,9 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def quote_poll_interval(runtime: Runtime) -> float:
-    """Seconds between polls of every tracked symbol: each simulator tick, or as often as the
-    Alpha Vantage budget allows with a fifth of it left for history and search."""
+    """Seconds between polls of every tracked symbol: STOCKQL_QUOTE_POLL_SECONDS when set,
+    else each simulator tick, or as often as the Alpha Vantage budget allows with a fifth of
+    it left for history and search."""
     settings = runtime.settings
+    if settings.quote_poll_seconds is not None:
+        return settings.quote_poll_seconds
     if runtime.provider.name != "alphavantage":
         return settings.simulator_tick_seconds
     calls_per_minute = settings.alphavantage_calls_per_minute * 0.8

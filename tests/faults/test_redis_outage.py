@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.faults._backing import alphavantage_backing
 from tests.support.accounts import LOGIN, unique_email
 from tests.support.fake_alphavantage import FakeAlphaVantage
 from tests.support.graphql import data
@@ -22,10 +23,8 @@ from tests.support.processes import (
     ThrowawayRedis,
     running_stockql,
     stockql_env,
-    throwaway_redis,
 )
 from tests.support.server import free_port
-from tests.support.services import postgres_database
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(300)
@@ -50,26 +49,16 @@ class Deployment:
 @pytest.fixture(scope="module")
 async def deployment(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deployment]:
     directory = tmp_path_factory.mktemp("redis-outage")
-    async with (
-        FakeAlphaVantage() as provider,
-        postgres_database() as database_url,
-        throwaway_redis(directory) as redis,
-    ):
-        env = stockql_env(
-            database_url=database_url,
-            redis_url=redis.url,
-            port=str(free_port()),
-            migrate_on_start="true",
-            provider="alphavantage",
-            alphavantage_api_key=provider.api_key,
-            alphavantage_base_url=provider.base_url,
-            alphavantage_calls_per_minute="1000",
-            alphavantage_calls_per_day="10000",
-            alphavantage_max_retries="0",
-            login_limit_per_email=str(LOGIN_LIMIT),
-        )
+    async with alphavantage_backing(
+        directory,
+        alphavantage_calls_per_minute="1000",
+        alphavantage_calls_per_day="10000",
+        alphavantage_max_retries="0",
+        login_limit_per_email=str(LOGIN_LIMIT),
+    ) as backing:
+        env = stockql_env(**backing.settings, port=str(free_port()), migrate_on_start="true")
         async with running_stockql("serve", env, directory=directory) as server:
-            yield Deployment(server, redis, provider)
+            yield Deployment(server, backing.redis, backing.provider)
 
 
 @asynccontextmanager

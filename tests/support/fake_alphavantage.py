@@ -8,9 +8,12 @@ Usage::
         fake.enqueue(json=BURST_LIMIT)          # the next call gets this body
         fake.enqueue(status=503, times=2)       # the two after that get HTTP 503
         fake.enqueue(delay=5)                   # the one after that answers normally, late
+        fake.misbehave()                        # every later call: the next of GARBAGE in
+        fake.behave()                           # turn (queued answers first), until this
         ...
         len(fake.calls)                         # upstream calls so far; each is a dict of
         fake.calls[-1]["function"]              # the query parameters (apikey included)
+        fake.call_times[-1]                     # when it came (time.time())
 
 Answers follow the real formats for TIME_SERIES_DAILY, TIME_SERIES_INTRADAY, GLOBAL_QUOTE and
 SYMBOL_SEARCH, with deterministic generated prices for any valid-looking symbol: `days` daily
@@ -22,11 +25,14 @@ from 04:00 to 20:00 New York time for the last INTRADAY_DAYS of them. Symbols st
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 import re
+import time as clock
 import zlib
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
@@ -107,11 +113,40 @@ def invalid_call(function: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
-    json: Any
-    text: str | None
-    status: int
-    delay: float
+class Answer:
+    """A forced answer: `json` (encoded), else `text` (as text/html), else the normal answer
+    when `status` is 200 and a short error text otherwise; `delay` seconds pass first."""
+
+    json: Any = None
+    text: str | None = None
+    status: int = 200
+    delay: float = 0.0
+
+
+# Every way a misbehaving Alpha Vantage (or what stands between us and it) has answered:
+# its rate-limit bodies, bodies that are not JSON or cut short, a proxy's error page, nothing,
+# and JSON of the wrong shape for any function.
+GARBAGE: tuple[Answer, ...] = (
+    Answer(json=NOTE_LIMIT),
+    Answer(json=BURST_LIMIT),
+    Answer(json=daily_limit()),
+    Answer(text="Service temporarily unavailable, please try again later"),
+    Answer(text='{"Meta Data": {"1. Information": "Daily Prices", "2. Symbol": "IB'),
+    Answer(text="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"),
+    Answer(text="<html><body>502</body></html>", status=502),
+    Answer(text=""),
+    Answer(text="null"),
+    Answer(json=[]),
+    Answer(json={}),
+    Answer(json={"Time Series (Daily)": "none today"}),
+    Answer(json={"Time Series (Daily)": {"yesterday": {"1. open": "a lot"}}}),
+    Answer(json={"Time Series (Daily)": {"2024-01-02": {"4. close": "-1", "5. volume": "x"}}}),
+    Answer(json={"Global Quote": []}),
+    Answer(json={"Global Quote": {"01. symbol": "IBM", "05. price": "NaN"}}),
+    Answer(json={"Global Quote": {"05. price": "1e400", "07. latest trading day": "soon"}}),
+    Answer(json={"bestMatches": "none"}),
+    Answer(json={"bestMatches": [{"1. symbol": None}]}),
+)
 
 
 class FakeAlphaVantage:
@@ -122,9 +157,11 @@ class FakeAlphaVantage:
     ) -> None:
         self.api_key = api_key
         self.calls: list[dict[str, str]] = []
+        self.call_times: list[float] = []
         self._last_day = _last_weekday(today or datetime.now(UTC).date())
         self._days = days
-        self._queue: deque[_Answer] = deque()
+        self._queue: deque[Answer] = deque()
+        self._garbage: Iterator[Answer] | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -149,12 +186,23 @@ class FakeAlphaVantage:
         when `status` is 200 and a short error text otherwise. `delay` seconds pass first.
         """
         for _ in range(times):
-            self._queue.append(_Answer(json, text, status, delay))
+            self._queue.append(Answer(json, text, status, delay))
+
+    def misbehave(self, answers: Sequence[Answer] = GARBAGE) -> None:
+        """Answer every call from now on (after any queued answers) with the next of
+        `answers`, in turn and over again, until `behave()`."""
+        self._garbage = itertools.cycle(answers)
+
+    def behave(self) -> None:
+        """Answer normally again (queued answers still come first)."""
+        self._garbage = None
 
     def reset(self) -> None:
-        """Forget recorded calls and queued answers."""
+        """Forget recorded calls, queued answers and misbehaviour."""
         self.calls.clear()
+        self.call_times.clear()
         self._queue.clear()
+        self._garbage = None
 
     async def start(self) -> None:
         app = web.Application()
@@ -189,7 +237,10 @@ class FakeAlphaVantage:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         params = dict(request.query)
         self.calls.append(params)
+        self.call_times.append(clock.time())
         forced = self._queue.popleft() if self._queue else None
+        if forced is None and self._garbage is not None:
+            forced = next(self._garbage)
         if forced is not None:
             await asyncio.sleep(forced.delay)
             if forced.json is not None:
