@@ -1,6 +1,6 @@
 """The Schema: root types composed from the per-domain resolver classes, limits and errors."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,9 @@ from strawberry.extensions import (
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
-from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graphql_schema.errors import client_error, is_expected, log
@@ -101,6 +102,14 @@ class StockQLSchema(strawberry.Schema):
             operation_extensions,
         )
 
+    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> StreamResult:
+        """Any operation over a websocket. A subscribe message may carry any JSON as its
+        query, and strawberry fails on a missing or non-string one with an internal error:
+        it is refused as bad input instead."""
+        if not isinstance(query, str) or not query:
+            return _refused("The operation's query must be a non-empty string")
+        return await super().stream(query, *args, **kwargs)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -122,6 +131,13 @@ class StockQLSchema(strawberry.Schema):
         if self._on_error_code is not None:
             for error in errors:
                 self._on_error_code(str((error.extensions or {}).get("code", "")))
+
+
+async def _refused(message: str) -> AsyncGenerator[PreExecutionError, None]:
+    """The stream of an operation refused before it is parsed: one bad-input error."""
+    yield PreExecutionError(
+        data=None, errors=[GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})]
+    )
 
 
 def build_schema(

@@ -12,7 +12,7 @@ from domain.quotes import QuoteService
 from tests.api.conftest import api_settings
 from tests.support.graphql import data, error_code
 from tests.support.server import RunningServer, free_port, running_server
-from tests.support.ws import graphql_ws
+from tests.support.ws import LEGACY_WS, TRANSPORT_WS, graphql_ws
 
 
 async def test_unexpected_errors_are_masked_and_carry_a_request_id(
@@ -97,3 +97,17 @@ async def test_an_operation_name_that_is_not_a_string_is_refused(
     )
     assert response.status_code == 400
     assert response.text == "Can't get GraphQL operation type"
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize("query", [5, None, "", ["{ symbols }"]])
+async def test_a_websocket_operation_without_a_query_string_is_bad_input(
+    sqlite_server: RunningServer, protocol: str, query: object
+) -> None:
+    # strawberry failed on these with an internal error (and a logged traceback each).
+    async with graphql_ws(sqlite_server.base_url, protocol=protocol) as ws:
+        assert (await ws.init())["type"] == "connection_ack"
+        kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+        await ws.send({"id": "1", "type": kind, "payload": {"query": query}})
+        payload = await ws.next_payload("1")
+    assert payload["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
