@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,6 +47,22 @@ async def test_ping_raises_database_unavailable_when_postgresql_is_unreachable()
         with pytest.raises(DatabaseUnavailable) as raised:
             await ping(engine)
         assert isinstance(raised.value.__cause__, ConnectionRefusedError)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_session_ended_by_the_server_raises_database_unavailable_then_is_replaced(
+    pg_url: str,
+) -> None:
+    engine = create_engine(pg_url)
+    try:
+        async with engine.connect() as doomed:
+            pid = (await doomed.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            async with engine.connect() as admin:
+                await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DatabaseUnavailable):
+                await doomed.execute(text("SELECT 1"))
+        await ping(engine)
     finally:
         await engine.dispose()
 
