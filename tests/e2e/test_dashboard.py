@@ -99,6 +99,8 @@ async def test_a_new_user_sees_the_chart_live_prices_and_a_firing_alert(
     await expect(notification.first).to_be_visible(timeout=SLOW)
     await expect(notification.first).to_have_attribute("data-type", "PRICE_ALERT")
     await expect(page.get_by_test_id("unread-count")).not_to_have_text("0")
+    # A ONCE alert is deactivated by firing: the list shows it without a reload.
+    await expect(page.get_by_test_id("alert-row")).to_contain_text("inactive")
 
     screenshot = save_screenshot_path("dashboard.png")
     await page.screenshot(path=screenshot, full_page=True)

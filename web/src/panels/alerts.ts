@@ -16,6 +16,7 @@ import type { AppContext } from "../context";
 import { h, replaceChildren } from "../dom";
 import { describeFailure } from "../failures";
 import { formatTime } from "../format";
+import { ALERT_FIRED } from "./notifications";
 
 const CONDITIONS: [AlertCondition, string][] = [
   ["PRICE_ABOVE", "price above"],
@@ -105,6 +106,9 @@ export function mountAlerts(root: HTMLElement, app: AppContext): void {
 
   app.symbol.watch((selected) => {
     symbol.textContent = selected;
+  });
+  window.addEventListener(ALERT_FIRED, () => {
+    if (app.user.value) void reload();
   });
   app.user.watch((user) => {
     form.hidden = user === null;

@@ -16,6 +16,10 @@ import { h, replaceChildren } from "../dom";
 import { formatTime } from "../format";
 
 const KEPT = 30;
+/** Dispatched on window when one of the user's alerts fired. */
+export const ALERT_FIRED = "stockql:alert-fired";
+// Price alerts notify PRICE_ALERT; recommendation-change alerts PREDICTION_UPDATE.
+const FROM_ALERTS = new Set(["PRICE_ALERT", "PREDICTION_UPDATE"]);
 
 export function mountNotifications(root: HTMLElement, app: AppContext): void {
   const unread = h("span", { testid: "unread-count", class: "count" }, "0");
@@ -73,6 +77,9 @@ export function mountNotifications(root: HTMLElement, app: AppContext): void {
         if (notifications.some((known) => known.id === userNotifications.id)) return;
         notifications = [userNotifications, ...notifications].slice(0, KEPT);
         render();
+        // A fired alert may have changed (ONCE deactivates, lastTriggeredAt): the alerts panel
+        // listens for this rather than opening a second subscription.
+        if (FROM_ALERTS.has(userNotifications.type)) window.dispatchEvent(new Event(ALERT_FIRED));
       },
       error: app.report,
       resumed: () => void reload(),
