@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # The model is retrained on the tracked symbols' stored history this often (the first
     # run comes one interval after the worker starts, not at start-up).
     retrain_interval_hours: float = Field(default=24 * 7, gt=0)
+    # A dead leader's jobs resume on a standby worker within about this long.
+    leader_lease_seconds: float = Field(default=10.0, ge=1)
 
     max_history_rows: int = Field(default=20_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)

@@ -44,7 +44,7 @@ async def running_worker(runtime: Runtime) -> AsyncIterator[None]:
         async with running(jobs, metrics=runtime.metrics):
             yield
         return
-    election = LeaderElection(runtime.redis)
+    election = LeaderElection(runtime.redis, ttl_seconds=runtime.settings.leader_lease_seconds)
     async with (
         campaigning(election),
         running(jobs, gate=lambda: election.is_leader, metrics=runtime.metrics),

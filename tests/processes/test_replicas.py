@@ -59,9 +59,10 @@ AAPL_STREAM = stream_key("AAPL")
 LEADS = "is now the leader"
 # The bound for updates to flow again once Redis is back.
 RECOVERY = 10.0
-# The dead leader's key expires within its lease (LeaderElection's 10 s), the standby tries
-# every third of that, and quotes move each second; plus room for a loaded 2-core machine.
-TAKE_OVER = 10.0 + 10.0 / 3 + 1.0 + 2.0
+# The dead leader's key expires within its lease, the standby tries every third of that,
+# and quotes move each second; plus room for a loaded 2-core machine.
+LEASE = 3.0
+TAKE_OVER = LEASE + LEASE / 3 + 1.0 + 2.0
 # Notifications (about 1 KiB each) flooding a subscriber that does not read: well over what
 # the kernel may buffer for one socket, and how much the server may grow meanwhile.
 SOCKET_BUFFER_MAX = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
@@ -96,7 +97,10 @@ async def deployed(
         others = [
             ("serve", stockql_env(**shared, port=str(free_port()))) for _ in range(servers - 1)
         ]
-        others += [("worker", stockql_env(**shared, log_level="info")) for _ in range(workers)]
+        others += [
+            ("worker", stockql_env(**shared, log_level="info", leader_lease_seconds=str(LEASE)))
+            for _ in range(workers)
+        ]
         client = aioredis.from_url(redis_server.url)
         try:
             async with (
