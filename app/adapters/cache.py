@@ -10,15 +10,11 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.adapters.redis_outage import UNAVAILABLE, OutageLog
 from domain.cache import symbol_key, symbol_of_key
 
 log = logging.getLogger(__name__)
-
-# Errors that mean "Redis is unreachable right now", as opposed to a wrong command or type.
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 _SCAN_COUNT = 1000
 _UNLINK_BATCH = 500
 
@@ -88,15 +84,16 @@ class RedisCache:
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisCache needs a client with decode_responses=False")
         self._client = client
-        self._reachable = True
+        # Every request touches the cache: the start of an outage is logged, not each call.
+        self._outage = OutageLog(log, "Redis cache", "serving without it")
 
     async def get(self, key: str) -> bytes | None:
         try:
             value = await self._client.get(key)
-        except _UNAVAILABLE as error:
-            self._lost("get", error)
+        except UNAVAILABLE as error:
+            self._outage.lost("get", error)
             return None
-        self._found()
+        self._outage.found()
         # decode_responses=False (checked at construction) makes this bytes, never str.
         assert not isinstance(value, str)
         return value
@@ -109,10 +106,10 @@ class RedisCache:
             else:
                 # Round up so that a TTL under a millisecond still stores the value briefly.
                 await self._client.set(key, value, px=max(1, math.ceil(ttl_seconds * 1000)))
-        except _UNAVAILABLE as error:
-            self._lost("set", error)
+        except UNAVAILABLE as error:
+            self._outage.lost("set", error)
             return
-        self._found()
+        self._outage.found()
 
     async def clear_symbol(self, symbol: str | None) -> dict[str, int]:
         removed: Counter[str] = Counter()
@@ -141,19 +138,6 @@ class RedisCache:
         for key, existed in zip(keys, await pipeline.execute(), strict=True):
             if existed:
                 removed[symbol_of_key(key.decode())] += 1
-
-    def _lost(self, operation: str, error: Exception) -> None:
-        # Every request touches the cache: log the start of an outage, not each failed call.
-        if self._reachable:
-            self._reachable = False
-            log.warning("Redis cache unavailable (%s: %s); serving without it", operation, error)
-        else:
-            log.debug("Redis cache still unavailable (%s: %s)", operation, error)
-
-    def _found(self) -> None:
-        if not self._reachable:
-            self._reachable = True
-            log.warning("Redis cache available again")
 
 
 def _is_symbol_key(key: str, symbol: str | None) -> bool:
