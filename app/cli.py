@@ -55,6 +55,7 @@ def serve(
     settings = _settings()  # first: bad settings are reported before the app is imported
     from app.main import create_app
     from app.shutdown import GracefulServer, OpenWebSockets
+    from app.websocket_protocol import StockQLWebSocketProtocol
 
     websockets = OpenWebSockets()
     config = uvicorn.Config(
@@ -64,7 +65,7 @@ def serve(
         log_level=settings.log_level,
         # Keeps configure_logging's handlers: uvicorn's own config would add plain-text ones.
         log_config=None,
-        ws="websockets-sansio",
+        ws=StockQLWebSocketProtocol,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     server = GracefulServer(config, websockets=websockets)

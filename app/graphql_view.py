@@ -1,6 +1,7 @@
 """The GraphQL ASGI endpoint (HTTP, GraphiQL and graphql-ws): orjson, context, request ids."""
 
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
 from starlette.requests import HTTPConnection, Request
@@ -14,6 +15,7 @@ from strawberry.types.unset import UnsetType
 from app.metrics import Metrics
 from app.request_ids import request_id_of
 from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
+from app.websocket_protocol import SEND_TEXT_NOW
 from domain.accounts import Unauthenticated
 from graphql_schema.context import Context, bearer_token
 
@@ -21,11 +23,24 @@ from graphql_schema.context import Context, bearer_token
 class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
     """Sends graphql-ws messages as text frames. strawberry sends what encode_json returns,
     and orjson's bytes would go out as binary frames, which browser clients (the graphql-ws
-    package reads `event.data` as a string) cannot parse."""
+    package reads `event.data` as a string) cannot parse. Written at once when the server
+    offers it (app/websocket_protocol.py), else through ASGI."""
+
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        extensions = response.scope.get("extensions") or {}
+        self._send_text_now: Callable[[str], bool] | None = extensions.get(SEND_TEXT_NOW)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        await self.send_text(orjson.dumps(message).decode())
+
+    async def send_text(self, message: str) -> None:
+        """A message already encoded (also see graphql_schema/direct_delivery.py)."""
+        send_now = self._send_text_now
+        if send_now is not None and send_now(message):
+            return
         try:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            await self.ws.send_text(message)
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
 

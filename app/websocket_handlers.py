@@ -1,5 +1,6 @@
 """strawberry's websocket protocol handlers, counting open connections and logging each
-operation with its id bound (`operation_id`) for every line written while it runs."""
+operation with its id bound (`operation_id`) for every line written while it runs. Each
+operation may write shared subscription events itself (graphql_schema/direct_delivery.py)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,24 @@ from structlog.contextvars import bind_contextvars
 
 from app.metrics import Metrics
 from graphql_schema.context import Context
+from graphql_schema.direct_delivery import (
+    DirectOutput,
+    direct_output,
+    legacy_ws_prefix,
+    transport_ws_prefix,
+)
 
 log = logging.getLogger(__name__)
 
 
 class _MeteredView(Protocol):
     metrics: Metrics
+
+
+class _TextWebSocket(Protocol):
+    """The view's websocket adapter (app/graphql_view.py)."""
+
+    async def send_text(self, message: str) -> None: ...
 
 
 @contextmanager
@@ -56,7 +69,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        with _logged(operation.id):
+        output = DirectOutput(
+            prefix=transport_ws_prefix(operation.id),
+            write=cast("_TextWebSocket", self.websocket).send_text,
+            is_open=lambda: not operation.completed,
+        )
+        with _logged(operation.id), direct_output(output):
             await super().run_operation(operation)
 
 
@@ -74,5 +92,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, Any] | None,
     ) -> None:
-        with _logged(operation_id):
+        output = DirectOutput(
+            prefix=legacy_ws_prefix(operation_id),
+            write=cast("_TextWebSocket", self.websocket).send_text,
+            is_open=lambda: operation_id in self.tasks,
+        )
+        with _logged(operation_id), direct_output(output):
             await super().handle_async_results(operation_id, query, operation_name, variables)

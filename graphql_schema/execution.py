@@ -14,14 +14,18 @@ And it executes a subscription event once for all the subscribers that ask the s
 thousands watch one symbol, every one of them would otherwise run graphql-core over the same
 price. Only payload types marked `@shared_by_subscribers` take part: their fields are plain
 data that do not depend on who asks (no context, no permissions), and the streams yield one
-object per event to all of their subscribers (see resolvers/realtime.py).
+object per event to all of their subscribers (see resolvers/realtime.py). The encoded
+payload is shared too, for graphql_schema/direct_delivery.py.
 """
 
 from collections import OrderedDict
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import orjson
 from graphql import (
     ExecutionResult,
     GraphQLList,
@@ -57,25 +61,39 @@ def shared_by_subscribers(cls: _Type) -> _Type:
 
 class _EventResults:
     """The latest events' results by the subscription that asked (its document and
-    variables). Events are keyed by identity and kept alive by their entry, so an id is
-    never reused while its entry exists; the oldest entries go first."""
+    variables), with the result's `next` payload as JSON once someone asked for it. Events
+    are keyed by identity and kept alive by their entry, so an id is never reused while its
+    entry exists; the oldest entries go first."""
 
     def __init__(self, max_entries: int) -> None:
         self._max_entries = max_entries
-        self._entries: OrderedDict[tuple[int, str], tuple[object, ExecutionResult]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, str], _EventResult] = OrderedDict()
 
-    def get(self, event: object, request: str) -> ExecutionResult | None:
+    def get(self, event: object, request: str) -> "_EventResult | None":
         entry = self._entries.get((id(event), request))
-        return entry[1] if entry is not None and entry[0] is event else None
+        return entry if entry is not None and entry.event is event else None
 
     def put(self, event: object, request: str, result: ExecutionResult) -> None:
-        self._entries[(id(event), request)] = (event, result)
+        self._entries[(id(event), request)] = _EventResult(event, result)
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
 
+class _EventResult:
+    __slots__ = ("encoded", "event", "result")
+
+    def __init__(self, event: object, result: ExecutionResult) -> None:
+        self.event = event
+        self.result = result
+        self.encoded: str | None = None
+
+
 # Per process: an event is published once and reaches every subscriber within moments.
 _EVENT_RESULTS = _EventResults(max_entries=4096)
+# The executor of the subscription whose task this is, once it mapped a shareable event.
+_SUBSCRIPTION_EXECUTOR: ContextVar["StockQLExecutionContext | None"] = ContextVar(
+    "stockql_subscription_executor", default=None
+)
 
 
 class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -91,6 +109,8 @@ class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor._relevant_sub_fields = {}
         if type(payload) in _SHARED_PAYLOAD_TYPES and isinstance(executor, StockQLExecutionContext):
             executor._shared_request = self._request()
+            # Each websocket operation runs in a task of its own: this stays with it.
+            _SUBSCRIPTION_EXECUTOR.set(self)
         return executor
 
     def execute_operation(
@@ -101,7 +121,7 @@ class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_operation(serially)
         shared = _EVENT_RESULTS.get(self.root_value, request)
         if shared is not None:
-            return shared
+            return shared.result
         result = super().execute_operation(serially)
         # Only complete, error-free results: errors are rewritten per request.
         if type(result) is ExecutionResult and not result.errors:
@@ -138,6 +158,42 @@ class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+
+@contextmanager
+def subscription_executor_scope() -> Iterator[None]:
+    """A block in which `subscription_executor` sees only a subscription started inside it."""
+    token = _SUBSCRIPTION_EXECUTOR.set(None)
+    try:
+        yield
+    finally:
+        _SUBSCRIPTION_EXECUTOR.reset(token)
+
+
+def subscription_executor() -> StockQLExecutionContext | None:
+    """The executor of the current task's subscription, once its first shareable event went
+    through graphql-core; None before and outside subscriptions."""
+    return _SUBSCRIPTION_EXECUTOR.get()
+
+
+def encoded_event_result(executor: StockQLExecutionContext, payload: object) -> str | None:
+    """The `next` payload ({"data": ...}) as JSON of `payload` executed for `executor`'s
+    subscription, worked out once per event for everyone asking the same; None when the
+    payload is not shareable or its result is not a plain error-free one."""
+    if type(payload) not in _SHARED_PAYLOAD_TYPES:
+        return None
+    request = executor._request()
+    entry = _EVENT_RESULTS.get(payload, request)
+    if entry is None:
+        result = executor.build_per_event_executor(payload).execute_operation(False)
+        if type(result) is not ExecutionResult or result.errors:
+            return None  # an awaitable too: the general path awaits and reports it
+        entry = _EVENT_RESULTS.get(payload, request)
+        if entry is None:
+            return None
+    if entry.encoded is None:
+        entry.encoded = orjson.dumps({"data": entry.result.data}).decode()
+    return entry.encoded
 
 
 def _coerce_scalars(

@@ -1,5 +1,6 @@
 """Subscriptions: prices per symbol (with replay), all prices, a user's notifications,
-prediction updates."""
+prediction updates. Shared payloads are offered to the websocket first (see
+graphql_schema/direct_delivery.py) and yielded only when it cannot take them."""
 
 from collections.abc import AsyncGenerator
 
@@ -18,6 +19,7 @@ from domain.realtime_streams import all_prices, notifications_of, predictions_of
 from domain.symbols import normalize_symbol
 from domain.users import Role
 from graphql_schema.context import Info
+from graphql_schema.direct_delivery import send_directly
 from graphql_schema.types.notifications import Notification
 from graphql_schema.types.realtime import PredictionUpdate, StockPriceUpdate
 
@@ -39,12 +41,16 @@ class RealtimeSubscription:
             feed=services.prices,
             bus=services.bus,
         ):
-            yield StockPriceUpdate.from_domain(event)
+            update = StockPriceUpdate.from_domain(event)
+            if not await send_directly(update):
+                yield update
 
     @strawberry.subscription(description="Every price update of every tracked symbol.")
     async def all_stocks(self, info: Info) -> AsyncGenerator[StockPriceUpdate, None]:
         async for event in all_prices(info.context.services.bus, ALL_STOCKS_CHANNEL):
-            yield StockPriceUpdate.from_domain(event)
+            update = StockPriceUpdate.from_domain(event)
+            if not await send_directly(update):
+                yield update
 
     @strawberry.subscription(
         description="Requires a token in connection_init. userId, when given, must be the "
@@ -80,4 +86,6 @@ class RealtimeSubscription:
             else predictions_channel(normalize_symbol(symbol))
         )
         async for event in predictions_of(info.context.services.bus, channel):
-            yield PredictionUpdate.from_domain(event)
+            update = PredictionUpdate.from_domain(event)
+            if not await send_directly(update):
+                yield update

@@ -77,6 +77,17 @@ async def test_readiness_fails_while_redis_is_down_but_queries_still_work(
     assert len(data(body)["history"]["bars"]) == 3
 
 
+async def test_a_price_subscription_while_redis_is_down_is_refused_with_a_typed_error(
+    server_with_redis_down: RunningServer,
+) -> None:
+    async with graphql_ws(server_with_redis_down.base_url) as ws:
+        assert (await ws.init())["type"] == "connection_ack"
+        operation = await ws.subscribe('subscription { stockPrice(symbol: "AAPL") { price } }')
+        payload = await ws.next_payload(operation)
+    assert payload["errors"][0]["extensions"] == {"code": "UPSTREAM_UNAVAILABLE"}
+    assert payload["errors"][0]["message"] == "Price events are unavailable; try again shortly"
+
+
 async def test_a_subscription_posted_as_plain_json_is_refused_not_failed_internally(
     sqlite_server: RunningServer,
 ) -> None:

@@ -43,6 +43,17 @@ async def update(ws: GraphQLWebSocket, operation: str) -> dict[str, Any]:
     return result
 
 
+async def updates(ws: GraphQLWebSocket, *operations: str) -> dict[str, dict[str, Any]]:
+    """The next update of each operation, whatever the order they arrive in."""
+    received: dict[str, dict[str, Any]] = {}
+    while len(received) < len(operations):
+        message = await ws.receive(within=10.0)
+        if message.get("id") in operations and message["type"] in ("next", "data"):
+            assert message["id"] not in received, message
+            received[message["id"]] = message["payload"]["data"]
+    return received
+
+
 @PROTOCOLS
 async def test_stock_price_sends_a_snapshot_then_every_update(
     server: RunningServer, protocol: str
@@ -59,6 +70,30 @@ async def test_stock_price_sends_a_snapshot_then_every_update(
             live = (await update(ws, operation))["stockPrice"]
             assert (live["price"], live["sequence"]) == (price, published.sequence)
             assert live["timestamp"].endswith("Z")
+
+
+@PROTOCOLS
+async def test_live_updates_answer_the_subscribers_own_selection(
+    server: RunningServer, protocol: str
+) -> None:
+    """Live updates are encoded once for everyone asking the same (graphql_schema/
+    direct_delivery.py): each subscriber still gets its aliases, fragments and variables."""
+    selections = {
+        "a": "subscription($s: String!) { p: stockPrice(symbol: $s) { __typename price } }",
+        "b": 'subscription { stockPrice(symbol: "NVDA") { ...Seq } } '
+        "fragment Seq on StockPriceUpdate { sequence last: price }",
+    }
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
+        await ws.init()
+        a = await ws.subscribe(selections["a"], {"s": "NVDA"})
+        b = await ws.subscribe(selections["b"])
+        await updates(ws, a, b)  # the snapshots
+        for price in (7.5, 8.25):
+            published = await publish(server, "NVDA", price)
+            assert await updates(ws, a, b) == {
+                a: {"p": {"__typename": "StockPriceUpdate", "price": price}},
+                b: {"stockPrice": {"sequence": published.sequence, "last": price}},
+            }
 
 
 async def test_resuming_with_after_replays_without_gap_or_duplicate(server: RunningServer) -> None:

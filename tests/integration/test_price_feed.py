@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from app.adapters.events.bus import BroadcastBus, open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed, stream_key
 from domain import price_replay as replay
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, UpstreamUnavailable
 from domain.events import ALL_STOCKS_CHANNEL, PriceFeed, PriceUpdated, stock_channel
 from domain.price_codec import decode_price, encode_price
 from domain.price_replay import replay_then_live
@@ -348,3 +348,26 @@ async def test_a_malformed_after_is_refused_before_subscribing(subject: Subject)
     with pytest.raises(InvalidInput) as raised:
         await anext(replay_then_live(subject.feed, subject.bus, "AAPL", "latest"))
     assert raised.value.field == "after"
+
+
+async def test_a_redis_feed_without_a_free_connection_in_time_raises_a_typed_error(
+    redis_url: str,
+) -> None:
+    # What a burst of thousands of new subscriptions did to the default pool: each one reads
+    # the feed, and those that found no connection within the pool timeout failed untyped.
+    pool = aioredis.BlockingConnectionPool.from_url(redis_url, max_connections=1, timeout=0.2)
+    client = aioredis.Redis(connection_pool=pool)
+    async with open_event_bus(None) as bus:
+        feed = RedisPriceFeed(client, bus)
+        holder = aioredis.Redis(connection_pool=pool)
+        key = f"stockql:test:block:{uuid.uuid4().hex}"
+        blocking = asyncio.create_task(holder.blpop([key], timeout=5))
+        try:
+            await asyncio.sleep(0.1)  # the only connection is now busy with BLPOP
+            with pytest.raises(UpstreamUnavailable, match="Price events are unavailable"):
+                await feed.latest("AAPL")
+        finally:
+            blocking.cancel()
+            await asyncio.gather(blocking, return_exceptions=True)
+            await client.aclose()
+            await pool.disconnect()

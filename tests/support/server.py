@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from app.main import create_app
 from app.settings import Settings
+from app.websocket_protocol import StockQLWebSocketProtocol
 
 
 def free_port() -> int:
@@ -46,11 +48,10 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
-    app = create_app(settings)
-    port = free_port()
+async def serving(app: ASGIApp, port: int) -> AsyncIterator[None]:
+    """`app` served by uvicorn on 127.0.0.1:`port` as `stockql serve` serves it, until exit."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+        app, host="127.0.0.1", port=port, log_level="warning", ws=StockQLWebSocketProtocol
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -60,9 +61,17 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 task.result()
                 raise RuntimeError("server stopped during start-up")
             await asyncio.sleep(0.02)
-        base_url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            yield RunningServer(app=app, base_url=base_url, client=client)
+        yield
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
+    app = create_app(settings)
+    port = free_port()
+    async with serving(app, port):
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            yield RunningServer(app=app, base_url=base_url, client=client)

@@ -6,30 +6,12 @@ from typing import Any
 import strawberry
 from graphql import ExecutionResult
 
-from graphql_schema.execution import StockQLExecutionContext, shared_by_subscribers
-
-
-@shared_by_subscribers
-@strawberry.type
-class Tick:
-    symbol: str
-    price: float
-
-
-@strawberry.type
-class PrivateTick:
-    symbol: str
-    price: float
-
+from graphql_schema.execution import StockQLExecutionContext
+from tests.support.tick_payloads import PrivateTick, Query, Tick
 
 TICK = Tick(symbol="AAPL", price=101.5)
 PRIVATE_TICK = PrivateTick(symbol="AAPL", price=101.5)
 FAILING = Tick(symbol="AAPL", price=None)  # type: ignore[arg-type]
-
-
-@strawberry.type
-class Query:
-    ok: bool = True
 
 
 @strawberry.type

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import redis.asyncio as aioredis
 
+from app.adapters.redis_outage import UNAVAILABLE
+from domain.errors import UpstreamUnavailable
 from domain.events import ALL_STOCKS_CHANNEL, EventBus, PriceUpdated, stock_channel
 from domain.price_codec import decode_price, encode_price
 from domain.sequences import (
@@ -53,8 +56,9 @@ class RedisPriceFeed:
 
     Streams are trimmed approximately (MAXLEN ~): Redis removes whole nodes only, so a stream
     holds at least `max_length` entries and somewhat more (up to a node, 100 by default).
-    Redis errors are raised: an event that could not be stored is not published, and one
-    stored but not published stays stored for replay. The client must return bytes
+    Redis errors are raised (UpstreamUnavailable while Redis is unreachable, or when no pooled
+    connection freed up in time): an event that could not be stored is not published, and
+    one stored but not published stays stored for replay. The client must return bytes
     (decode_responses=False); its owner closes it.
     """
 
@@ -70,16 +74,17 @@ class RedisPriceFeed:
 
     async def append(self, event: PriceUpdated) -> PriceUpdated:
         """XADD the event (its entry id becomes the sequence), then publish it."""
-        entry_id = await self._client.xadd(
-            stream_key(event.symbol),
-            {_EVENT_FIELD: encode_price(replace(event, sequence=""))},
-            maxlen=self._max_length,
-            approximate=True,
-        )
-        # decode_responses=False (checked at construction) makes replies bytes, never str.
-        assert isinstance(entry_id, bytes)
-        stored = replace(event, sequence=entry_id.decode())
-        await _publish(self._bus, stored)
+        with _unreachable_as_unavailable():
+            entry_id = await self._client.xadd(
+                stream_key(event.symbol),
+                {_EVENT_FIELD: encode_price(replace(event, sequence=""))},
+                maxlen=self._max_length,
+                approximate=True,
+            )
+            # decode_responses=False (checked at construction) makes replies bytes, never str.
+            assert isinstance(entry_id, bytes)
+            stored = replace(event, sequence=entry_id.decode())
+            await _publish(self._bus, stored)
         return stored
 
     async def after(self, symbol: str, sequence: str, *, limit: int = 1000) -> list[PriceUpdated]:
@@ -90,14 +95,26 @@ class RedisPriceFeed:
         if start == (MAX_PART, MAX_PART):
             return []  # Nothing can follow, and Redis refuses an exclusive start past the end.
         # "(" makes the start exclusive (Redis 6.2+).
-        entries = await self._client.xrange(
-            stream_key(symbol), min=f"({format_sequence(start)}", max="+", count=limit
-        )
+        with _unreachable_as_unavailable():
+            entries = await self._client.xrange(
+                stream_key(symbol), min=f"({format_sequence(start)}", max="+", count=limit
+            )
         return [_stored(entry) for entry in entries or ()]
 
     async def latest(self, symbol: str) -> PriceUpdated | None:
-        entries = await self._client.xrevrange(stream_key(symbol), count=1)
+        with _unreachable_as_unavailable():
+            entries = await self._client.xrevrange(stream_key(symbol), count=1)
         return _stored(entries[0]) if entries else None
+
+
+@contextmanager
+def _unreachable_as_unavailable() -> Iterator[None]:
+    """Redis down, or every pooled connection busy past the pool timeout (a burst of new
+    subscriptions), as the typed error clients can retry on."""
+    try:
+        yield
+    except UNAVAILABLE as error:
+        raise UpstreamUnavailable("Price events are unavailable; try again shortly") from error
 
 
 def _stored(entry: tuple[object, object]) -> PriceUpdated:

@@ -1,0 +1,157 @@
+"""Shared subscription events written straight to the websocket operation, each payload
+encoded once, and what still takes strawberry's general path."""
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from graphql import ExecutionResult
+from strawberry.http.exceptions import WebSocketDisconnected
+
+from graphql_schema.direct_delivery import (
+    DirectOutput,
+    direct_output,
+    legacy_ws_prefix,
+    send_directly,
+    transport_ws_prefix,
+)
+from graphql_schema.execution import StockQLExecutionContext
+from tests.support.tick_payloads import PrivateTick, Query, Tick
+
+TICKS = [Tick(symbol="AAPL", price=100.0 + i) for i in range(3)]
+FAILING = Tick(symbol="AAPL", price=None)  # type: ignore[arg-type]
+
+
+async def offered(payloads: list[Any]) -> AsyncGenerator[Any, None]:
+    """What the project's resolvers do: offer each payload, yield what is not taken."""
+    for payload in payloads:
+        if not await send_directly(payload):
+            yield payload
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncGenerator[Tick, None]:
+        async for tick in offered([*TICKS, FAILING, TICKS[0]]):
+            yield tick
+
+    @strawberry.subscription
+    async def private_ticks(self) -> AsyncGenerator[PrivateTick, None]:
+        async for tick in offered([PrivateTick(symbol="AAPL", price=float(i)) for i in range(3)]):
+            yield tick
+
+
+SCHEMA = strawberry.Schema(
+    query=Query, subscription=Subscription, execution_context_class=StockQLExecutionContext
+)
+TICKS_QUERY = (
+    "subscription { t: ticks { __typename price ...Named } } fragment Named on Tick { symbol }"
+)
+
+
+class Connection:
+    """Stands in for the websocket: what the operation wrote, as text."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.written: list[str] = []
+        self.open = True
+        self.fail = fail
+
+    async def write(self, text: str) -> None:
+        if self.fail:
+            raise WebSocketDisconnected()
+        self.written.append(text)
+
+
+async def stream(query: str, output: DirectOutput | None) -> list[ExecutionResult]:
+    """The results strawberry's general path produced, with `output` open or not."""
+
+    async def collect() -> list[ExecutionResult]:
+        source = await SCHEMA.subscribe(query)
+        assert isinstance(source, AsyncIterator)
+        return [result async for result in source]
+
+    if output is None:
+        return await collect()
+    with direct_output(output):
+        return await collect()
+
+
+def output_to(connection: Connection, prefix: str) -> DirectOutput:
+    return DirectOutput(prefix=prefix, write=connection.write, is_open=lambda: connection.open)
+
+
+def ticks_data(tick: Tick) -> dict[str, Any]:
+    return {"t": {"__typename": "Tick", "price": tick.price, "symbol": tick.symbol}}
+
+
+async def test_events_after_the_first_are_written_in_the_operations_own_messages() -> None:
+    connection = Connection()
+    results = await stream(TICKS_QUERY, output_to(connection, transport_ws_prefix('op"1')))
+    # The first event shows the executor; the failing one (and only it) is reported as always.
+    assert [result.data for result in results[:1]] == [ticks_data(TICKS[0])]
+    assert len(results) == 2
+    assert results[1].errors
+    assert results[1].data is None
+    messages = [orjson.loads(text) for text in connection.written]
+    assert messages == [
+        {"id": 'op"1', "type": "next", "payload": {"data": ticks_data(tick)}}
+        for tick in (TICKS[1], TICKS[2], TICKS[0])
+    ]
+
+
+async def test_legacy_protocol_messages_are_data_messages() -> None:
+    connection = Connection()
+    await stream(TICKS_QUERY, output_to(connection, legacy_ws_prefix("7")))
+    assert orjson.loads(connection.written[0]) == {
+        "type": "data",
+        "id": "7",
+        "payload": {"data": ticks_data(TICKS[1])},
+    }
+
+
+async def test_written_payloads_equal_the_general_paths_results() -> None:
+    general = await stream(TICKS_QUERY, None)
+    connection = Connection()
+    await stream(TICKS_QUERY, output_to(connection, transport_ws_prefix("1")))
+    written = [orjson.loads(text)["payload"] for text in connection.written]
+    expected = [{"data": result.data} for result in general if not result.errors]
+    assert written == expected[1:]
+
+
+async def test_every_subscriber_asking_the_same_gets_one_encoded_payload() -> None:
+    first, second = Connection(), Connection()
+    await stream(TICKS_QUERY, output_to(first, transport_ws_prefix("1")))
+    await stream(TICKS_QUERY, output_to(second, transport_ws_prefix("1")))
+    assert first.written == second.written
+
+
+async def test_unmarked_payload_types_always_take_the_general_path() -> None:
+    connection = Connection()
+    results = await stream("subscription { privateTicks { price } }", output_to(connection, "{"))
+    assert [result.data for result in results] == [
+        {"privateTicks": {"price": float(i)}} for i in range(3)
+    ]
+    assert connection.written == []
+
+
+async def test_nothing_is_written_once_the_operation_ended_or_the_socket_closed() -> None:
+    ended = Connection()
+    ended.open = False
+    results = await stream(TICKS_QUERY, output_to(ended, transport_ws_prefix("1")))
+    assert ended.written == []
+    assert len(results) == 2
+
+    closed = Connection(fail=True)
+    results = await stream(TICKS_QUERY, output_to(closed, transport_ws_prefix("1")))
+    assert closed.written == []
+    assert len(results) == 2
+
+
+@pytest.mark.parametrize("query", [TICKS_QUERY, "subscription { ticks { price } }"])
+async def test_without_a_direct_output_every_event_is_yielded(query: str) -> None:
+    results = await stream(query, None)
+    assert len(results) == 5
