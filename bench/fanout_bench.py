@@ -313,11 +313,15 @@ def print_result(result: Result) -> None:
         print(f"          error: {error}", flush=True)
 
 
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2g}x" if denominator else "-"
+
+
 def report(results: list[Result]) -> None:
     by_key = {(result.server, result.level): result for result in results}
     print(
         "\n| subscribers | GraphQL msg/s (delivered) | plain msg/s | GraphQL p50 / p99 ms "
-        "| plain p50 / p99 ms | p99 GraphQL/plain | GraphQL server CPU |"
+        "| plain p50 / p99 ms | p99 GraphQL/plain | server CPU GraphQL / plain (ratio) |"
     )
     print("|---|---|---|---|---|---|---|")
     for level in sorted({result.level for result in results}):
@@ -326,13 +330,14 @@ def report(results: list[Result]) -> None:
         def share(result: Result) -> str:
             return f"{result.delivered / result.expected * 100:.1f}%" if result.expected else "-"
 
+        cpu, plain_cpu = graphql.cpu_percent["server"], plain.cpu_percent["server"]
         print(
             f"| {level:,} | {graphql.delivered_per_second:,.0f} ({share(graphql)}) "
             f"| {plain.delivered_per_second:,.0f} ({share(plain)}) "
             f"| {graphql.p50_ms:.1f} / {graphql.p99_ms:.1f} "
             f"| {plain.p50_ms:.1f} / {plain.p99_ms:.1f} "
-            f"| {graphql.p99_ms / plain.p99_ms:.1f}x "
-            f"| {graphql.cpu_percent['server']:.0f}% |"
+            f"| {ratio(graphql.p99_ms, plain.p99_ms)} "
+            f"| {cpu:.0f}% / {plain_cpu:.0f}% ({ratio(cpu, plain_cpu)}) |"
         )
     top = by_key.get(("graphql", TARGET_SUBSCRIBERS))
     if top is not None:

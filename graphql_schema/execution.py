@@ -187,7 +187,11 @@ def encoded_event_result(executor: StockQLExecutionContext, payload: object) -> 
     if entry is None:
         result = executor.build_per_event_executor(payload).execute_operation(False)
         if type(result) is not ExecutionResult or result.errors:
-            return None  # an awaitable too: the general path awaits and reports it
+            # The general path executes it again, awaits what is awaitable and reports errors.
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # a coroutine never awaited would warn
+            return None
         entry = _EVENT_RESULTS.get(payload, request)
         if entry is None:
             return None
