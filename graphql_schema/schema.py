@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
 from graphql_schema.scalars import scalar_map
 from graphql_schema.types.errors import exception_handlers
 from resolvers.alerts import AlertsMutation
@@ -34,8 +35,10 @@ from resolvers.realtime import RealtimeSubscription
 from resolvers.users import UsersMutation, UsersQuery
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
-# Distinct documents whose validation is remembered (bounded: clients may send any text).
+# Distinct documents whose parsing and validation are remembered (bounded: clients may send
+# any text).
 VALIDATION_CACHE_SIZE = 512
+PARSED_DOCUMENTS = 512
 
 
 @strawberry.type
@@ -102,13 +105,22 @@ class StockQLSchema(strawberry.Schema):
             operation_extensions,
         )
 
-    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> StreamResult:
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> StreamResult:
         """Any operation over a websocket. A subscribe message may carry any JSON as its
-        query, and strawberry fails on a missing or non-string one with an internal error:
-        it is refused as bad input instead."""
+        query and variables, and strawberry fails on a missing or non-string query, and
+        graphql-core on variables that are not an object, with an internal error: they are
+        refused as bad input instead."""
         if not isinstance(query, str) or not query:
             return _refused("The operation's query must be a non-empty string")
-        return await super().stream(query, *args, **kwargs)
+        if not isinstance(variable_values, dict | None):
+            return _refused("The operation's variables must be a JSON object")
+        return await super().stream(query, variable_values, *args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -157,11 +169,14 @@ def build_schema(
     ]
     if not limits.introspection:
         limit_rules.append(NoSchemaIntrospectionCustomRule)
+    # One cache per schema: every document in it passed this schema's token limit.
+    documents = ParsedDocuments(max_entries=PARSED_DOCUMENTS)
     all_extensions: list[type[SchemaExtension] | Any] = [
         *extensions,
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
+        lambda: RememberParsedDocuments(documents),
     ]
     return StockQLSchema(
         query=Query,

@@ -122,3 +122,21 @@ async def test_a_websocket_operation_without_a_query_string_is_bad_input(
         await ws.send({"id": "1", "type": kind, "payload": {"query": query}})
         payload = await ws.next_payload("1")
     assert payload["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+@pytest.mark.parametrize("variables", [["AAPL"], "AAPL", 5, True])
+async def test_websocket_variables_that_are_not_an_object_are_bad_input(
+    sqlite_server: RunningServer, protocol: str, variables: object
+) -> None:
+    # graphql-core failed on these with an internal error (and a logged traceback each).
+    query = "subscription ($s: String!) { stockPrice(symbol: $s) { price } }"
+    async with graphql_ws(sqlite_server.base_url, protocol=protocol) as ws:
+        assert (await ws.init())["type"] == "connection_ack"
+        kind = "subscribe" if protocol == TRANSPORT_WS else "start"
+        await ws.send(
+            {"id": "1", "type": kind, "payload": {"query": query, "variables": variables}}
+        )
+        payload = await ws.next_payload("1")
+    assert payload["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert payload["errors"][0]["message"] == "The operation's variables must be a JSON object"
