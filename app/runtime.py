@@ -96,7 +96,11 @@ async def open_runtime(
     async with AsyncExitStack() as stack:
         if settings.migrates_on_start:
             await asyncio.to_thread(upgrade_database, settings.database_url)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(
+            settings.database_url,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            statement_timeout=settings.database_statement_timeout_seconds,
+        )
         stack.push_async_callback(engine.dispose)
         redis = None
         if settings.redis_url:

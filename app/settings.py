@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     database_url: str = "sqlite+aiosqlite:///./stockql.db"
+    # PostgreSQL: how long a request waits for one of the pooled connections, and how long
+    # one statement may run, before it fails with UPSTREAM_UNAVAILABLE instead of hanging.
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=30.0, gt=0)
     redis_url: str | None = None
     # Commands beyond this many at once wait up to the timeout for a pooled connection.
     redis_max_connections: int = Field(default=64, ge=1)

@@ -104,3 +104,34 @@ async def test_session_objects_stay_readable_after_commit(tmp_path: Path) -> Non
             assert row.fetched_at == fetched_at
     finally:
         await engine.dispose()
+
+
+async def test_a_statement_past_the_statement_timeout_raises_database_unavailable(
+    pg_url: str,
+) -> None:
+    engine = create_engine(pg_url, statement_timeout=0.2)
+    try:
+        async with engine.connect() as connection:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(DatabaseUnavailable, match="took too long"):
+                await connection.execute(text("SELECT pg_sleep(5)"))
+            assert asyncio.get_running_loop().time() - started < 4
+        await ping(engine)  # the connection went back to the pool in working order
+    finally:
+        await engine.dispose()
+
+
+async def test_no_pooled_connection_within_the_pool_timeout_raises_database_unavailable(
+    pg_url: str,
+) -> None:
+    engine = create_engine(pg_url, pool_timeout=0.2)
+    held = [await engine.connect() for _ in range(20)]  # pool_size 10 + max_overflow 10
+    try:
+        with pytest.raises(DatabaseUnavailable, match="busy"):
+            await ping(engine)
+        await held.pop().close()
+        await ping(engine)  # one freed up: served again
+    finally:
+        for connection in held:
+            await connection.close()
+        await engine.dispose()

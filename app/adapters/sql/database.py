@@ -10,19 +10,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.adapters.sql.outage import report_outages
+from app.adapters.sql.outage import OutageReportingPool, report_outages
 
 # How long a SQLite writer waits for another writer's lock before failing with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How long opening a PostgreSQL connection may take before the database counts as unavailable.
 CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_POOL_TIMEOUT_SECONDS = 10.0
 
 
-def create_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pooled: bool = True,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
+    statement_timeout: float | None = None,
+) -> AsyncEngine:
     """Create the engine for `url` (`sqlite+aiosqlite://...` or `postgresql+asyncpg://...`).
 
     `pooled=False` opens a fresh connection per checkout: for one-shot users such as migrations.
-    The caller owns the engine and must `await engine.dispose()` it.
+    On PostgreSQL, a checkout waits at most `pool_timeout` seconds for a pooled connection and
+    a statement runs at most `statement_timeout` seconds (None: no limit); either failing is
+    DatabaseUnavailable. The caller owns the engine and must `await engine.dispose()` it.
     """
     options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if make_url(url).get_backend_name() == "sqlite":
@@ -34,15 +43,20 @@ def create_engine(url: str, *, pooled: bool = True) -> AsyncEngine:
         # Per process: 10 connections kept, 10 more in bursts. pre_ping replaces connections the
         # server closed (restarts, idle timeouts); recycling outlives proxies that drop idle ones.
         options |= {
+            "poolclass": OutageReportingPool,
             "pool_size": 10,
             "max_overflow": 10,
+            "pool_timeout": pool_timeout,
             "pool_recycle": 1800,
             "pool_pre_ping": True,
         }
+    server_settings = {"application_name": "stockql"}
+    if statement_timeout is not None:
+        server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
     engine = create_async_engine(
         url,
         connect_args={
-            "server_settings": {"application_name": "stockql"},
+            "server_settings": server_settings,
             # asyncpg waits 60 s by default for a server that does not answer.
             "timeout": CONNECT_TIMEOUT_SECONDS,
         },
