@@ -34,10 +34,14 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
     async def send_json(self, message: Mapping[str, object]) -> None:
         await self.send_text(orjson.dumps(message).decode())
 
+    def send_text_now(self, message: str) -> bool:
+        """Write an encoded message at once; False when it has to go through `send_text`."""
+        send_now = self._send_text_now
+        return send_now is not None and send_now(message)
+
     async def send_text(self, message: str) -> None:
         """A message already encoded (also see graphql_schema/direct_delivery.py)."""
-        send_now = self._send_text_now
-        if send_now is not None and send_now(message):
+        if self.send_text_now(message):
             return
         try:
             await self.ws.send_text(message)

@@ -37,6 +37,8 @@ class _TextWebSocket(Protocol):
 
     async def send_text(self, message: str) -> None: ...
 
+    def send_text_now(self, message: str) -> bool: ...
+
 
 @contextmanager
 def _counted(view: object) -> Iterator[None]:
@@ -69,9 +71,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
+        websocket = cast("_TextWebSocket", self.websocket)
         output = DirectOutput(
             prefix=transport_ws_prefix(operation.id),
-            write=cast("_TextWebSocket", self.websocket).send_text,
+            write=websocket.send_text,
+            write_now=websocket.send_text_now,
             is_open=lambda: not operation.completed,
         )
         with _logged(operation.id), direct_output(output):
@@ -92,9 +96,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, Any] | None,
     ) -> None:
+        websocket = cast("_TextWebSocket", self.websocket)
         output = DirectOutput(
             prefix=legacy_ws_prefix(operation_id),
-            write=cast("_TextWebSocket", self.websocket).send_text,
+            write=websocket.send_text,
+            write_now=websocket.send_text_now,
             is_open=lambda: operation_id in self.tasks,
         )
         with _logged(operation_id), direct_output(output):

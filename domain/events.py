@@ -3,7 +3,7 @@ and the event bus (fan-out to every replica's subscribers)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +46,13 @@ class Subscription(Protocol):
     """Messages of one channel, as they arrive, until the subscription ends."""
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    def hand_off(self, handler: Callable[[bytes], bool] | None) -> None:
+        """Offer each message to `handler` as it arrives (synchronously, in the bus's task)
+        while the consumer is waiting for the next one and none is pending: True means the
+        handler dealt with it and it is not iterated, False queues it as usual. A consumer
+        that can deliver on the spot is then not woken up for every message. None stops it."""
+        ...
 
 
 class EventBus(Protocol):

@@ -6,7 +6,7 @@ This is what the stockPrice subscription streams.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
 from domain.errors import InvalidInput
@@ -20,7 +20,12 @@ REPLAY_BATCH = 1000
 
 
 async def replay_then_live(
-    feed: PriceFeed, bus: EventBus, symbol: str, after: str | None
+    feed: PriceFeed,
+    bus: EventBus,
+    symbol: str,
+    after: str | None,
+    *,
+    direct: Callable[[PriceUpdated], bool] | None = None,
 ) -> AsyncGenerator[PriceUpdated, None]:
     """With `after`, the stored events of `symbol` after that sequence, oldest first, then the
     live ones; without, the latest stored event (a snapshot, if any), then the live ones.
@@ -32,6 +37,11 @@ async def replay_then_live(
     replay is being consumed, the feed is read once more when live events start, for those
     in between. Raises InvalidInput (field "after") for a malformed `after`, before
     subscribing. Close the iterator (contextlib.aclosing) to unsubscribe at once.
+
+    `direct`, when given, is offered each live event that would be yielded next, on arrival
+    (see Subscription.hand_off): when it returns True the event counts as delivered and is
+    not yielded. Not the first live event after a replay or snapshot, which may have a gap
+    to fill from the feed first.
     """
     last = None if after is None else parse_sequence(after)
     async with bus.subscribe(stock_channel(symbol), keep_latest_only=True) as subscription:
@@ -47,6 +57,24 @@ async def replay_then_live(
                     last = parse_sequence(event.sequence)
         # Without anything stored there is no point to continue from, hence nothing to fill.
         fill_in = last is not None
+
+        def deliver_live(message: bytes) -> bool:
+            nonlocal last
+            if fill_in or direct is None:
+                return False
+            live = _decode(message)
+            if live is None:
+                return True  # skipped, as below
+            event, key = live
+            if last is not None and key <= last:
+                return True
+            if not direct(event):
+                return False
+            last = key
+            return True
+
+        if direct is not None:
+            subscription.hand_off(deliver_live)
         async for message in subscription:
             live = _decode(message)
             if live is None:

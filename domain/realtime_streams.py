@@ -4,7 +4,7 @@ predictions. Each unsubscribes as soon as its consumer closes it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
 from domain.events import (
@@ -24,30 +24,55 @@ log = logging.getLogger(__name__)
 
 
 async def prices_of(
-    symbol: str, after: str | None, *, quotes: QuoteService, feed: PriceFeed, bus: EventBus
+    symbol: str,
+    after: str | None,
+    *,
+    quotes: QuoteService,
+    feed: PriceFeed,
+    bus: EventBus,
+    direct: Callable[[PriceUpdated], bool] | None = None,
 ) -> AsyncGenerator[PriceUpdated, None]:
     """The latest price of a known symbol at once (or, with `after`, everything stored after
     that sequence), then every update. Raises NotFound for an unknown symbol and InvalidInput
     for a malformed `after`, before anything is sent.
 
     A symbol nobody has published yet gets its current quote stored as the first event, so
-    that even the snapshot carries a sequence to resume from."""
+    that even the snapshot carries a sequence to resume from. `direct`: see
+    replay_then_live."""
     quote = await quotes.latest(symbol)
     if after is None and await feed.latest(symbol) is None:
         await feed.append(price_event(quote))
-    async with aclosing(replay_then_live(feed, bus, symbol, after)) as events:
+    async with aclosing(replay_then_live(feed, bus, symbol, after, direct=direct)) as events:
         async for event in events:
             yield event
 
 
-async def all_prices(bus: EventBus, channel: str) -> AsyncGenerator[PriceUpdated, None]:
-    """Live price events of every symbol; a slow consumer gets the newest pending one."""
+async def all_prices(
+    bus: EventBus, channel: str, *, direct: Callable[[PriceUpdated], bool] | None = None
+) -> AsyncGenerator[PriceUpdated, None]:
+    """Live price events of every symbol; a slow consumer gets the newest pending one.
+    `direct`, when given, is offered each event on arrival and what it takes is not yielded
+    (see Subscription.hand_off)."""
     async with bus.subscribe(channel, keep_latest_only=True) as subscription:
+        if direct is not None:
+            subscription.hand_off(lambda message: _offer(message, direct))
         async for message in subscription:
-            try:
-                yield decode_price(message)
-            except ValueError as error:
-                log.warning("skipping an undecodable price message: %s", error)
+            event = _decoded(message)
+            if event is not None:
+                yield event
+
+
+def _offer(message: bytes, direct: Callable[[PriceUpdated], bool]) -> bool:
+    event = _decoded(message)
+    return event is None or direct(event)  # an undecodable one is skipped either way
+
+
+def _decoded(message: bytes) -> PriceUpdated | None:
+    try:
+        return decode_price(message)
+    except ValueError as error:
+        log.warning("skipping an undecodable price message: %s", error)
+        return None
 
 
 async def notifications_of(bus: EventBus, channel: str) -> AsyncGenerator[Notification, None]:

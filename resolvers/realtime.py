@@ -19,7 +19,7 @@ from domain.realtime_streams import all_prices, notifications_of, predictions_of
 from domain.symbols import normalize_symbol
 from domain.users import Role
 from graphql_schema.context import Info
-from graphql_schema.direct_delivery import send_directly
+from graphql_schema.direct_delivery import direct_sender, send_directly
 from graphql_schema.types.notifications import Notification
 from graphql_schema.types.realtime import PredictionUpdate, StockPriceUpdate
 
@@ -40,6 +40,7 @@ class RealtimeSubscription:
             quotes=services.quotes,
             feed=services.prices,
             bus=services.bus,
+            direct=direct_sender(StockPriceUpdate.from_domain),
         ):
             update = StockPriceUpdate.from_domain(event)
             if not await send_directly(update):
@@ -47,7 +48,8 @@ class RealtimeSubscription:
 
     @strawberry.subscription(description="Every price update of every tracked symbol.")
     async def all_stocks(self, info: Info) -> AsyncGenerator[StockPriceUpdate, None]:
-        async for event in all_prices(info.context.services.bus, ALL_STOCKS_CHANNEL):
+        direct = direct_sender(StockPriceUpdate.from_domain)
+        async for event in all_prices(info.context.services.bus, ALL_STOCKS_CHANNEL, direct=direct):
             update = StockPriceUpdate.from_domain(event)
             if not await send_directly(update):
                 yield update

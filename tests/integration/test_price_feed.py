@@ -331,6 +331,55 @@ async def test_without_anything_stored_live_events_come_as_published(
         assert await take(events, 1) == published
 
 
+class Direct:
+    """A `direct` receiver for replay_then_live: takes events while `accepting`."""
+
+    def __init__(self) -> None:
+        self.taken: list[PriceUpdated] = []
+        self.accepting = True
+        self.arrived = asyncio.Event()
+
+    def __call__(self, event: PriceUpdated) -> bool:
+        if not self.accepting:
+            return False
+        self.taken.append(event)
+        self.arrived.set()
+        return True
+
+    async def wait_for(self, count: int) -> list[PriceUpdated]:
+        async with asyncio.timeout(ARRIVAL):
+            while len(self.taken) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.taken
+
+
+async def test_live_events_handed_off_directly_keep_order_without_gap_or_duplicate(
+    subject: Subject, symbol: str
+) -> None:
+    stored = await append(subject.feed, symbol, 3)
+    direct = Direct()
+    replaying = replay_then_live(
+        subject.feed, subject.bus, symbol, stored[0].sequence, direct=direct
+    )
+    async with aclosing(replaying) as events:
+        assert await take(events, 2) == stored[1:]
+        # The first live event comes through the generator: a gap may need filling first.
+        first_live = await append(subject.feed, symbol, 1, first=3)
+        assert await take(events, 1) == first_live
+        reading = asyncio.ensure_future(anext(events))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the reader is now waiting for a message
+        handed = await append(subject.feed, symbol, 3, first=4)
+        assert sequences(await direct.wait_for(3)) == sequences(handed)
+        assert not reading.done()
+        # Declined ones are yielded, in order, after what was handed off.
+        direct.accepting = False
+        declined = await append(subject.feed, symbol, 1, first=7)
+        async with asyncio.timeout(ARRIVAL):
+            assert [await reading] == declined
+
+
 async def test_live_events_are_compared_to_the_replay_as_numbers(symbol: str) -> None:
     async with open_event_bus(None) as bus:
         # One millisecond for all: the counters go 5-0 .. 5-9, then 5-10, which a string

@@ -13,6 +13,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from graphql_schema.direct_delivery import (
     DirectOutput,
     direct_output,
+    direct_sender,
     legacy_ws_prefix,
     send_directly,
     transport_ws_prefix,
@@ -59,11 +60,17 @@ class Connection:
         self.written: list[str] = []
         self.open = True
         self.fail = fail
+        self.writable = True
 
     async def write(self, text: str) -> None:
         if self.fail:
             raise WebSocketDisconnected()
         self.written.append(text)
+
+    def write_now(self, text: str) -> bool:
+        if self.writable:
+            self.written.append(text)
+        return self.writable
 
 
 async def stream(query: str, output: DirectOutput | None) -> list[ExecutionResult]:
@@ -81,7 +88,12 @@ async def stream(query: str, output: DirectOutput | None) -> list[ExecutionResul
 
 
 def output_to(connection: Connection, prefix: str) -> DirectOutput:
-    return DirectOutput(prefix=prefix, write=connection.write, is_open=lambda: connection.open)
+    return DirectOutput(
+        prefix=prefix,
+        write=connection.write,
+        write_now=connection.write_now,
+        is_open=lambda: connection.open,
+    )
 
 
 def ticks_data(tick: Tick) -> dict[str, Any]:
@@ -155,3 +167,35 @@ async def test_nothing_is_written_once_the_operation_ended_or_the_socket_closed(
 async def test_without_a_direct_output_every_event_is_yielded(query: str) -> None:
     results = await stream(query, None)
     assert len(results) == 5
+
+
+async def test_events_handed_off_by_the_bus_are_written_at_once_once_the_executor_is_known() -> (
+    None
+):
+    connection = Connection()
+    output = output_to(connection, transport_ws_prefix("1"))
+    tick = Tick(symbol="MSFT", price=7.0)
+    assert not output.send_now(tick)  # nothing has shown the executor yet
+    await stream(TICKS_QUERY, output)  # `send` saw it on the second event
+    written = len(connection.written)
+    assert output.send_now(tick)
+    assert orjson.loads(connection.written[written]) == {
+        "id": "1",
+        "type": "next",
+        "payload": {"data": ticks_data(tick)},
+    }
+    connection.writable = False  # flow control: left to the operation's task
+    assert not output.send_now(Tick(symbol="MSFT", price=8.0))
+    assert not output.send_now(PrivateTick(symbol="MSFT", price=9.0))
+    connection.writable, connection.open = True, False
+    assert output.send_now(Tick(symbol="MSFT", price=10.0))  # ended: dropped
+    assert len(connection.written) == written + 1
+
+
+async def test_a_direct_sender_exists_only_inside_a_websocket_operation() -> None:
+    assert direct_sender(lambda event: event) is None
+    connection = Connection()
+    with direct_output(output_to(connection, transport_ws_prefix("1"))):
+        sender = direct_sender(lambda price: Tick(symbol="AAPL", price=price))
+    assert sender is not None
+    assert not sender(1.0)  # no executor known yet: the event goes the task's way

@@ -146,7 +146,7 @@ class BoundedBroadcast(Broadcast):
         delivered = superseded = overflowed = 0
         for subscriber in list(subscribers):
             delivery = subscriber.deliver(event)
-            if delivery is Delivery.QUEUED:
+            if delivery is Delivery.QUEUED or delivery is Delivery.HANDED_OFF:
                 delivered += 1
             elif delivery is Delivery.REPLACED:
                 delivered += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
@@ -69,6 +69,13 @@ class _Messages:
 
     def __aiter__(self) -> Self:
         return self
+
+    def hand_off(self, handler: Callable[[bytes], bool] | None) -> None:
+        """See domain.events.Subscription.hand_off."""
+        if handler is None:
+            self._subscriber.hand_off(None)
+        else:
+            self._subscriber.hand_off(lambda event: handler(message_bytes(event)))
 
     async def __anext__(self) -> bytes:
         try:

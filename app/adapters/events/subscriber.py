@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from broadcaster import Event
 
@@ -14,11 +15,15 @@ from broadcaster._base import Subscriber, Unsubscribed
 
 from domain.events import SubscriberOverflow
 
+log = logging.getLogger(__name__)
+
 
 class Delivery(enum.Enum):
     """What `BoundedSubscriber.deliver` did with a message."""
 
     QUEUED = "queued"
+    # Dealt with on arrival by the subscriber's hand-off handler: never queued.
+    HANDED_OFF = "handed_off"
     # Queued in place of the pending one, which the reader will never see (keep_latest_only).
     REPLACED = "replaced"
     # Not queued: the subscriber fell `max_pending` behind; those and this one are dropped.
@@ -35,6 +40,11 @@ class BoundedSubscriber(Subscriber):
     pending messages are dropped and the next `get()` raises SubscriberOverflow, so that the
     reader resumes from what it has. `deliver` never blocks, so one slow subscriber cannot
     hold up the others.
+
+    With a hand-off handler (`hand_off`), a message arriving while the reader waits in
+    `get()` with nothing pending goes to the handler first: only what it declines is queued
+    and wakes the reader. Never while the reader is busy with an earlier message, so the
+    two never overtake each other.
     """
 
     def __init__(self, channel: str, *, max_pending: int, keep_latest_only: bool = False) -> None:
@@ -49,11 +59,23 @@ class BoundedSubscriber(Subscriber):
         self._changed = asyncio.Event()
         self._overflowed = False
         self._closed = False
+        self._handler: Callable[[Event], bool] | None = None
+        self._reader_waiting = False
+
+    def hand_off(self, handler: Callable[[Event], bool] | None) -> None:
+        """See the class: None stops handing off."""
+        self._handler = handler
 
     def deliver(self, event: Event) -> Delivery:
         """Queue `event` for the reader, or end the subscription if it is too far behind."""
         if self._closed or self._overflowed:
             return Delivery.IGNORED
+        if self._handler is not None and self._reader_waiting and not self._pending:
+            try:
+                if self._handler(event):
+                    return Delivery.HANDED_OFF
+            except Exception:  # the reader's own path deals with the message instead
+                log.exception("Hand-off handler of %s failed; message queued", self.channel)
         if not self._keep_latest_only and len(self._pending) >= self._max_pending:
             self._overflowed = True
             self._pending.clear()
@@ -83,7 +105,11 @@ class BoundedSubscriber(Subscriber):
             if self._closed:
                 raise Unsubscribed()
             self._changed.clear()
-            await self._changed.wait()
+            self._reader_waiting = True
+            try:
+                await self._changed.wait()
+            finally:
+                self._reader_waiting = False
 
     async def __aiter__(self) -> AsyncGenerator[Event, None]:
         """Messages until the subscription is closed; raises SubscriberOverflow."""
