@@ -76,7 +76,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             prefix=transport_ws_prefix(operation.id),
             write=websocket.send_text,
             write_now=websocket.send_text_now,
-            is_open=lambda: not operation.completed,
+            # The client's `complete` unregisters the operation before its task is cancelled.
+            is_open=lambda: self.operations.get(operation.id) is operation,
         )
         with _logged(operation.id), direct_output(output):
             await super().run_operation(operation)

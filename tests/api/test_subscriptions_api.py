@@ -96,6 +96,33 @@ async def test_live_updates_answer_the_subscribers_own_selection(
             }
 
 
+@PROTOCOLS
+async def test_a_stopped_subscription_gets_no_more_updates(
+    server: RunningServer, protocol: str
+) -> None:
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
+        await ws.init()
+        stopped = await ws.subscribe(STOCK_PRICE, {"symbol": "AMZN"})
+        kept = await ws.subscribe(STOCK_PRICE, {"symbol": "AMZN"})
+        for price in (None, 1.0, 2.0):  # the snapshot, then live (handed off after the first)
+            if price is not None:
+                await publish(server, "AMZN", price)
+            await updates(ws, stopped, kept)
+        await ws.stop(stopped)
+        after_stop: list[dict[str, Any]] = []
+        for price in (3.0, 4.0):
+            await publish(server, "AMZN", price)
+            while True:
+                message = await ws.receive(within=10.0)
+                if message.get("id") == stopped:
+                    after_stop.append(message)
+                elif message.get("id") == kept and message["type"] in ("next", "data"):
+                    assert message["payload"]["data"]["stockPrice"]["price"] == price
+                    break
+    # The legacy protocol confirms the stop; neither sends another update.
+    assert [message["type"] for message in after_stop] in ([], ["complete"])
+
+
 async def test_resuming_with_after_replays_without_gap_or_duplicate(server: RunningServer) -> None:
     first = await publish(server, "MSFT", 10.0)
     missed = [await publish(server, "MSFT", 10.0 + i) for i in range(1, 6)]
