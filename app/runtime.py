@@ -52,6 +52,7 @@ from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
 from domain.symbol_search import SymbolSearchService
 from domain.tokens import TokenIssuer
+from domain.unknown_symbols import UnknownSymbols
 from domain.users import UserStore
 from graphql_schema.context import Services
 
@@ -125,8 +126,13 @@ async def open_runtime(
         provider = MeteredProvider(source, metrics)
         store = SqlBarStore(engine)
         directory = SymbolDirectory()
+        unknown = UnknownSymbols(cache, ttl_seconds=settings.unknown_symbol_ttl_seconds)
         quotes = QuoteService(
-            provider=provider, store=store, cache=cache, ttl_seconds=settings.quote_ttl_seconds
+            provider=provider,
+            store=store,
+            cache=cache,
+            ttl_seconds=settings.quote_ttl_seconds,
+            unknown=unknown,
         )
         policy = HistoryPolicy(
             daily_ttl_seconds=settings.daily_ttl_seconds,
@@ -148,7 +154,9 @@ async def open_runtime(
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
-        history = HistoryService(provider=provider, store=store, cache=cache, policy=policy)
+        history = HistoryService(
+            provider=provider, store=store, cache=cache, policy=policy, unknown=unknown
+        )
         predictions = PredictionService(
             history=history,
             predictions=SqlPredictionStore(engine),

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     daily_ttl_seconds: float = Field(default=3600.0, gt=0)
     intraday_ttl_seconds: float = Field(default=60.0, gt=0)
     search_ttl_seconds: float = Field(default=86400.0, gt=0)
+    # A symbol the provider said it does not know is NOT_FOUND without asking it again for
+    # this long (each ask costs a provider call).
+    unknown_symbol_ttl_seconds: float = Field(default=900.0, gt=0)
     # After a provider failure, stored history is served (stale) this long before the
     # provider is tried again.
     stale_ttl_seconds: float = Field(default=30.0, gt=0)

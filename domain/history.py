@@ -19,6 +19,7 @@ from domain.market import BarSeries, Interval, weekly_from_daily
 from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol
 from domain.single_flight import SingleFlight
 from domain.symbols import normalize_symbol
+from domain.unknown_symbols import UnknownSymbols
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,13 @@ class HistoryService:
         cache: Cache,
         policy: HistoryPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        unknown: UnknownSymbols | None = None,
     ) -> None:
+        """`unknown`: the symbols the provider does not know (shared with QuoteService)."""
         self._provider = provider
         self._store = store
         self._cache = cache
+        self._unknown = unknown or UnknownSymbols(cache)
         self._policy = policy or HistoryPolicy()
         self._clock = clock
         self._flights: SingleFlight[StoredSeries] = SingleFlight()
@@ -190,6 +194,8 @@ class HistoryService:
                 remaining = ttl - (now - last.fetched_at).total_seconds()
                 await self._cache.set(key, _encode(stored), ttl_seconds=remaining)
                 return stored
+        if last is None:  # never fetched: maybe a symbol the provider said it does not know
+            await self._unknown.check(symbol)
         return await self._fetch(symbol, interval, key, last)
 
     async def _fetch(
@@ -221,7 +227,8 @@ class HistoryService:
         last: FetchRecord | None,
         error: ProviderError,
     ) -> StoredSeries:
-        log.warning(
+        log.log(
+            logging.INFO if isinstance(error, UnknownSymbol) else logging.WARNING,
             "provider %s failed for %s %s: %s",
             self._provider.name,
             symbol,
@@ -232,7 +239,7 @@ class HistoryService:
         stored = await self._from_store(symbol, interval, record)
         if stored is None:
             if isinstance(error, UnknownSymbol):
-                raise NotFound(f"Unknown symbol {symbol}") from error
+                raise await self._unknown.remember(symbol) from error
             raise UpstreamUnavailable(
                 f"The market data provider is unavailable and nothing is stored for {symbol}"
             ) from error

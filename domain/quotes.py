@@ -10,11 +10,12 @@ import orjson
 
 from domain.bar_store import BarStore
 from domain.cache import Cache, symbol_key
-from domain.errors import NotFound, UpstreamUnavailable
+from domain.errors import UpstreamUnavailable
 from domain.market import Interval, Quote
 from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol
 from domain.single_flight import SingleFlight
 from domain.symbols import normalize_symbol
+from domain.unknown_symbols import UnknownSymbols
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,14 @@ class QuoteService:
         store: BarStore,
         cache: Cache,
         ttl_seconds: float = 15.0,
+        unknown: UnknownSymbols | None = None,
     ) -> None:
+        """`unknown`: the symbols the provider does not know (shared with HistoryService)."""
         self._provider = provider
         self._store = store
         self._cache = cache
         self._ttl_seconds = ttl_seconds
+        self._unknown = unknown or UnknownSymbols(cache)
         self._flights: SingleFlight[Quote] = SingleFlight()
 
     async def latest(self, symbol: str) -> Quote:
@@ -46,6 +50,7 @@ class QuoteService:
         blob = await self._cache.get(key)
         if blob is not None:
             return _decode(blob)
+        await self._unknown.check(symbol)
         return await self._flights.run(key, lambda: self._fetch(symbol, key))
 
     async def refresh(self, symbol: str) -> Quote:
@@ -57,7 +62,8 @@ class QuoteService:
         try:
             quote = await self._provider.fetch_quote(symbol)
         except ProviderError as error:
-            log.warning(
+            log.log(
+                logging.INFO if isinstance(error, UnknownSymbol) else logging.WARNING,
                 "provider %s quote failed for %s: %s",
                 self._provider.name,
                 symbol,
@@ -75,7 +81,7 @@ class QuoteService:
                 newest = bar
         if newest is None:
             if isinstance(error, UnknownSymbol):
-                raise NotFound(f"Unknown symbol {symbol}") from error
+                raise await self._unknown.remember(symbol) from error
             raise UpstreamUnavailable(
                 f"The market data provider is unavailable and no price is stored for {symbol}"
             ) from error

@@ -23,11 +23,12 @@ T = TypeVar("T")
 # The `stockql:sym:{SYMBOL}:{kind}:...` keys of domain.cache.symbol_key, and the
 # `stockql:{kind}:...` keys of the others (search); any other key counts as "other".
 _SYMBOL_KEY_PREFIX = "stockql:sym:"
-_KINDS = frozenset({"bars", "quote", "search"})
+_KINDS = frozenset({"bars", "quote", "search", "unknown"})
 
 
 def cache_kind(key: str) -> str:
-    """The kind of entry a cache key names ("bars", "quote", "search"; else "other")."""
+    """The kind of entry a cache key names ("bars", "quote", "search", "unknown" (symbols the
+    provider does not know); else "other")."""
     if key.startswith(_SYMBOL_KEY_PREFIX):
         parts = key.split(":", 4)
         kind = parts[3] if len(parts) > 3 else ""

@@ -176,3 +176,15 @@ async def test_search_uses_symbol_search_and_falls_back_to_the_directory(
     fake_alphavantage.enqueue(status=503)
     fallback = data(await server.graphql(SEARCH, {"q": "Apple"}))["searchSymbols"]
     assert fallback[0]["symbol"] == "AAPL"
+
+
+async def test_an_unknown_symbol_costs_one_provider_call_then_is_remembered(
+    server: RunningServer, fake_alphavantage: FakeAlphaVantage
+) -> None:
+    # Each ask would spend one of the day's 25 free calls (and log a line).
+    for _ in range(3):
+        assert error_code(await server.graphql(LATEST_PRICE, {"symbol": "ZZZQ"})) == "NOT_FOUND"
+        assert error_code(await server.graphql(HISTORY, {"symbol": "ZZZQ"})) == "NOT_FOUND"
+    assert functions(fake_alphavantage) == ["GLOBAL_QUOTE"]
+    # A known symbol is not affected.
+    assert data(await server.graphql(LATEST_PRICE, {"symbol": "IBM"}))["latestPrice"]["price"] > 0

@@ -43,6 +43,7 @@ def test_channels_are_labelled_by_kind_never_by_symbol_or_user(channel: str, kin
     [
         (symbol_key("AAPL", "bars", "daily"), "bars"),
         (symbol_key("AAPL", "quote"), "quote"),
+        (symbol_key("AAPL", "unknown"), "unknown"),
         ("stockql:search:simulator:apple", "search"),
         (symbol_key("AAPL"), "other"),
         ("unrelated", "other"),
