@@ -54,12 +54,12 @@ def serve(
     """Run the API server (GraphiQL at /graphql)."""
     settings = _settings()  # first: bad settings are reported before the app is imported
     from app.main import create_app
-    from app.shutdown import GracefulServer, OpenWebSockets
+    from app.shutdown import GracefulServer, InFlightRequests, OpenWebSockets
     from app.websocket_protocol import StockQLWebSocketProtocol
 
-    websockets = OpenWebSockets()
+    websockets, requests = OpenWebSockets(), InFlightRequests()
     config = uvicorn.Config(
-        create_app(settings, websockets=websockets),
+        create_app(settings, websockets=websockets, requests=requests),
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_level=settings.log_level,
@@ -68,7 +68,7 @@ def serve(
         ws=StockQLWebSocketProtocol,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
-    server = GracefulServer(config, websockets=websockets)
+    server = GracefulServer(config, websockets=websockets, requests=requests)
     server.run()
     if not server.started:
         raise typer.Exit(STARTUP_FAILURE)

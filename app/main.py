@@ -21,7 +21,7 @@ from app.metrics import Metrics, metrics_endpoint
 from app.request_ids import RequestIds
 from app.runtime import open_runtime
 from app.settings import Settings
-from app.shutdown import OpenWebSockets
+from app.shutdown import InFlightRequests, OpenWebSockets
 from app.web import DEFAULT_WEB_DIRECTORY, GRAPHIQL_PAGE, WebBuild
 from app.worker import running_worker
 from graphql_schema.schema import SchemaLimits, build_schema
@@ -29,10 +29,18 @@ from graphql_schema.schema import SchemaLimits, build_schema
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) -> Starlette:
-    """`websockets` learns of every websocket opened, to close them at shutdown."""
+def create_app(
+    settings: Settings,
+    *,
+    websockets: OpenWebSockets | None = None,
+    requests: InFlightRequests | None = None,
+) -> Starlette:
+    """`websockets` learns of every websocket opened, to close them at shutdown; `requests`
+    answers those cut off by the shutdown timeout (see app/shutdown.py)."""
     if websockets is None:
         websockets = OpenWebSockets()
+    if requests is None:
+        requests = InFlightRequests()
     metrics = Metrics()
     schema = build_schema(
         SchemaLimits(
@@ -83,6 +91,7 @@ def create_app(settings: Settings, *, websockets: OpenWebSockets | None = None) 
             cors_middleware(settings),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             Middleware(websockets.middleware),
+            Middleware(requests.middleware),
         ],
         lifespan=lifespan,
     )

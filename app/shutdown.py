@@ -2,7 +2,8 @@
 
 `stockql serve` stops accepting connections, tells every websocket client that the server is
 going away (close code 1001, with a reason) so it reconnects elsewhere, lets the HTTP requests
-in flight finish (bounded by STOCKQL_SHUTDOWN_TIMEOUT_SECONDS), then closes the runtime.
+in flight finish (bounded by STOCKQL_SHUTDOWN_TIMEOUT_SECONDS; those still running then are
+answered 503), then closes the runtime.
 `stockql worker` stops its jobs and gives up its leadership at once (app/leader.py)."""
 
 from __future__ import annotations
@@ -91,16 +92,69 @@ class OpenWebSockets:
         return len(connections)
 
 
+class InFlightRequests:
+    """HTTP requests that the shutdown timeout cuts off (uvicorn cancels their tasks) answer
+    503 with Retry-After, which tells a client to try again (on another replica), instead of
+    uvicorn's 500 and a logged traceback. `stopping` is set by GracefulServer."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        async def answering(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            started = False
+
+            async def sending(message: Message) -> None:
+                nonlocal started
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+            try:
+                await app(scope, receive, sending)
+            except asyncio.CancelledError:
+                if not self.stopping or started:
+                    raise
+                # Cancelled to end it at shutdown: once answered, the task ends here.
+                await send(_SHUTTING_DOWN_START)
+                await send(_SHUTTING_DOWN_BODY)
+
+        return answering
+
+
+_SHUTTING_DOWN_START: Message = {
+    "type": "http.response.start",
+    "status": 503,
+    "headers": [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"retry-after", b"1"),
+        (b"connection", b"close"),
+    ],
+}
+_SHUTTING_DOWN_BODY: Message = {"type": "http.response.body", "body": b"server shutting down"}
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn's server, closing websockets with 1001 and a reason before its own shutdown
     (which would close them with 1012, service restart, and no reason), and exiting with
     status 0 once a stop signal has been handled."""
 
-    def __init__(self, config: uvicorn.Config, *, websockets: OpenWebSockets) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        websockets: OpenWebSockets,
+        requests: InFlightRequests | None = None,
+    ) -> None:
         super().__init__(config)
         self._websockets = websockets
+        self._requests = requests
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._requests is not None:
+            self._requests.stopping = True
         # Refuse new connections first, so that none opens while the open ones are closed;
         # uvicorn's shutdown closes the listeners again, which does nothing the second time.
         for server in self.servers:
