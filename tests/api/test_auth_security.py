@@ -76,10 +76,10 @@ async def test_forged_and_broken_tokens_are_unauthenticated(server: RunningServe
 async def test_garbage_authorization_headers_are_unauthenticated(
     server: RunningServer, header: str | bytes
 ) -> None:
+    # httpx is typed for str names with str values, or bytes names with bytes values.
+    headers = {"authorization": header} if isinstance(header, str) else {b"authorization": header}
     response = await server.client.post(
-        "/graphql",
-        json={"query": RENAME, "variables": {"name": "x"}},
-        headers={"authorization": header},
+        "/graphql", json={"query": RENAME, "variables": {"name": "x"}}, headers=headers
     )
     body = response.json()
     assert error_code(body) == "UNAUTHENTICATED"

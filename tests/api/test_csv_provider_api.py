@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import api_settings
-from tests.support.graphql import data, error_code
+from tests.support.graphql import data, error_code, first_error
 from tests.support.server import RunningServer, running_server
 
 ACME_DAILY = """date,open,high,low,close,volume
@@ -42,7 +42,7 @@ async def test_an_interval_the_provider_does_not_offer_is_bad_user_input(
         '{ history(symbol: "ACME", interval: ONE_MINUTE) { bars { close } } }'
     )
     assert error_code(body) == "BAD_USER_INPUT"
-    assert body["errors"][0]["extensions"]["field"] == "interval"
+    assert first_error(body)["extensions"]["field"] == "interval"
 
 
 async def test_a_symbol_without_a_file_is_not_found(csv_server: RunningServer) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.adapters.sql.tables import BarRow
 from tests.support.accounts import admin_token, bearer
-from tests.support.graphql import data, error_code
+from tests.support.graphql import data, error_code, first_error
 from tests.support.server import RunningServer
 
 HISTORY = """
@@ -230,7 +230,7 @@ async def test_bad_indicator_parameters_are_bad_user_input(
         f'{{ history(symbol: "AAPL", limit: 50) {{ {indicator} {{ timestamp }} }} }}'
     )
     assert error_code(body) == "BAD_USER_INPUT"
-    assert body["errors"][0]["extensions"]["field"] == field
+    assert first_error(body)["extensions"]["field"] == field
 
 
 async def test_indicator_window_larger_than_the_data_is_refused(server: RunningServer) -> None:
@@ -241,7 +241,7 @@ async def test_indicator_window_larger_than_the_data_is_refused(server: RunningS
         {"start": start},
     )
     assert error_code(body) == "BAD_USER_INPUT"
-    assert "data points" in body["errors"][0]["message"]
+    assert "data points" in first_error(body)["message"]
 
 
 async def test_oversize_request_body_is_refused_with_413(server: RunningServer) -> None:
@@ -272,7 +272,7 @@ async def test_oversized_documents_are_refused_by_the_token_limit(server: Runnin
     fields = " ".join(["symbols"] * 4100)
     body = await server.graphql(f"{{ {fields} }}")
     assert error_code(body) == "BAD_USER_INPUT"
-    assert "token" in body["errors"][0]["message"].lower()
+    assert "token" in first_error(body)["message"].lower()
 
 
 async def test_clearing_every_symbol_lists_the_symbols_cleared(server: RunningServer) -> None:

@@ -11,7 +11,7 @@ import pytest
 from domain.events import EventBus, user_channel
 from domain.notifications import NotificationType, Notifier, notification_from_json
 from tests.support.accounts import bearer, signed_up
-from tests.support.graphql import data, error_code
+from tests.support.graphql import data, error_code, first_error
 from tests.support.server import RunningServer
 
 LIST = """
@@ -99,7 +99,7 @@ async def test_a_limit_outside_1_to_200_is_bad_user_input(
     token, _ = await signed_up(server)
     body = await server.graphql(LIST, {"limit": limit}, headers=bearer(token))
     assert error_code(body) == "BAD_USER_INPUT"
-    assert body["errors"][0]["extensions"]["field"] == "limit"  # type: ignore[index]
+    assert first_error(body)["extensions"]["field"] == "limit"
 
 
 async def test_notifications_need_a_signed_in_user(server: RunningServer) -> None:

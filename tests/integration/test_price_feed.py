@@ -169,7 +169,10 @@ async def test_the_redis_stream_is_named_after_the_symbol(redis_url: str, symbol
     try:
         async with open_event_bus(redis_url) as bus:
             stored = await RedisPriceFeed(client, bus).append(tick(symbol, 1))
-        [(entry_id, _)] = await client.xrange(stream_key(symbol))
+        entries = await client.xrange(stream_key(symbol))
+        assert entries is not None
+        [(entry_id, _)] = entries
+        assert isinstance(entry_id, bytes)
         assert entry_id.decode() == stored.sequence
         assert stream_key(symbol) == f"stockql:stream:{symbol}"
     finally:
@@ -410,7 +413,8 @@ async def test_a_redis_feed_without_a_free_connection_in_time_raises_a_typed_err
         feed = RedisPriceFeed(client, bus)
         holder = aioredis.Redis(connection_pool=pool)
         key = f"stockql:test:block:{uuid.uuid4().hex}"
-        blocking = asyncio.create_task(holder.blpop([key], timeout=5))
+        # ensure_future: redis-py types the command as an Awaitable, which create_task refuses.
+        blocking = asyncio.ensure_future(holder.blpop([key], timeout=5))
         try:
             await asyncio.sleep(0.1)  # the only connection is now busy with BLPOP
             with pytest.raises(UpstreamUnavailable, match="Price events are unavailable"):

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
+from redis.typing import StreamRangeResponse
 from websockets.asyncio.client import connect
 
 from app.adapters.events.price_feed import stream_key
@@ -172,19 +173,32 @@ def key(update: dict[str, Any]) -> SequenceKey:
     return parse_sequence(update["sequence"])
 
 
+def stream_entries(
+    entries: StreamRangeResponse | None,
+) -> list[tuple[str, dict[bytes | str, bytes | str]]]:
+    """XRANGE/XREVRANGE entries as (sequence, fields); redis-py types every part as optional."""
+    assert entries is not None
+    decoded = []
+    for entry_id, fields in entries:
+        assert isinstance(entry_id, bytes)
+        assert fields is not None
+        decoded.append((entry_id.decode(), fields))
+    return decoded
+
+
 async def stored_after(redis: aioredis.Redis, sequence: str, last: str = "+") -> list[Any]:
     """The AAPL events in the stream after `sequence` (up to `last`), as the API shows them."""
     entries = await redis.xrange(AAPL_STREAM, min=f"({sequence}", max=last)
     return [
-        {"symbol": "AAPL", "price": decode_price(fields[b"event"]).price, "sequence": id_.decode()}
-        for id_, fields in entries
+        {"symbol": "AAPL", "price": decode_price(fields[b"event"]).price, "sequence": id_}
+        for id_, fields in stream_entries(entries)
     ]
 
 
 async def newest_sequence(redis: aioredis.Redis) -> str:
     """The sequence of the newest AAPL event in the stream."""
-    ((entry_id, _),) = await redis.xrevrange(AAPL_STREAM, count=1)
-    return str(entry_id.decode())
+    ((entry_id, _),) = stream_entries(await redis.xrevrange(AAPL_STREAM, count=1))
+    return entry_id
 
 
 async def is_stored(redis: aioredis.Redis, sequence: str) -> bool:

@@ -175,8 +175,12 @@ class FakeUserStore:
             email_key(u.email) == email_key(email) for u in self.users.values() if u.id != user_id
         ):
             raise EmailTaken(email)
-        changes = {"name": name, "email": email, "password_hash": password_hash}
-        user = replace(user, **{k: v for k, v in changes.items() if v is not None})
+        user = replace(
+            user,
+            name=user.name if name is None else name,
+            email=user.email if email is None else email,
+            password_hash=user.password_hash if password_hash is None else password_hash,
+        )
         self.users[user_id] = user
         return user
 

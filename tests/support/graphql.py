@@ -12,6 +12,13 @@ def data(body: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def first_error(body: dict[str, Any]) -> dict[str, Any]:
+    """The first error of a response that must have one."""
+    assert body.get("errors"), body
+    error: dict[str, Any] = body["errors"][0]
+    return error
+
+
 def error_code(body: dict[str, Any]) -> str:
     """extensions.code of the first error of a response that must have one."""
     assert body.get("errors"), body

@@ -276,7 +276,8 @@ def requests(draw: st.DrawFn, operation: Operation) -> Request:
     # Half the requests are well typed throughout, so that they pass validation and reach
     # the resolvers; in the others one argument (or, mismatched, every one) is any JSON.
     wrong = set(names) if form == "mismatched variables" else set()
-    wrong |= {draw(st.sampled_from(names))} if names and draw(st.booleans()) else set()
+    # bool(): after a bare list, mypy would expect draw() to return a list too.
+    wrong |= {draw(st.sampled_from(names))} if bool(names) and draw(st.booleans()) else set()
     values = {
         argument.variable: draw(any_json() if argument.variable in wrong else typed(argument.type))
         for argument in operation.arguments

@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 import strawberry
-from graphql import ExecutionResult
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.types import ExecutionResult
 
 from graphql_schema.direct_delivery import (
     DirectOutput,
@@ -193,9 +193,12 @@ async def test_events_handed_off_by_the_bus_are_written_at_once_once_the_executo
 
 
 async def test_a_direct_sender_exists_only_inside_a_websocket_operation() -> None:
+    def aapl_at(price: float) -> Tick:
+        return Tick(symbol="AAPL", price=price)
+
     assert direct_sender(lambda event: event) is None
     connection = Connection()
     with direct_output(output_to(connection, transport_ws_prefix("1"))):
-        sender = direct_sender(lambda price: Tick(symbol="AAPL", price=price))
+        sender = direct_sender(aapl_at)
     assert sender is not None
     assert not sender(1.0)  # no executor known yet: the event goes the task's way

@@ -4,7 +4,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult
+from strawberry.types import ExecutionResult
 
 from graphql_schema.execution import StockQLExecutionContext
 from tests.support.tick_payloads import PrivateTick, Query, Tick

@@ -43,7 +43,7 @@ def test_a_series_shorter_than_the_horizon_has_no_labels() -> None:
 
 def test_volatility_scaled_thresholds_follow_the_recent_daily_volatility() -> None:
     rng = np.random.default_rng(3)
-    close = 100 * np.cumprod(1 + rng.normal(0, 0.01, size=60))
+    close = 100 * np.cumprod(1 + rng.normal(0, 0.01, size=60), dtype=np.float64)
     rule = LabelRule(horizon=5, volatility_multiple=0.5, volatility_window=20)
 
     labels = label_closes(close, rule)

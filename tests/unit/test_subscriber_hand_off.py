@@ -27,7 +27,12 @@ async def waiting_reader(subscriber: BoundedSubscriber) -> asyncio.Task[Event]:
 async def test_messages_go_to_the_handler_while_the_reader_waits() -> None:
     subscriber = BoundedSubscriber(CHANNEL, max_pending=8, keep_latest_only=True)
     handled: list[Event] = []
-    subscriber.hand_off(lambda message: handled.append(message) is None)
+
+    def handle(message: Event) -> bool:
+        handled.append(message)
+        return True
+
+    subscriber.hand_off(handle)
     reader = await waiting_reader(subscriber)
     assert [subscriber.deliver(event(i)) for i in range(3)] == [Delivery.HANDED_OFF] * 3
     assert handled == [event(0), event(1), event(2)]
