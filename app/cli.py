@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from uvicorn.config import STARTUP_FAILURE
 
 from app import signals_cli
+from app.garbage_collection import tune_garbage_collector
 from app.logs import configure_logging
 from app.settings import Settings
 
@@ -69,6 +70,7 @@ def serve(
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     server = GracefulServer(config, websockets=websockets, requests=requests)
+    tune_garbage_collector(settings.gc_young_threshold)
     server.run()
     if not server.started:
         raise typer.Exit(STARTUP_FAILURE)
@@ -83,6 +85,7 @@ def worker() -> None:
     from app.worker import running_worker
 
     settings = _settings()
+    tune_garbage_collector(settings.gc_young_threshold)
 
     async def run() -> None:
         metrics = Metrics()

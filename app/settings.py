@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # A dead leader's jobs resume on a standby worker within about this long.
     leader_lease_seconds: float = Field(default=10.0, ge=1)
 
+    # `serve` and `worker`: the garbage collector's young-generation threshold (CPython's own
+    # is 700; see app/garbage_collection.py).
+    gc_young_threshold: int = Field(default=50_000, ge=100)
+
     max_history_rows: int = Field(default=20_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_query_depth: int = Field(default=12, ge=1)
