@@ -62,6 +62,9 @@ RSS_GROWTH_BOUND_PERCENT = 25.0
 # Descriptors the server needs besides the subscribers' sockets.
 SPARE_DESCRIPTORS = 300
 ANSWER_WITHIN = 180.0
+# A client's answer is one JSON line with every latency it measured: megabytes in a long
+# run, past asyncio's 64 KiB default for a line.
+ANSWER_LIMIT = 256 * 1024 * 1024
 # Start-up imports scikit-learn and the whole app: on a busy 2-core machine that alone can
 # take longer than the 45 s the tests allow.
 processes.START_WITHIN = 240.0
@@ -98,6 +101,7 @@ async def client_process(name: str, arguments: list[str], directory: Path) -> As
         process = await asyncio.create_subprocess_exec(
             str(PYTHON), str(BENCH / f"_load_{name}.py"), *arguments,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
+            limit=ANSWER_LIMIT,
         )  # fmt: skip
     try:
         yield Client(name, process)
