@@ -63,6 +63,14 @@ async def test_second_request_is_served_from_the_cache(
     assert provider.calls == [("bars", "AAPL")]
 
 
+async def test_the_same_cached_bytes_are_decoded_once(service: HistoryService) -> None:
+    await service.history("AAPL")
+    first = await service.stored_series("AAPL", Interval.DAILY)
+    again = await service.stored_series("AAPL", Interval.DAILY)
+    assert first.cached is True
+    assert again is first  # shared: series are never changed in place
+
+
 async def test_fresh_stored_bars_are_used_when_the_cache_is_empty(
     service: HistoryService, provider: FakeProvider, cache: DictCache
 ) -> None:
