@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import signal
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, suppress
@@ -16,8 +13,6 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -25,7 +20,8 @@ from app.adapters.events.broadcast import BoundedBroadcast
 from app.adapters.events.bus import BroadcastBus, open_event_bus
 from app.adapters.events.redis_backend import RedisBackend
 from domain.events import SubscriberOverflow, Subscription
-from tests.support.services import services_required
+from tests.support.processes import ThrowawayRedis
+from tests.support.processes import throwaway_redis as started_throwaway_redis
 from tests.support.waiting import eventually
 
 MAX_PENDING = 8
@@ -257,77 +253,11 @@ async def test_messages_flow_again_after_the_pubsub_connection_is_killed(
     assert_one_outage_logged(caplog)
 
 
-class ThrowawayRedis:
-    """A redis-server of this test's own on a spare port, to stop and start again."""
-
-    def __init__(self, binary: str, directory: Path) -> None:
-        self._binary = binary
-        self._directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port: int = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            self._binary,
-            *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self._directory)),
-            *("--save", "", "--appendonly", "no", "--daemonize", "no"),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        client = aioredis.from_url(self.url, retry=Retry(NoBackoff(), 0))
-        try:
-
-            async def answers() -> bool:
-                try:
-                    return bool(await client.ping())
-                except RedisConnectionError:
-                    return False
-
-            await eventually(answers, within=5.0)
-        finally:
-            await client.aclose()
-
-    def freeze(self) -> None:
-        """Stop the server process: connections stay open, nothing is answered."""
-        assert self._process is not None
-        self._process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self._process is not None
-        self._process.send_signal(signal.SIGCONT)
-
-    async def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGCONT)  # a frozen server would not act on SIGTERM
-        process.terminate()
-        try:
-            async with asyncio.timeout(5.0):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-
 @pytest.fixture
 async def throwaway_redis(tmp_path: Path) -> AsyncIterator[ThrowawayRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed"
-        if services_required():
-            pytest.fail(message + " and STOCKQL_REQUIRE_SERVICES=1")
-        pytest.skip(message)
-    server = ThrowawayRedis(binary, tmp_path)
-    await server.start()
-    try:
+    """A redis-server of this test's own on a spare port, to stop and start again."""
+    async with started_throwaway_redis(tmp_path) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def test_messages_flow_again_after_redis_restarts(
