@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import date
 
+from app.daemon_threads import in_daemon_thread
 from app.runtime import Runtime
 from domain.market import Interval
 from domain.signals.model import TrainedModel
@@ -35,8 +35,11 @@ async def train_and_store(
     activate: bool = True,
     progress: Progress | None = None,
 ) -> TrainedModel:
-    """Train off the event loop (it takes minutes), then store the model (and activate it)."""
-    training = await asyncio.to_thread(train_model, histories, config, progress=progress)
+    """Train off the event loop (it takes minutes), then store the model (and activate it).
+    A process told to stop meanwhile exits without waiting for the training."""
+    training = await in_daemon_thread(
+        lambda: train_model(histories, config, progress=progress), name="stockql-training"
+    )
     await runtime.services.predictions.save_model(training.model, activate=activate)
     return training.model
 
