@@ -103,8 +103,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     def _client_address(self, connection: HTTPConnection) -> str:
         if self._trust_forwarded_for:
+            # The last entry is the one the trusted proxy added: what came before it is
+            # whatever the client sent, which would let it pick its own rate-limit bucket.
             forwarded = connection.headers.get("x-forwarded-for", "")
-            first = forwarded.split(",")[0].strip()
-            if first:
-                return first
+            last = forwarded.rsplit(",", 1)[-1].strip()
+            if last:
+                return last
         return connection.client.host if connection.client else "unknown"

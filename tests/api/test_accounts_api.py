@@ -271,6 +271,28 @@ async def test_registrations_from_one_address_are_rate_limited(
     ]
 
 
+async def test_behind_a_proxy_the_address_it_added_counts_not_the_clients_own_claims(
+    tmp_path: Path,
+) -> None:
+    settings = api_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'proxied.db'}",
+        trust_forwarded_for=True,
+        register_limit_per_address=2,
+    )
+
+    async def register_via_proxy(claimed: str, seen_by_proxy: str) -> str:
+        headers = {"x-forwarded-for": f"{claimed}, {seen_by_proxy}"}
+        result = await register(server, headers=headers)
+        return str(result["__typename"])
+
+    async with running_server(settings) as server:
+        # One client claiming a new address each time: still one client to the limits.
+        claims = [await register_via_proxy(f"10.0.0.{i}", "203.0.113.7") for i in range(3)]
+        assert claims == ["AuthPayload", "AuthPayload", "RateLimitedError"]
+        # Another client, claiming the first one's address: counted on its own.
+        assert await register_via_proxy("203.0.113.7", "198.51.100.4") == "AuthPayload"
+
+
 async def test_login_rehashes_a_password_made_with_older_parameters(
     tmp_path: Path,
 ) -> None:

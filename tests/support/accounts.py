@@ -46,12 +46,18 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def register(
-    server: RunningServer, *, email: str | None = None, password: str = PASSWORD, name: str = "Ada"
+    server: RunningServer,
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    name: str = "Ada",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The `register` result (any union member)."""
     body = await server.graphql(
         REGISTER,
         {"input": {"name": name, "email": email or unique_email(), "password": password}},
+        headers=headers,
     )
     result: dict[str, Any] = data(body)["register"]
     return result
