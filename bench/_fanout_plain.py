@@ -6,7 +6,7 @@
 (the same Redis backend and bounded, keep-latest subscribers that stockPrice uses), sends
 `{"type":"ready"}` once subscribed, then forwards every message as published (the encoded
 PriceUpdated) as a text frame. No snapshot, no replay, no decoding. Served by uvicorn with the
-options `stockql serve` uses.
+options `stockql serve` uses, and its garbage collector thresholds.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.adapters.events.bus import open_event_bus
+from app.garbage_collection import tune_garbage_collector
 from app.health import healthz
 from app.settings import Settings
 from domain.events import EventBus, Subscription, stock_channel
@@ -69,6 +70,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     port = parser.parse_args().port
     settings = Settings()
+    tune_garbage_collector(settings.gc_young_threshold)  # as `stockql serve` does
     uvicorn.run(
         create_plain_app(settings),
         host="127.0.0.1",
