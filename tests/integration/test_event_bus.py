@@ -132,6 +132,23 @@ async def test_subscribers_joining_at_once_all_receive(bus: BroadcastBus, channe
             assert await receive(stream(subscription)) == b"all"
 
 
+async def test_a_burst_of_publishes_waits_for_connections_instead_of_failing(
+    redis_url: str,
+) -> None:
+    # redis-py's own pool refused the 101st concurrent command ("Too many connections"):
+    # the first subscribers of many symbols at once each publish a first price.
+    channel = f"stockql:test:burst:{uuid.uuid4().hex}"
+    async with open_event_bus(redis_url) as bus, bus.subscribe(channel) as subscription:
+        await asyncio.gather(*(bus.publish(channel, b"%d" % i) for i in range(200)))
+        received = []
+        async with asyncio.timeout(10):
+            async for message in subscription:
+                received.append(message)
+                if len(received) == 200:
+                    break
+    assert sorted(received, key=int) == [b"%d" % i for i in range(200)]
+
+
 async def test_local_subscribers_of_a_channel_share_one_redis_subscription(
     redis_url: str, channel: str
 ) -> None:

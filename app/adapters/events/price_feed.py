@@ -7,6 +7,7 @@ sequence); MemoryPriceFeed a ring per symbol in this process, with sequences of 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ from dataclasses import replace
 
 import redis.asyncio as aioredis
 
-from app.adapters.redis_outage import UNAVAILABLE
+from app.adapters.redis_outage import UNAVAILABLE, OutageLog
 from domain.errors import UpstreamUnavailable
 from domain.events import ALL_STOCKS_CHANNEL, EventBus, PriceUpdated, stock_channel
 from domain.price_codec import decode_price, encode_price
@@ -25,6 +26,8 @@ from domain.sequences import (
     format_sequence,
     parse_sequence,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 10_000
 # The stream entry's one field: the encoded event (its sequence is the entry id).
@@ -71,10 +74,12 @@ class RedisPriceFeed:
         self._client = client
         self._bus = bus
         self._max_length = max_length
+        # Thousands of subscriptions read the feed: an outage is logged once, not per call.
+        self._outage = OutageLog(log, "Redis price feed", "price subscriptions are refused")
 
     async def append(self, event: PriceUpdated) -> PriceUpdated:
         """XADD the event (its entry id becomes the sequence), then publish it."""
-        with _unreachable_as_unavailable():
+        with self._reaching("append"):
             entry_id = await self._client.xadd(
                 stream_key(event.symbol),
                 {_EVENT_FIELD: encode_price(replace(event, sequence=""))},
@@ -95,26 +100,27 @@ class RedisPriceFeed:
         if start == (MAX_PART, MAX_PART):
             return []  # Nothing can follow, and Redis refuses an exclusive start past the end.
         # "(" makes the start exclusive (Redis 6.2+).
-        with _unreachable_as_unavailable():
+        with self._reaching("after"):
             entries = await self._client.xrange(
                 stream_key(symbol), min=f"({format_sequence(start)}", max="+", count=limit
             )
         return [_stored(entry) for entry in entries or ()]
 
     async def latest(self, symbol: str) -> PriceUpdated | None:
-        with _unreachable_as_unavailable():
+        with self._reaching("latest"):
             entries = await self._client.xrevrange(stream_key(symbol), count=1)
         return _stored(entries[0]) if entries else None
 
-
-@contextmanager
-def _unreachable_as_unavailable() -> Iterator[None]:
-    """Redis down, or every pooled connection busy past the pool timeout (a burst of new
-    subscriptions), as the typed error clients can retry on."""
-    try:
-        yield
-    except UNAVAILABLE as error:
-        raise UpstreamUnavailable("Price events are unavailable; try again shortly") from error
+    @contextmanager
+    def _reaching(self, operation: str) -> Iterator[None]:
+        """Redis down, or every pooled connection busy past the pool timeout (a burst of new
+        subscriptions), as the typed error clients can retry on."""
+        try:
+            yield
+        except UNAVAILABLE as error:
+            self._outage.lost(operation, error)
+            raise UpstreamUnavailable("Price events are unavailable; try again shortly") from error
+        self._outage.found()
 
 
 def _stored(entry: tuple[object, object]) -> PriceUpdated:

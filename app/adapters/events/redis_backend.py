@@ -39,6 +39,9 @@ _LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 DEFAULT_CLIENT_NAME = "stockql-events"
 DEFAULT_MAX_QUEUED = 1024
+# Publishing connections per process, and how long a publish waits for one of them.
+PUBLISH_CONNECTIONS = 32
+PUBLISH_POOL_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(eq=False)
@@ -103,11 +106,17 @@ class RedisBackend(EventBackend):
         if self._pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisBackend needs decode_responses=False: messages are bytes")
         # One retry: a pooled connection that went stale during an outage is replaced once.
-        self._publisher = aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=connect_timeout,
-            socket_timeout=connect_timeout,
-            retry=Retry(NoBackoff(), 1),
+        # A blocking pool: a burst of publishes (the first subscribers of many symbols each
+        # store a first price) waits for a connection instead of failing at redis-py's 100.
+        self._publisher = aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=PUBLISH_CONNECTIONS,
+                timeout=PUBLISH_POOL_TIMEOUT_SECONDS,
+                socket_connect_timeout=connect_timeout,
+                socket_timeout=connect_timeout,
+                retry=Retry(NoBackoff(), 1),
+            )
         )
         self._ping_interval = ping_interval
         self._subscribe_timeout = subscribe_timeout
