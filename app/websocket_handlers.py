@@ -5,7 +5,7 @@ operation may write shared subscription events itself (graphql_schema/direct_del
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, cast
 
@@ -40,6 +40,14 @@ class _TextWebSocket(Protocol):
     def send_text_now(self, message: str) -> bool: ...
 
 
+def _direct_output(websocket: object, prefix: str, *, is_open: Callable[[], bool]) -> DirectOutput:
+    """Where an operation writes shared subscription events: the view's websocket adapter."""
+    adapter = cast("_TextWebSocket", websocket)
+    return DirectOutput(
+        prefix=prefix, write=adapter.send_text, write_now=adapter.send_text_now, is_open=is_open
+    )
+
+
 @contextmanager
 def _counted(view: object) -> Iterator[None]:
     """Count an open connection of `view` (a GraphQLView) while the block runs."""
@@ -71,11 +79,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        websocket = cast("_TextWebSocket", self.websocket)
-        output = DirectOutput(
-            prefix=transport_ws_prefix(operation.id),
-            write=websocket.send_text,
-            write_now=websocket.send_text_now,
+        output = _direct_output(
+            self.websocket,
+            transport_ws_prefix(operation.id),
             # The client's `complete` unregisters the operation before its task is cancelled.
             is_open=lambda: self.operations.get(operation.id) is operation,
         )
@@ -97,11 +103,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, Any] | None,
     ) -> None:
-        websocket = cast("_TextWebSocket", self.websocket)
-        output = DirectOutput(
-            prefix=legacy_ws_prefix(operation_id),
-            write=websocket.send_text,
-            write_now=websocket.send_text_now,
+        output = _direct_output(
+            self.websocket,
+            legacy_ws_prefix(operation_id),
             is_open=lambda: operation_id in self.tasks,
         )
         with _logged(operation_id), direct_output(output):

@@ -75,13 +75,13 @@ class DirectOutput:
         if executor is None:
             return False
         self._executor = executor
-        encoded = encoded_event_result(executor, payload)
-        if encoded is None:
+        message = self._message(executor, payload)
+        if message is None:
             return False
         if self._disconnected or not self._is_open():
             return True  # strawberry is ending the operation: nothing more goes out
         try:
-            await self._write(self._prefix + encoded + "}")
+            await self._write(message)
         except WebSocketDisconnected:
             # The connection's handler sees the close and cancels this operation.
             self._disconnected = True
@@ -97,8 +97,13 @@ class DirectOutput:
             return False
         if self._disconnected or not self._is_open():
             return True  # strawberry is ending the operation: nothing more goes out
+        message = self._message(executor, payload)
+        return message is not None and self._write_now(message)
+
+    def _message(self, executor: StockQLExecutionContext, payload: object) -> str | None:
+        """This operation's message around the shared payload; None when not shareable."""
         encoded = encoded_event_result(executor, payload)
-        return encoded is not None and self._write_now(self._prefix + encoded + "}")
+        return None if encoded is None else self._prefix + encoded + "}"
 
 
 _OUTPUT: ContextVar[DirectOutput | None] = ContextVar("stockql_direct_output", default=None)

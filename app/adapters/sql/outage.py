@@ -63,13 +63,15 @@ def _translate(context: ExceptionContext) -> None:
     error = context.original_exception
     if not isinstance(error, Exception):
         return  # cancellation and exits pass as they are
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    cause = context.sqlalchemy_exception or error
     lost = (
         context.is_disconnect
         or context.connection is None  # failed while connecting
         or isinstance(error, (OSError, TimeoutError))
-        or str(getattr(error, "sqlstate", "") or "").startswith(_LOST_SESSION_STATES)
+        or sqlstate.startswith(_LOST_SESSION_STATES)
     )
     if lost:
-        raise DatabaseUnavailable() from context.sqlalchemy_exception or error
-    if str(getattr(error, "sqlstate", "") or "") == _CANCELLED_STATEMENT:
-        raise DatabaseUnavailable(TOO_SLOW) from context.sqlalchemy_exception or error
+        raise DatabaseUnavailable() from cause
+    if sqlstate == _CANCELLED_STATEMENT:
+        raise DatabaseUnavailable(TOO_SLOW) from cause
