@@ -14,22 +14,20 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import io
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
-import structlog
+import uvicorn
 import websockets
-from graphql import GraphQLObjectType, is_leaf_type, parse
+from graphql import FieldNode, GraphQLObjectType, is_leaf_type, parse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 from typer.core import TyperGroup, TyperOption
 from typer.main import get_command
@@ -41,11 +39,11 @@ from app.cli import cli
 from app.graphql_view import GraphQLView, TextFrameWebSocketAdapter
 from app.logs import access_log_fields, wire_lines
 from app.shutdown import GracefulServer, OpenWebSockets
-from app.web import HashedAssets
 from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
 from app.websocket_protocol import SEND_TEXT_NOW, StockQLWebSocketProtocol
 from domain.signals import _sklearn
 from domain.signals.artifact import TRUSTED_TYPES
+from graphql_schema.context import Context
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.schema import StockQLSchema, build_schema
 from tests.support.server import free_port
@@ -156,6 +154,27 @@ NAMES = [
         "the selected fields of plain objects",
         EXECUTION,
         signature="(self, return_type, field_details_list)",
+    ),
+    *(
+        Borrowed(
+            "graphql-core",
+            f"graphql.execution.collect_fields:CollectedFields.{field}",
+            "the selected fields of plain objects",
+            EXECUTION,
+        )
+        for field in ("grouped_field_set", "new_defer_usages")
+    ),
+    Borrowed(
+        "graphql-core",
+        "graphql.execution.collect_fields:FieldDetails.node",
+        "a selected field's name and arguments",
+        EXECUTION,
+    ),
+    Borrowed(
+        "graphql-core",
+        "graphql:MiddlewareManager.middlewares",
+        "no fast path when an extension wraps every resolver",
+        EXECUTION,
     ),
     # strawberry-graphql: internal modules, the schema methods overridden, the websocket view.
     Borrowed("strawberry-graphql", _GRAPHQL_EXECUTOR, "the executor subclassed", EXECUTION),
@@ -281,8 +300,12 @@ NAMES = [
         VIEW,
         signature="(self, request)",
     ),
-    Borrowed("strawberry-graphql", "strawberry.asgi:GraphQL.encode_json", "orjson", VIEW, "(self, data)"),
-    Borrowed("strawberry-graphql", "strawberry.asgi:GraphQL.decode_json", "orjson", VIEW, "(self, data)"),
+    Borrowed(
+        "strawberry-graphql", "strawberry.asgi:GraphQL.encode_json", "orjson", VIEW, "(self, data)"
+    ),
+    Borrowed(
+        "strawberry-graphql", "strawberry.asgi:GraphQL.decode_json", "orjson", VIEW, "(self, data)"
+    ),
     Borrowed(
         "strawberry-graphql",
         "strawberry.asgi:GraphQL.on_ws_connect",
@@ -516,7 +539,9 @@ NAMES = [
         f"{REDIS_BACKEND}, app/runtime.py",
         keywords=("max_connections", "timeout"),
     ),
-    Borrowed("redis", "redis.asyncio:Redis.from_pool", "clients over those pools", "app/runtime.py"),
+    Borrowed(
+        "redis", "redis.asyncio:Redis.from_pool", "clients over those pools", "app/runtime.py"
+    ),
     Borrowed("redis", "redis.asyncio.retry:Retry", "one retry", "app/runtime.py"),
     Borrowed("redis", "redis.backoff:NoBackoff", "one retry", "app/runtime.py"),
     # Others with internals used: SQLAlchemy's pool, Starlette's static files.
@@ -585,29 +610,6 @@ def test_borrowed_name_still_exists_with_the_signature_relied_on(row: Borrowed) 
             if keyword not in accepted or accepted[keyword].kind not in by_name
         ]
         assert not missing, f"{message}: no keyword {', '.join(missing)}"
-
-NAMES += [
-    Borrowed(
-        "graphql-core",
-        f"graphql.execution.collect_fields:CollectedFields.{field}",
-        "the selected fields of plain objects",
-        EXECUTION,
-    )
-    for field in ("grouped_field_set", "new_defer_usages")
-] + [
-    Borrowed(
-        "graphql-core",
-        "graphql.execution.collect_fields:FieldDetails.node",
-        "a selected field's name and arguments",
-        EXECUTION,
-    ),
-    Borrowed(
-        "graphql-core",
-        "graphql:MiddlewareManager.middlewares",
-        "no fast path when an extension wraps every resolver",
-        EXECUTION,
-    ),
-]
 
 
 # --- Attributes read or written on real library objects -------------------------------------
@@ -851,7 +853,7 @@ def test_borrowed_attribute_is_still_on_the_library_object(
         assert isinstance(found, row.kind), f"{message}: now {type(found).__name__}"
 
 
-SUBSCRIPTION = 'subscription Watch($symbol: String!) { stockPrice(symbol: $symbol) { symbol } }'
+SUBSCRIPTION = "subscription Watch($symbol: String!) { stockPrice(symbol: $symbol) { symbol } }"
 
 
 @pytest.fixture(scope="module")
@@ -871,15 +873,11 @@ def executor(schema: StockQLSchema) -> StockQLExecutionContext:
 
 @pytest.fixture(scope="module")
 def depth_limiter() -> object:
-    from strawberry.extensions import QueryDepthLimiter
-
     return QueryDepthLimiter(max_depth=3)
 
 
 @pytest.fixture(scope="module")
 def aliases_limiter() -> object:
-    from strawberry.extensions import MaxAliasesLimiter
-
     return MaxAliasesLimiter(max_alias_count=3)
 
 
@@ -903,10 +901,11 @@ def websocket_adapter(schema: StockQLSchema) -> TextFrameWebSocketAdapter:
 def transport_handler(
     schema: StockQLSchema, websocket_adapter: TextFrameWebSocketAdapter
 ) -> TransportWSHandler:
+    view: Any = websocket_adapter.view  # typed for the app's Context, which is not needed here
     return TransportWSHandler(
-        websocket_adapter.view,
+        view,
         websocket_adapter,
-        context=None,
+        context=cast("Context", None),
         root_value=None,
         schema=schema,
         connection_init_wait_timeout=timedelta(seconds=1),
@@ -922,10 +921,11 @@ def transport_operation(transport_handler: TransportWSHandler) -> object:
 def legacy_handler(
     schema: StockQLSchema, websocket_adapter: TextFrameWebSocketAdapter
 ) -> LegacyWSHandler:
+    view: Any = websocket_adapter.view
     return LegacyWSHandler(
-        websocket_adapter.view,
+        view,
         websocket_adapter,
-        context=None,
+        context=cast("Context", None),
         root_value=None,
         schema=schema,
         keep_alive=False,
@@ -941,7 +941,7 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 async def live_server() -> AsyncIterator[LiveServer]:
-    """`stockql serve`'s server and websocket protocol, with one real client connected; the
+    """`stockql serve`'s server and websocket protocol after serving one real client: the
     protocol object is the one that served the connection (send_text_now is bound to it)."""
     protocols: list[StockQLWebSocketProtocol] = []
 
@@ -954,7 +954,9 @@ async def live_server() -> AsyncIterator[LiveServer]:
         await receive()  # until the client leaves
 
     port = free_port()
-    config = uvicorn_config(app, port)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws=StockQLWebSocketProtocol
+    )
     server = GracefulServer(config, websockets=OpenWebSockets())
     task = asyncio.create_task(server.serve())
     try:
@@ -968,14 +970,6 @@ async def live_server() -> AsyncIterator[LiveServer]:
     finally:
         server.should_exit = True
         await task
-
-
-def uvicorn_config(app: Callable[[Scope, Receive, Send], Any], port: int) -> Any:
-    import uvicorn
-
-    return uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws=StockQLWebSocketProtocol
-    )
 
 
 @pytest.fixture(scope="module")
@@ -994,18 +988,22 @@ async def broadcast() -> AsyncIterator[BoundedBroadcast]:
         yield connected
 
 
+# Pools and clients connect on first use, and these are only looked at.
+NEVER_CONNECTED = "redis://127.0.0.1:6379/0"
+
+
 @pytest.fixture(scope="module")
 def redis_pool() -> object:
     from redis.asyncio.connection import ConnectionPool
 
-    return ConnectionPool.from_url("redis://127.0.0.1:6379/0")
+    return ConnectionPool.from_url(NEVER_CONNECTED)
 
 
 @pytest.fixture(scope="module")
 def redis_client() -> object:
     import redis.asyncio as aioredis
 
-    return aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
+    return aioredis.Redis.from_url(NEVER_CONNECTED)
 
 
 @pytest.fixture(scope="module")
@@ -1043,7 +1041,7 @@ def cli_option(cli_command: Any) -> TyperOption:
 def calibrated_model() -> _sklearn.FittedEstimator:
     """A small model as `stockql train` fits it (gradient boosting, calibrated)."""
     rows = np.random.default_rng(7).normal(size=(300, 3))
-    classes = np.arange(300) % 3
+    classes = (np.arange(300) % 3).astype(np.int8)
     splits = [(np.arange(0, 200), np.arange(200, 300))]
     params: _sklearn.Params = {"max_iter": 3, "max_depth": 2, "min_samples_leaf": 20}
     return _sklearn.fit_calibrated(
@@ -1083,7 +1081,7 @@ def test_graphql_core_memoizes_subfields_in_the_memo_it_shares_with_per_event_co
     inherited = super(StockQLExecutionContext, executor).build_per_event_executor(object())
     assert inherited._relevant_sub_fields is executor._relevant_sub_fields, message
     (operation_field,) = executor.operation.selection_set.selections
-    assert operation_field.kind == "field", message
+    assert isinstance(operation_field, FieldNode), message
     subscription = executor.schema.subscription_type
     assert isinstance(subscription, GraphQLObjectType)
     from graphql.execution.collect_fields import FieldDetails
@@ -1118,7 +1116,8 @@ def test_strawberry_marks_plain_attribute_fields_and_their_python_names(
         assert isinstance(getattr(definition, "python_name", None), str), message
     leaf = plain["Bar", "close"].type
     leaf = getattr(leaf, "of_type", leaf)
-    assert is_leaf_type(leaf) and callable(leaf.coerce_output_value), message
+    assert is_leaf_type(leaf), message
+    assert callable(leaf.coerce_output_value), message
 
 
 async def test_strawberry_extensions_see_the_execution_context_attributes_used() -> None:
