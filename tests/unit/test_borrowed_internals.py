@@ -11,10 +11,12 @@ whose internals StockQL borrows") says how to move a bound.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
 import inspect
 import logging
+import textwrap
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,19 +34,26 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 from typer.core import TyperGroup, TyperOption
 from typer.main import get_command
 
+from app.adapters.events.backend import EventBackend
 from app.adapters.events.broadcast import BoundedBroadcast
 from app.adapters.events.memory_backend import MemoryBackend
+from app.adapters.events.redis_backend import RedisBackend
+from app.adapters.events.subscriber import BoundedSubscriber
+from app.adapters.sql.outage import OutageReportingPool
 from app.adapters.sql.tables import UtcDateTime
 from app.cli import cli
+from app.graphql_metrics import GraphQLMetrics
 from app.graphql_view import GraphQLView, TextFrameWebSocketAdapter
 from app.logs import access_log_fields, wire_lines
 from app.shutdown import GracefulServer, OpenWebSockets
+from app.web import HashedAssets
 from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
 from app.websocket_protocol import SEND_TEXT_NOW, StockQLWebSocketProtocol
 from domain.signals import _sklearn
 from domain.signals.artifact import TRUSTED_TYPES
 from graphql_schema.context import Context
 from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.parsed_documents import RememberParsedDocuments
 from graphql_schema.schema import StockQLSchema, build_schema
 from tests.support.server import free_port
 
@@ -1260,3 +1269,164 @@ def test_sklearn_boosted_trees_have_the_node_table_the_checks_read(
     assert checked.estimator is calibrated_model.estimator
     with pytest.raises(ValueError, match="outside"):
         _sklearn.check_estimator(calibrated_model.estimator, n_features=0)
+
+
+# --- Subclasses: our own names must not land on the library's -----------------------------
+
+
+@dataclass(frozen=True)
+class Subclass:
+    """Our class `ours`, a subclass of `library`'s classes, replacing only `overrides` (the
+    methods and attributes it means to replace or set)."""
+
+    library: str
+    ours: type
+    overrides: frozenset[str]
+    used_by: str
+
+    def __str__(self) -> str:
+        return self.ours.__name__
+
+
+# Set on every class by ABCMeta, Protocol and Generic, not by the libraries.
+_CLASS_MACHINERY = frozenset({"_abc_impl", "_is_protocol", "_is_runtime_protocol"})
+
+
+def _set_on_self(cls: type) -> set[str]:
+    """The attributes the methods of `cls` assign on `self`."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    except (OSError, TypeError):  # no Python source (a builtin or a C extension)
+        return set()
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
+
+
+def _names(cls: type) -> set[str]:
+    """What `cls` itself defines: class attributes, methods and attributes set on self."""
+    defined = {name for name in vars(cls) if not name.startswith("__")} | _set_on_self(cls)
+    return defined - _CLASS_MACHINERY
+
+
+def _library_names(ours: type) -> set[str]:
+    """What the library classes above `ours` define (typing's and ABC's bases aside)."""
+    own_modules = ("app.", "graphql_schema.", "domain.", "resolvers.")
+    return set().union(
+        *(
+            _names(base)
+            for base in ours.__mro__[1:]
+            if not base.__module__.startswith(own_modules)
+            and base.__module__ not in ("builtins", "typing", "abc")
+        )
+    )
+
+
+def _overrides(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+SUBCLASSES = [
+    Subclass(
+        "graphql-core",
+        StockQLExecutionContext,
+        _overrides("build_per_event_executor", "execute_operation", "complete_list_value"),
+        EXECUTION,
+    ),
+    Subclass(
+        "strawberry-graphql",
+        StockQLSchema,
+        _overrides("execute", "stream", "process_errors"),
+        SCHEMA,
+    ),
+    Subclass(
+        "strawberry-graphql",
+        RememberParsedDocuments,
+        _overrides("on_parse"),
+        "graphql_schema/parsed_documents.py",
+    ),
+    Subclass(
+        "strawberry-graphql",
+        GraphQLMetrics,
+        _overrides("on_operation", "on_execute"),
+        "app/graphql_metrics.py",
+    ),
+    Subclass(
+        "strawberry-graphql",
+        TextFrameWebSocketAdapter,
+        _overrides("send_json"),
+        VIEW,
+    ),
+    Subclass(
+        "strawberry-graphql",
+        GraphQLView,
+        _overrides(
+            "websocket_adapter_class",
+            "graphql_transport_ws_handler_class",
+            "graphql_ws_handler_class",
+            "render_graphql_ide",
+            "encode_json",
+            "decode_json",
+            "on_ws_connect",
+            "get_context",
+        ),
+        VIEW,
+    ),
+    Subclass(
+        "strawberry-graphql", TransportWSHandler, _overrides("handle", "run_operation"), HANDLERS
+    ),
+    Subclass(
+        "strawberry-graphql",
+        LegacyWSHandler,
+        _overrides("handle", "handle_async_results"),
+        HANDLERS,
+    ),
+    Subclass("uvicorn", StockQLWebSocketProtocol, _overrides("handle_connect"), PROTOCOL),
+    Subclass("uvicorn", GracefulServer, _overrides("shutdown", "capture_signals"), SHUTDOWN),
+    Subclass(
+        "broadcaster",
+        BoundedBroadcast,
+        _overrides("_create_backend", "disconnect", "publish", "_listener", "subscribe"),
+        BROADCAST,
+    ),
+    Subclass("broadcaster", EventBackend, _overrides(), "app/adapters/events/backend.py"),
+    *(
+        Subclass(
+            "broadcaster",
+            backend,
+            _overrides(
+                "connect", "disconnect", "subscribe", "unsubscribe", "publish", "next_published"
+            ),
+            f"app/adapters/events/{module}.py",
+        )
+        for backend, module in [(MemoryBackend, "memory_backend"), (RedisBackend, "redis_backend")]
+    ),
+    Subclass("broadcaster", BoundedSubscriber, _overrides("get"), SUBSCRIBER),
+    Subclass(
+        "sqlalchemy", OutageReportingPool, _overrides("_do_get"), "app/adapters/sql/outage.py"
+    ),
+    Subclass(
+        "starlette", HashedAssets, _overrides("file_response", "config_checked"), "app/web.py"
+    ),
+]
+
+
+@pytest.mark.parametrize("row", SUBCLASSES, ids=str)
+def test_our_subclass_adds_no_name_the_library_now_uses(row: Subclass) -> None:
+    """A name of ours that the library starts to use too (a private attribute of its own, a
+    new method) would silently replace the library's: only the listed overrides may."""
+    library = _library_names(row.ours)
+    stale = sorted(row.overrides - library)
+    assert not stale, depends(
+        row.library, f"{', '.join(stale)} (no longer there)", row.used_by, "overridden"
+    )
+    clashes = sorted((_names(row.ours) - row.overrides) & library)
+    assert not clashes, (
+        f"{row.library} now defines {', '.join(clashes)} too, which {row.used_by} uses as its "
+        f"own in {row.ours.__name__}: rename ours, or make it an override on purpose"
+    )
