@@ -16,10 +16,13 @@ import asyncio
 import importlib
 import inspect
 import logging
+import re
 import textwrap
+import tomllib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -1430,3 +1433,32 @@ def test_our_subclass_adds_no_name_the_library_now_uses(row: Subclass) -> None:
         f"{row.library} now defines {', '.join(clashes)} too, which {row.used_by} uses as its "
         f"own in {row.ours.__name__}: rename ours, or make it an override on purpose"
     )
+
+
+# --- The bounds in pyproject.toml -----------------------------------------------------------
+
+# Whose internals the fast path borrows most: an upgrade of these must be a decision.
+BOUNDED = ("graphql-core", "strawberry-graphql", "uvicorn", "websockets", "broadcaster", "redis")
+PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
+
+
+def _declared() -> dict[str, str]:
+    """The project's runtime dependencies: name -> the whole requirement."""
+    requirements = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    return {
+        re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0]: requirement
+        for requirement in requirements
+    }
+
+
+def test_libraries_whose_internals_are_borrowed_are_declared_with_an_upper_bound() -> None:
+    declared = _declared()
+    for library in BOUNDED:
+        assert library in declared, f"{library} is not declared in pyproject.toml"
+        assert "<" in declared[library], (
+            f"{library} has no upper bound in pyproject.toml: an upgrade would reach production "
+            "before tests/unit/test_borrowed_internals.py"
+        )
+    rows: list[Borrowed | Held | Subclass] = [*NAMES, *ATTRIBUTES, *SUBCLASSES]
+    libraries = {row.library for row in rows}
+    assert libraries <= set(declared), "every row names a runtime dependency as declared"
