@@ -365,6 +365,12 @@ NAMES = [
     ),
     Borrowed(
         "strawberry-graphql",
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:Operation",
+        "run_operation's argument",
+        HANDLERS,
+    ),
+    Borrowed(
+        "strawberry-graphql",
         "strawberry.http.exceptions:WebSocketDisconnected",
         "a closed websocket while writing",
         f"{VIEW}, graphql_schema/direct_delivery.py",
@@ -554,9 +560,36 @@ NAMES = [
     Borrowed(
         "redis", "redis.asyncio:Redis.from_pool", "clients over those pools", "app/runtime.py"
     ),
+    Borrowed(
+        "redis",
+        "redis.asyncio.connection:AbstractConnection.__init__",
+        "the settings each pub/sub connection is made with (from the pool's kwargs)",
+        REDIS_BACKEND,
+        keywords=("client_name", "socket_connect_timeout", "socket_timeout", "retry"),
+    ),
+    Borrowed(
+        "redis",
+        "redis.asyncio.connection:Connection.__init__",
+        "keepalive on the pub/sub connection",
+        REDIS_BACKEND,
+        keywords=("socket_keepalive",),
+    ),
     Borrowed("redis", "redis.asyncio.retry:Retry", "one retry", "app/runtime.py"),
     Borrowed("redis", "redis.backoff:NoBackoff", "one retry", "app/runtime.py"),
-    # Others with internals used: SQLAlchemy's pool, Starlette's static files.
+    # Others: internal modules and methods of Prometheus, Alembic, SQLAlchemy, Starlette, sklearn.
+    Borrowed(
+        "prometheus-client",
+        "prometheus_client.exposition:choose_encoder",
+        "Prometheus text or OpenMetrics by the Accept header",
+        "app/metrics.py",
+        signature="(accept_header)",
+    ),
+    Borrowed(
+        "alembic",
+        "alembic.autogenerate.api:AutogenContext",
+        "render_item's context",
+        "migrations/env.py",
+    ),
     Borrowed(
         "sqlalchemy",
         "sqlalchemy.pool:AsyncAdaptedQueuePool._do_get",
