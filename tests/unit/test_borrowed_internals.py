@@ -5,8 +5,8 @@ library objects (checked on real instances).
 
 Each row names the library (as pyproject.toml declares it), what is borrowed, why, and which
 of our modules depend on it: after an upgrade a failing row says what to fix. pyproject.toml
-bounds these libraries at the next version nobody checked; the README ("Upgrading a library
-whose internals StockQL borrows") says how to move a bound.
+bounds these libraries at the next version nobody checked; the README's Development section
+says how to move a bound.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ SKLEARN = "domain/signals/_sklearn.py"
 class Borrowed:
     """`name` ("module" or "module:Qualified.name") of `library`, borrowed by `used_by` for
     `why`. `signature` is the exact parameter list (names, kinds, defaults; no annotations)
-    the code relies on, for the methods it overrides; `keywords` the arguments it passes by
-    name, for the methods it only calls."""
+    the code relies on, for what it overrides or calls with positional arguments; `keywords`
+    the arguments it passes by name, for what it only calls."""
 
     library: str
     name: str
