@@ -56,7 +56,9 @@ DAILY = {
 }
 
 
-def intraday(rows: dict[str, str], interval: str = "5min") -> dict[str, Any]:
+def intraday(
+    rows: dict[str, str], interval: str = "5min", *, zone: str = "US/Eastern"
+) -> dict[str, Any]:
     """An intraday body whose rows map "YYYY-MM-DD HH:MM:SS" keys to a close price."""
     return {
         "Meta Data": {
@@ -65,7 +67,7 @@ def intraday(rows: dict[str, str], interval: str = "5min") -> dict[str, Any]:
             "3. Last Refreshed": max(rows),
             "4. Interval": interval,
             "5. Output Size": "Compact",
-            "6. Time Zone": "US/Eastern",
+            "6. Time Zone": zone,
         },
         f"Time Series ({interval})": {
             key: {
@@ -173,6 +175,41 @@ def test_intraday_eastern_times_become_utc_across_the_dst_change() -> None:
         (datetime(2024, 3, 8, 14, 30, tzinfo=UTC), 1.0),
         (datetime(2024, 3, 11, 13, 30, tzinfo=UTC), 2.0),
     ]
+
+
+def test_intraday_eastern_times_become_utc_across_the_fall_back_change() -> None:
+    # US clocks moved back on 2024-11-03: 04:00 is 08:00 UTC before and 09:00 UTC after.
+    body = intraday({"2024-11-04 04:00:00": "2.0", "2024-11-01 04:00:00": "1.0"})
+
+    bars = parse_bars(body, Interval.FIVE_MINUTES, symbol="IBM")
+
+    assert [bar.timestamp for bar in bars] == [
+        datetime(2024, 11, 1, 8, 0, tzinfo=UTC),
+        datetime(2024, 11, 4, 9, 0, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "key"),
+    [
+        ("US/Eastern", "2024-03-11 09:30:00"),
+        ("America/New_York", "2024-03-11 09:30:00"),
+        ("UTC", "2024-03-11 13:30:00"),
+        ("Europe/London", "2024-03-11 13:30:00"),
+        ("US/Pacific", "2024-03-11 06:30:00"),
+    ],
+)
+def test_intraday_times_are_read_in_the_time_zone_the_body_names(zone: str, key: str) -> None:
+    bars = parse_bars(intraday({key: "1"}, zone=zone), Interval.FIVE_MINUTES, symbol="IBM")
+
+    assert bars[0].timestamp == datetime(2024, 3, 11, 13, 30, tzinfo=UTC)
+
+
+def test_intraday_body_in_an_unknown_time_zone_is_unavailable() -> None:
+    body = intraday({"2024-03-11 09:30:00": "1"}, zone="Mars/Olympus_Mons")
+
+    with pytest.raises(ProviderUnavailable, match="time zone"):
+        parse_bars(body, Interval.FIVE_MINUTES, symbol="IBM")
 
 
 def test_intraday_bars_come_oldest_first() -> None:
