@@ -114,7 +114,9 @@ async def test_create_alert_on_a_company_name_is_a_not_found_error_with_suggesti
     server: RunningServer,
 ) -> None:
     token, _ = await signed_up(server)
-    variables = {"input": {"symbol": "Apple", "condition": "PRICE_ABOVE", "threshold": 1.0}}
+    variables: dict[str, Any] = {
+        "input": {"symbol": "Apple", "condition": "PRICE_ABOVE", "threshold": 1.0}
+    }
 
     result = data(await server.graphql(CREATE_ALERT, variables, headers=bearer(token)))
 
