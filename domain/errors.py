@@ -23,6 +23,15 @@ class InvalidInput(StockQLError):
         self.field = field
 
 
+class InvalidSymbol(InvalidInput):
+    """Text that cannot be a ticker at all ("Apple Inc."); `text` is what was given, so that
+    the API can suggest the tickers it may have meant, as for SymbolNotFound."""
+
+    def __init__(self, message: str, *, text: str, field: str = "symbol") -> None:
+        super().__init__(message, field=field)
+        self.text = text
+
+
 class NotFound(StockQLError):
     code = "NOT_FOUND"
 

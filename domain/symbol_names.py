@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from domain.errors import SymbolNotFound
+from domain.errors import InvalidSymbol, SymbolNotFound
 from domain.market import SymbolMatch
+from domain.symbol_search import MAX_QUERY_LENGTH
 
 MAX_SUGGESTIONS = 5
 
@@ -28,8 +29,20 @@ class SymbolNames(Protocol):
 
 
 def suggestions_for(error: BaseException, names: SymbolNames | None) -> list[SymbolMatch]:
-    """The best matches for the symbol of a SymbolNotFound; [] for any other error or
-    without a directory."""
-    if names is None or not isinstance(error, SymbolNotFound):
+    """The best matches for the symbol of a SymbolNotFound, or for the text of an
+    InvalidSymbol ("Apple Inc."); [] for any other error, a text longer than a searchSymbols
+    query may be, or without a directory."""
+    if isinstance(error, SymbolNotFound):
+        text = error.symbol
+    elif isinstance(error, InvalidSymbol):
+        text = error.text
+    else:
         return []
-    return names.suggest(error.symbol, limit=MAX_SUGGESTIONS)
+    if names is None or len(text) > MAX_QUERY_LENGTH:
+        return []
+    return names.suggest(text, limit=MAX_SUGGESTIONS)
+
+
+def has_suggestions(error: BaseException) -> bool:
+    """Whether answers to `error` carry suggestions (perhaps none): it names a symbol."""
+    return isinstance(error, SymbolNotFound | InvalidSymbol)

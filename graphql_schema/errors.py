@@ -6,14 +6,8 @@ import logging
 from graphql import GraphQLError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from domain.errors import (
-    InvalidInput,
-    RateLimited,
-    StockQLError,
-    SymbolNotFound,
-    UpstreamUnavailable,
-)
-from domain.symbol_names import SymbolNames, suggestions_for
+from domain.errors import InvalidInput, RateLimited, StockQLError, UpstreamUnavailable
+from domain.symbol_names import SymbolNames, has_suggestions, suggestions_for
 
 log = logging.getLogger("stockql.graphql")
 
@@ -44,8 +38,8 @@ def client_error(error: GraphQLError, names: SymbolNames | None = None) -> Graph
     """The error as a client sees it: message and extensions.code, never internals.
 
     Extensions also carry `field` for bad input, `retryAfterSeconds` when waiting helps, and
-    for an unknown symbol `suggestions`: the best matches of `names` (no provider call), in
-    searchSymbols' shape.
+    for an unknown or malformed symbol `suggestions`: the best matches of `names` (no
+    provider call), in searchSymbols' shape.
     """
     original = error.original_error
     extensions = dict(error.extensions or {})
@@ -59,7 +53,7 @@ def client_error(error: GraphQLError, names: SymbolNames | None = None) -> Graph
         wait = original.retry_after_seconds if isinstance(original, _WAITS) else None
         if wait is not None:
             extensions["retryAfterSeconds"] = wait
-        if isinstance(original, SymbolNotFound):
+        if has_suggestions(original):
             matches = suggestions_for(original, names)
             extensions["suggestions"] = [dataclasses.asdict(match) for match in matches]
     elif is_expected(error):

@@ -156,6 +156,20 @@ async def test_a_company_name_costs_no_alpha_vantage_call(
     assert fake_alphavantage.calls == []
 
 
+@pytest.mark.parametrize("typed", ["Apple Inc.", "coca cola", "The Home Depot"])
+async def test_a_company_name_that_cannot_be_a_ticker_is_bad_input_with_its_ticker_suggested(
+    alphavantage_server: RunningServer, fake_alphavantage: FakeAlphaVantage, typed: str
+) -> None:
+    error = first_error(await alphavantage_server.graphql(HISTORY, {"symbol": typed}))
+
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+        "BAD_USER_INPUT",
+        "symbol",
+    )
+    assert len(symbols(error["extensions"]["suggestions"])) == 1
+    assert fake_alphavantage.calls == []
+
+
 async def test_an_unknown_ticker_costs_one_call_and_then_gets_suggestions_without_one(
     alphavantage_server: RunningServer, fake_alphavantage: FakeAlphaVantage
 ) -> None:

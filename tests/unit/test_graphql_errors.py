@@ -7,6 +7,7 @@ from graphql import GraphQLError
 from app.adapters.symbol_directory import SymbolDirectory
 from domain.errors import (
     InvalidInput,
+    InvalidSymbol,
     NotFound,
     RateLimited,
     StockQLError,
@@ -72,3 +73,18 @@ def test_bad_input_names_its_field() -> None:
     error = seen(InvalidInput("bad", field="symbol"))
 
     assert error.extensions == {"code": "BAD_USER_INPUT", "field": "symbol"}
+
+
+def test_text_that_cannot_be_a_ticker_is_bad_input_with_suggestions() -> None:
+    error = seen(InvalidSymbol("not a symbol", text="Apple Inc."))
+
+    assert error.extensions is not None
+    assert (error.extensions["code"], error.extensions["field"]) == ("BAD_USER_INPUT", "symbol")
+    assert [match["symbol"] for match in error.extensions["suggestions"]] == ["AAPL"]
+
+
+def test_an_overlong_text_gets_no_suggestions() -> None:
+    error = seen(InvalidSymbol("not a symbol", text="Apple " * 20))
+
+    assert error.extensions is not None
+    assert error.extensions["suggestions"] == []
