@@ -41,7 +41,7 @@ from app.migrate import upgrade_database
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
-from domain.errors import NotFound, UpstreamUnavailable
+from domain.errors import NotFound, RateLimited, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
 from domain.notifications import AlertService, Notifier
@@ -126,7 +126,13 @@ async def open_runtime(
         provider = MeteredProvider(source, metrics)
         store = SqlBarStore(engine)
         directory = SymbolDirectory()
-        unknown = UnknownSymbols(cache, ttl_seconds=settings.unknown_symbol_ttl_seconds)
+        # Company names are refused locally only where a provider call costs something: the
+        # simulator and CSV files answer "unknown" for free, and may list such names.
+        unknown = UnknownSymbols(
+            cache,
+            ttl_seconds=settings.unknown_symbol_ttl_seconds,
+            names=directory if isinstance(source, AlphaVantageProvider) else None,
+        )
         quotes = QuoteService(
             provider=provider,
             store=store,
@@ -185,6 +191,7 @@ async def open_runtime(
             prices=prices,
             bus=bus,
             predictions=predictions,
+            symbol_names=directory,
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
@@ -246,7 +253,7 @@ def _symbol_check(quotes: QuoteService) -> SymbolCheck:
             await quotes.latest(symbol)
         except NotFound:
             return False
-        except UpstreamUnavailable:
+        except (UpstreamUnavailable, RateLimited):
             # The provider cannot tell now: accept a well-formed symbol rather than refuse it.
             return True
         return True

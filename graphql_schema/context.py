@@ -14,6 +14,7 @@ from domain.history import HistoryService
 from domain.notifications import AlertService, Notifier
 from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
+from domain.symbol_names import SymbolNames
 from domain.symbol_search import SymbolSearchService
 from domain.users import Role, User
 
@@ -33,6 +34,8 @@ class Services:
     prices: PriceFeed
     bus: EventBus
     predictions: PredictionService
+    # The local directory that suggests tickers for unknown symbols (no provider call).
+    symbol_names: SymbolNames | None = None
 
 
 @dataclass(slots=True)
