@@ -144,6 +144,7 @@ class RedisLiveSymbols:
         # Held while a symbol's first join, its last leave or a renewal talks to Redis, so
         # they reach it in the order the counts changed here.
         self._transitions = asyncio.Lock()
+        self._releases: set[asyncio.Task[None]] = set()
         self._outage = OutageLog(log, "Redis live symbols", "tracking this replica's own")
 
     async def join(self, symbol: str, *, limit: int) -> bool:
@@ -173,6 +174,15 @@ class RedisLiveSymbols:
         if self._counts[symbol] > 0:
             return
         del self._counts[symbol]
+        # Leaving is what a cancelled subscription does on its way out: the removal goes on
+        # even when the wait for it is cancelled (else the symbol stayed tracked until the
+        # next renewal).
+        release = asyncio.get_running_loop().create_task(self._release(symbol))
+        self._releases.add(release)
+        release.add_done_callback(self._releases.discard)
+        await asyncio.shield(release)
+
+    async def _release(self, symbol: str) -> None:
         async with self._transitions:
             if self._counts[symbol]:
                 return  # watched again meanwhile: the field stays
@@ -207,6 +217,7 @@ class RedisLiveSymbols:
 
     async def withdraw(self) -> None:
         """Remove this replica's lease and fields (on shutdown); never raises."""
+        await asyncio.gather(*self._releases, return_exceptions=True)
         try:
             fields = [f"{self.replica}|{symbol}" for symbol in self._counts]
             async with self._redis.pipeline(transaction=True) as pipeline:
