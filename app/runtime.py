@@ -24,6 +24,7 @@ from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudg
 from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
+from app.adapters.live_symbols import MemoryLiveSymbols, RedisLiveSymbols, renewing
 from app.adapters.metered import MeteredCache, MeteredProvider
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
@@ -52,6 +53,7 @@ from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
 from domain.symbol_search import SymbolSearchService
 from domain.tokens import TokenIssuer
+from domain.tracked_symbols import LiveSymbols, TrackedSymbols
 from domain.unknown_symbols import UnknownSymbols
 from domain.users import UserStore
 from graphql_schema.context import Services
@@ -153,6 +155,11 @@ async def open_runtime(
         prices: PriceFeed = (
             RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
         )
+        tracked = TrackedSymbols(
+            configured=settings.symbols,
+            live=await _open_live_symbols(settings, redis, stack),
+            max_live=settings.max_live_symbols,
+        )
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         users = await _open_user_store(settings, engine, stack)
         limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
@@ -186,6 +193,7 @@ async def open_runtime(
             cache=cache,
             accounts=accounts,
             symbols=settings.symbols,
+            tracked=tracked,
             alerts=alerts,
             notifications=notifier,
             prices=prices,
@@ -202,6 +210,16 @@ async def open_runtime(
         yield Runtime(
             settings, engine, redis, provider, store, users, services, bus=bus, metrics=metrics
         )
+
+
+async def _open_live_symbols(
+    settings: Settings, redis: aioredis.Redis | None, stack: AsyncExitStack
+) -> LiveSymbols:
+    """Live subscribers counted in Redis for every replica and the worker, else in memory."""
+    if redis is None:
+        return MemoryLiveSymbols()
+    live = RedisLiveSymbols(redis, lease_seconds=settings.live_symbol_lease_seconds)
+    return await stack.enter_async_context(renewing(live))
 
 
 async def _open_user_store(

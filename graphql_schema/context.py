@@ -16,6 +16,7 @@ from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
 from domain.symbol_names import SymbolNames
 from domain.symbol_search import SymbolSearchService
+from domain.tracked_symbols import TrackedSymbols
 from domain.users import Role, User
 
 
@@ -29,6 +30,8 @@ class Services:
     cache: Cache
     accounts: AccountService
     symbols: tuple[str, ...]
+    # The configured symbols and those with live subscribers (what the worker polls).
+    tracked: TrackedSymbols
     alerts: AlertService
     notifications: Notifier
     prices: PriceFeed
