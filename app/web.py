@@ -33,7 +33,10 @@ GRAPHIQL_PAGE = "graphiql.html"
 # Written by hatch_build.py whatever the outcome of the build, with its log on failure.
 BUILD_STATUS = "build-status.json"
 BUILD_LOG = "build.log"
-LOG_TAIL_LINES = 15
+# The lines of a failed build's log shown at /: from its first error on (npm, tsc and vite
+# print the cause first and usage or stack traces after it), else its end.
+LOG_EXCERPT_LINES = 15
+ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # Bundled pages need no inline script or style. 'self' in connect-src also covers the
@@ -64,11 +67,11 @@ ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 @dataclass(frozen=True)
 class MissingBuild:
-    """Why there are no pages: `summary` is one line (also logged at start-up), `log_tail`
-    the end of the failed build's log ("" without one)."""
+    """Why there are no pages: `summary` is one line (also logged at start-up),
+    `log_excerpt` the telling part of the failed build's log ("" without one)."""
 
     summary: str
-    log_tail: str = ""
+    log_excerpt: str = ""
     log_path: Path | None = None
 
 
@@ -104,7 +107,8 @@ class WebBuild:
         else:
             summary = f"the build in {self.directory} is incomplete"
         log_path = self.directory / BUILD_LOG
-        return MissingBuild(summary, _log_tail(log_path), log_path if log_path.is_file() else None)
+        excerpt = _log_excerpt(log_path)
+        return MissingBuild(summary, excerpt, log_path if log_path.is_file() else None)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -126,12 +130,16 @@ def _read_status(path: Path) -> tuple[str, str] | None:
     return str(record.get("state", "")), str(record.get("reason", ""))
 
 
-def _log_tail(path: Path) -> str:
+def _log_excerpt(path: Path) -> str:
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(ANSI_ESCAPE.sub("", text).rstrip().splitlines()[-LOG_TAIL_LINES:])
+    lines = ANSI_ESCAPE.sub("", text).rstrip().splitlines()
+    first_error = next((n for n, line in enumerate(lines) if ERROR_LINE.search(line)), None)
+    if first_error is None:
+        return "\n".join(lines[-LOG_EXCERPT_LINES:])
+    return "\n".join(lines[first_error : first_error + LOG_EXCERPT_LINES])
 
 
 class HashedAssets(StaticFiles):
@@ -159,10 +167,10 @@ def not_built_page(missing: MissingBuild | None) -> str:
     """The page served at / and GET /graphql instead of the missing build."""
     summary = missing.summary if missing else "the build is incomplete"
     log = ""
-    if missing and missing.log_tail:
+    if missing and missing.log_excerpt:
         where = html.escape(str(missing.log_path)) if missing.log_path else "the build log"
-        tail = html.escape(missing.log_tail)
-        log = f"<p>The end of <code>{where}</code>:</p>\n<pre>{tail}</pre>\n"
+        excerpt = html.escape(missing.log_excerpt)
+        log = f"<p>From <code>{where}</code>:</p>\n<pre>{excerpt}</pre>\n"
     return NOT_BUILT.format(summary=html.escape(summary), log=log)
 
 
