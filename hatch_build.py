@@ -236,7 +236,8 @@ def _finish(
     if mode == "required":
         log = f" (log: {log_path})" if log_path is not None else ""
         raise RuntimeError(
-            f"{MODE_VARIABLE}=required and the web build {status.state}: {status.reason}{log}"
+            f"{MODE_VARIABLE}=required, but there is no web build ({status.state}): "
+            f"{status.reason}{log}"
         )
     return status
 
