@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -59,11 +59,12 @@ class GraphQLView(GraphQL[Context, None]):
         *args: object,
         trust_forwarded_for: bool = False,
         metrics: Metrics | None = None,
-        ide_page: Callable[[], Awaitable[Response]],
+        ide_page: Callable[[], Awaitable[Response]] | None = None,
         **kwargs: object,
     ) -> None:
         """`ide_page` gives the GraphiQL page built from web/, or the page that explains why
-        it is missing: never strawberry's own page, which loads GraphiQL from a CDN."""
+        it is missing (app/web.py); without one GraphiQL is not found. Never strawberry's own
+        page, which loads GraphiQL from a CDN."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._trust_forwarded_for = trust_forwarded_for
         # Read by the websocket handlers (open connections).
@@ -71,6 +72,8 @@ class GraphQLView(GraphQL[Context, None]):
         self._ide_page = ide_page
 
     async def render_graphql_ide(self, _request: Request) -> Response:
+        if self._ide_page is None:
+            return PlainTextResponse("Not Found", status_code=404)
         return await self._ide_page()
 
     def encode_json(self, data: object) -> bytes:

@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from starlette.requests import Request
 
+from app.graphql_view import GraphQLView
 from app.main import create_app
 from app.settings import Settings
+from graphql_schema.schema import SchemaLimits, build_schema
 from tests.api.conftest import api_settings
 from tests.support.server import RunningServer, running_server
 
@@ -178,3 +181,11 @@ def test_the_server_warns_at_start_up_without_a_build(
     with caplog.at_level(logging.WARNING, logger="app.main"):
         create_app(_settings(missing, tmp_path_factory))
     assert f"there is no build in {missing}" in caplog.text
+
+
+async def test_a_view_without_a_graphiql_page_answers_not_found_not_a_cdn_page() -> None:
+    view = GraphQLView(build_schema(SchemaLimits()), graphql_ide="graphiql")
+    request = Request({"type": "http", "method": "GET", "path": "/graphql", "headers": []})
+    response = await view.render_graphql_ide(request)
+    assert response.status_code == 404
+    assert not [host for host in CDN_HOSTS if host.encode() in response.body]
