@@ -41,6 +41,7 @@ from app.migrate import upgrade_database
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
+from domain.cache_clearing import CacheClearing
 from domain.errors import NotFound, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
@@ -185,6 +186,9 @@ async def open_runtime(
             prices=prices,
             bus=bus,
             predictions=predictions,
+            cache_clearing=CacheClearing(
+                cache=cache, store=store, quotes=quotes, tracked=settings.symbols
+            ),
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
