@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 import orjson
 
+from domain import trading_calendar
 from domain.bar_store import BarStore, FetchRecord
 from domain.cache import Cache, symbol_key
 from domain.errors import InvalidInput, NotFound, UpstreamUnavailable
@@ -318,9 +319,10 @@ def _coverage_warnings(
     available_from: datetime,
     available_to: datetime,
 ) -> tuple[str, ...]:
-    """A warning when the requested start is before the first stored bar: the window is
-    shorter than asked for (a free Alpha Vantage key gets 100 daily bars, for example)."""
-    if start is None or start >= available_from.date():
+    """A warning when the requested start is before the first stored bar by at least one
+    NYSE trading day: the window is shorter than asked for (a free Alpha Vantage key gets 100
+    daily bars, for example). A start on the weekend before the first bar is no warning."""
+    if start is None or trading_calendar.previous_trading_day(available_from.date()) < start:
         return ()
     return (
         f"{symbol} {interval.name} history ({source}) starts {available_from.date()} and ends "
