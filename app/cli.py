@@ -123,6 +123,9 @@ def import_csv(
     All rows or none: bad rows are listed with their line numbers. The import becomes the
     symbol's only source for that interval: bars stored from another source are replaced,
     and no provider (the simulator included) writes over it afterwards."""
+    import redis.asyncio as aioredis
+
+    from app.adapters.cache import RedisCache
     from app.adapters.csv_bars import IMPORT_SOURCE, CsvImportError, parse_bar_csv
     from app.adapters.sql.bar_store import SqlBarStore
     from app.adapters.sql.database import create_engine
@@ -165,9 +168,22 @@ def import_csv(
         finally:
             await engine.dispose()
 
+    async def clear_cached() -> None:
+        # Servers sharing this Redis would serve their cached copy of the symbol (simulated
+        # bars, say) until it expires; without Redis, clearCache does this in each server.
+        client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        if client is None:
+            return
+        try:
+            await RedisCache(client).clear_symbol(ticker)
+        finally:
+            await client.aclose()
+
     if settings.migrates_on_start:
         upgrade_database(settings.database_url)
     written, replaced = asyncio.run(store())
+    if written:
+        asyncio.run(clear_cached())
     span = f" ({bars[0].timestamp.date()} .. {bars[-1].timestamp.date()})" if bars else ""
     typer.echo(f"imported {written} {bar_interval.value} bars of {ticker}{span}")
     if replaced:

@@ -45,14 +45,16 @@ class CacheClearing:
             return ClearedCache(sorted(removed), sum(removed.values()))
         symbol = normalize_symbol(symbol)
         stored = await self._store.request_refresh(symbol)
-        if not stored and symbol not in self._tracked:
+        keys = sum((await self._cache.clear_symbol(symbol)).values())
+        if not (stored or keys or symbol in self._tracked):
             await self._check_known(symbol)
-        removed = await self._cache.clear_symbol(symbol)
-        return ClearedCache([symbol], sum(removed.values()))
+        return ClearedCache([symbol], keys)
 
     async def _check_known(self, symbol: str) -> None:
-        # The quote path raises the very NotFound history raises for an unknown symbol (and
-        # remembers it). Its cached quote, if any, is removed by the clear that follows. When
-        # the provider cannot tell now, a well-formed symbol is cleared all the same.
+        """Raises the very NotFound history raises for a symbol the provider does not know
+        (and remembers it, as history does). When the provider cannot tell now, a
+        well-formed symbol passes."""
         with contextlib.suppress(UpstreamUnavailable):
             await self._quotes.latest(symbol)
+            # The quote the check cached was not there before the clear: it goes too.
+            await self._cache.clear_symbol(symbol)
