@@ -24,12 +24,17 @@ class TrainingHistory:
 
     series: PriceSeries
     source: str
+    stored_from: date
+    stored_to: date
 
     def describe(self, symbol: str) -> str:
         """E.g. "AAPL: 3,521 daily bars 2000-01-03 .. 2013-12-31 from csv"."""
         stamps = self.series.timestamps
         if not stamps:
-            return f"{symbol}: no daily bars from {self.source} in the requested range"
+            return (
+                f"{symbol}: no daily bars in the requested range; {self.source} has "
+                f"{self.stored_from} .. {self.stored_to}"
+            )
         return (
             f"{symbol}: {len(stamps):,} daily bars {stamps[0].date()} .. {stamps[-1].date()} "
             f"from {self.source}"
@@ -47,8 +52,10 @@ async def load_training_histories(
         stored = await runtime.services.history.stored_series(
             normalize_symbol(symbol), Interval.DAILY
         )
-        series = between(PriceSeries.from_bars(stored.series), first, last)
-        histories[symbol] = TrainingHistory(series, stored.source)
+        every = PriceSeries.from_bars(stored.series)
+        stored_from, stored_to = every.timestamps[0].date(), every.timestamps[-1].date()
+        series = between(every, first, last)
+        histories[symbol] = TrainingHistory(series, stored.source, stored_from, stored_to)
     return histories
 
 
