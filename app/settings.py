@@ -14,7 +14,11 @@ DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STOCKQL_", frozen=True, extra="ignore")
+    # An empty variable (`STOCKQL_WORKER_METRICS_PORT=`, as compose files and shells leave them)
+    # means unset: the default applies instead of a parse error at start-up.
+    model_config = SettingsConfigDict(
+        env_prefix="STOCKQL_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
