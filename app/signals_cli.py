@@ -103,7 +103,8 @@ def backtest(
     async def run() -> None:
         async with open_runtime(settings) as runtime:
             loaded = await load_training_histories(runtime, [symbol], first=first, last=last)
-            console.print(loaded[symbol].describe(symbol), markup=False, highlight=False)
+            for ticker, history in loaded.items():
+                console.print(history.describe(ticker), markup=False, highlight=False)
             report = await runtime.services.predictions.backtest(
                 symbol, start=first, end=last, method=method
             )

@@ -45,13 +45,12 @@ async def load_training_histories(
     runtime: Runtime, symbols: Iterable[str], *, first: date | None, last: date | None
 ) -> dict[str, TrainingHistory]:
     """Each symbol's stored daily closes within [first, last] (either bound optional), every
-    stored bar of any age, with their source; a symbol with nothing stored is fetched from
-    the provider. Raises NotFound for an unknown symbol."""
+    stored bar of any age, with their source, by upper-case symbol; a symbol with nothing
+    stored is fetched from the provider. Raises InvalidInput for a malformed symbol and
+    NotFound for an unknown one."""
     histories = {}
-    for symbol in symbols:
-        stored = await runtime.services.history.stored_series(
-            normalize_symbol(symbol), Interval.DAILY
-        )
+    for symbol in map(normalize_symbol, symbols):
+        stored = await runtime.services.history.stored_series(symbol, Interval.DAILY)
         every = PriceSeries.from_bars(stored.series)
         stored_from, stored_to = every.timestamps[0].date(), every.timestamps[-1].date()
         series = between(every, first, last)

@@ -25,6 +25,7 @@ from tests.support.fake_alphavantage import UNKNOWN_PREFIX, FakeAlphaVantage
 from tests.support.graphql import data, error_code, first_error
 from tests.support.sample_stocks import BARS, FIRST_DAY, LAST_DAY, write_sample_csv
 from tests.support.server import RunningServer, running_server
+from tests.support.ws import graphql_ws
 
 HISTORY = """
 query History($symbol: String!, $start: Date, $end: Date) {
@@ -222,3 +223,18 @@ async def test_clearing_a_symbol_alpha_vantage_does_not_know_is_not_found(
     admin = bearer(await admin_token(alpha_vantage))
     body = await alpha_vantage.graphql(CLEAR_CACHE, {"symbol": UNKNOWN_PREFIX + "Q"}, headers=admin)
     assert error_code(body) == "NOT_FOUND"
+
+
+async def test_a_history_query_over_a_websocket_carries_its_warning(
+    simulated: RunningServer,
+) -> None:
+    async with graphql_ws(simulated.base_url) as ws:
+        await ws.init()
+        first = await ws.subscribe(HISTORY, {"symbol": "MSFT", "start": "1990-01-02"})
+        payload = await ws.next_payload(first)
+        second = await ws.subscribe(HISTORY, {"symbol": "MSFT"})
+        again = await ws.next_payload(second)
+    assert payload["data"]["history"]["availableFrom"]
+    assert payload["extensions"]["warnings"][0]["code"] == "HISTORY_STARTS_LATER"
+    # Warnings belong to their operation, not to the connection.
+    assert "warnings" not in again.get("extensions", {})

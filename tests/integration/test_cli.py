@@ -214,7 +214,7 @@ async def test_train_and_backtest_use_every_imported_bar_and_say_where_they_are_
     code, output = await asyncio.to_thread(
         run,
         "backtest",
-        "AAPL",
+        "aapl",  # any case: the output names the symbol upper-case
         "--start",
         "2005-01-01",
         "--end",
