@@ -120,8 +120,13 @@ def import_csv(
     interval: str = typer.Option("daily", help="daily, 1min, 5min, 15min, 30min or 60min."),
 ) -> None:
     """Import bars (date/timestamp, open, high, low, close, volume) from a CSV file.
-    All rows or none: bad rows are listed with their line numbers."""
-    from app.adapters.csv_bars import CsvImportError, parse_bar_csv
+    All rows or none: bad rows are listed with their line numbers. The import becomes the
+    symbol's only source for that interval: bars stored from another source are replaced,
+    and no provider (the simulator included) writes over it afterwards."""
+    import redis.asyncio as aioredis
+
+    from app.adapters.cache import RedisCache
+    from app.adapters.csv_bars import IMPORT_SOURCE, CsvImportError, parse_bar_csv
     from app.adapters.sql.bar_store import SqlBarStore
     from app.adapters.sql.database import create_engine
     from app.migrate import upgrade_database
@@ -144,22 +149,45 @@ def import_csv(
         typer.echo(f"nothing imported: {len(error.problems)} bad rows", err=True)
         raise typer.Exit(1) from error
 
-    async def store() -> int:
+    async def store() -> tuple[int, str | None]:
+        """The bars written, and the other source whose bars they replaced."""
         engine = create_engine(settings.database_url)
         try:
             bar_store = SqlBarStore(engine)
-            written = await bar_store.upsert_bars(ticker, bar_interval, bars, source="csv")
-            await bar_store.record_fetch(
-                FetchRecord(ticker, bar_interval, datetime.now(UTC), "csv")
+            before = await bar_store.last_fetch(ticker, bar_interval)
+            written = await bar_store.upsert_bars(
+                ticker, bar_interval, bars, source=IMPORT_SOURCE, replace_other_sources=True
             )
-            return written
+            if not written:
+                return 0, None
+            await bar_store.record_fetch(
+                FetchRecord(ticker, bar_interval, datetime.now(UTC), IMPORT_SOURCE)
+            )
+            replaced = before.source if before and before.source != IMPORT_SOURCE else None
+            return written, replaced
         finally:
             await engine.dispose()
 
+    async def clear_cached() -> None:
+        # Servers sharing this Redis would serve their cached copy of the symbol (simulated
+        # bars, say) until it expires; without Redis, clearCache does this in each server.
+        client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        if client is None:
+            return
+        try:
+            await RedisCache(client).clear_symbol(ticker)
+        finally:
+            await client.aclose()
+
     if settings.migrates_on_start:
         upgrade_database(settings.database_url)
-    written = asyncio.run(store())
-    typer.echo(f"imported {written} {bar_interval.value} bars of {ticker}")
+    written, replaced = asyncio.run(store())
+    if written:
+        asyncio.run(clear_cached())
+    span = f" ({bars[0].timestamp.date()} .. {bars[-1].timestamp.date()})" if bars else ""
+    typer.echo(f"imported {written} {bar_interval.value} bars of {ticker}{span}")
+    if replaced:
+        typer.echo(f"replaced the {replaced} bars stored for {ticker} {bar_interval.value}")
 
 
 @cli.command()

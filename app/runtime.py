@@ -42,6 +42,7 @@ from app.migrate import upgrade_database
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
+from domain.cache_clearing import CacheClearing
 from domain.errors import NotFound, RateLimited, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
@@ -199,6 +200,9 @@ async def open_runtime(
             prices=prices,
             bus=bus,
             predictions=predictions,
+            cache_clearing=CacheClearing(
+                cache=cache, store=store, quotes=quotes, tracked=settings.symbols
+            ),
             symbol_names=directory,
         )
         log.info(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -39,7 +41,7 @@ def train(
     """Train the signal model walk-forward on stored daily history, keep the better of the
     candidates, store it (and activate it)."""
     from app.runtime import open_runtime
-    from app.training import load_histories, train_and_store
+    from app.training import load_training_histories, train_and_store
 
     settings = Settings()
     tickers = tuple(s.strip().upper() for s in symbols.split(",") if s.strip()) or settings.symbols
@@ -56,9 +58,10 @@ def train(
 
     async def run() -> None:
         async with open_runtime(settings) as runtime:
-            histories = await load_histories(runtime, tickers, first=first, last=last)
-            for symbol, series in histories.items():
-                console.print(f"{symbol}: {len(series)} daily bars")
+            loaded = await load_training_histories(runtime, tickers, first=first, last=last)
+            for symbol, history in loaded.items():
+                console.print(history.describe(symbol), markup=False, highlight=False)
+            histories = {symbol: history.series for symbol, history in loaded.items()}
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
             ) as bar:
@@ -80,7 +83,7 @@ def train(
                 f"{'active' if activate else 'stored'}"
             )
 
-    asyncio.run(run())
+    _run_reporting_errors(run)
 
 
 def backtest(
@@ -92,13 +95,18 @@ def backtest(
 ) -> None:
     """Act on the signals over stored history: print the metrics and plot the equity curve."""
     from app.runtime import open_runtime
+    from app.training import load_training_histories
 
     settings = Settings()
+    first, last = _day(start, "start"), _day(end, "end")
 
     async def run() -> None:
         async with open_runtime(settings) as runtime:
+            loaded = await load_training_histories(runtime, [symbol], first=first, last=last)
+            for ticker, history in loaded.items():
+                console.print(history.describe(ticker), markup=False, highlight=False)
             report = await runtime.services.predictions.backtest(
-                symbol, start=_day(start, "start"), end=_day(end, "end"), method=method
+                symbol, start=first, end=last, method=method
             )
         table = Table(title=f"{report.symbol} {report.method.value} {report.start} .. {report.end}")
         table.add_column("metric")
@@ -120,7 +128,19 @@ def backtest(
         _plot(report.run.curve, report.symbol, output)
         console.print(f"equity curve written to {output}")
 
-    asyncio.run(run())
+    _run_reporting_errors(run)
+
+
+def _run_reporting_errors(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run the command; an expected failure (unknown symbol, too little data, a bad
+    argument) is one line on stderr and exit status 1, not a traceback."""
+    from domain.errors import StockQLError
+
+    try:
+        asyncio.run(run())
+    except StockQLError as error:
+        Console(stderr=True).print(f"error: {error.message}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _plot(curve: tuple[EquityPoint, ...], symbol: str, output: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from app.daemon_threads import in_daemon_thread
@@ -12,19 +13,57 @@ from domain.market import Interval
 from domain.signals.model import TrainedModel
 from domain.signals.prices import PriceSeries
 from domain.signals.training import Progress, TrainingConfig, train_model
+from domain.symbols import normalize_symbol
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingHistory:
+    """The daily closes of one symbol used for training or a backtest, and where they are from."""
+
+    series: PriceSeries
+    source: str
+    stored_from: date
+    stored_to: date
+
+    def describe(self, symbol: str) -> str:
+        """E.g. "AAPL: 3,521 daily bars 2000-01-03 .. 2013-12-31 from csv"."""
+        stamps = self.series.timestamps
+        if not stamps:
+            return (
+                f"{symbol}: no daily bars in the requested range; {self.source} has "
+                f"{self.stored_from} .. {self.stored_to}"
+            )
+        return (
+            f"{symbol}: {len(stamps):,} daily bars {stamps[0].date()} .. {stamps[-1].date()} "
+            f"from {self.source}"
+        )
+
+
+async def load_training_histories(
+    runtime: Runtime, symbols: Iterable[str], *, first: date | None, last: date | None
+) -> dict[str, TrainingHistory]:
+    """Each symbol's stored daily closes within [first, last] (either bound optional), every
+    stored bar of any age, with their source, by upper-case symbol; a symbol with nothing
+    stored is fetched from the provider. Raises InvalidInput for a malformed symbol and
+    NotFound for an unknown one."""
+    histories = {}
+    for symbol in map(normalize_symbol, symbols):
+        stored = await runtime.services.history.stored_series(symbol, Interval.DAILY)
+        every = PriceSeries.from_bars(stored.series)
+        stored_from, stored_to = every.timestamps[0].date(), every.timestamps[-1].date()
+        series = between(every, first, last)
+        histories[symbol] = TrainingHistory(series, stored.source, stored_from, stored_to)
+    return histories
 
 
 async def load_histories(
     runtime: Runtime, symbols: Iterable[str], *, first: date | None, last: date | None
 ) -> dict[str, PriceSeries]:
-    """Each symbol's stored daily closes (fetched when missing) within [first, last]."""
-    histories = {}
-    for symbol in symbols:
-        stored = await runtime.services.history.stored_series(symbol, Interval.DAILY)
-        histories[symbol] = between(PriceSeries.from_bars(stored.series), first, last)
-    return histories
+    """Each symbol's stored daily closes within [first, last] (see load_training_histories)."""
+    loaded = await load_training_histories(runtime, symbols, first=first, last=last)
+    return {symbol: history.series for symbol, history in loaded.items()}
 
 
 async def train_and_store(
@@ -46,7 +85,10 @@ async def train_and_store(
 
 async def retrain_model(runtime: Runtime) -> None:
     """The worker's scheduled retraining on the tracked symbols' full stored history."""
-    histories = await load_histories(runtime, runtime.settings.symbols, first=None, last=None)
+    loaded = await load_training_histories(runtime, runtime.settings.symbols, first=None, last=None)
+    for symbol, history in loaded.items():
+        log.info("retraining on %s", history.describe(symbol))
+    histories = {symbol: history.series for symbol, history in loaded.items()}
     model = await train_and_store(runtime, histories, TrainingConfig())
     info = model.info
     log.info(

@@ -1,5 +1,13 @@
 """Price history: cache -> database -> provider, with stale fallback and one upstream call
-per symbol at a time."""
+per symbol at a time.
+
+A symbol's bars of one interval (a series) have one source, named by its fetch record: the
+provider that wrote them, or "csv" for `stockql import-csv`. The provider writes a series only
+when nothing is stored, when it is that source already, or when what is stored is simulated
+(real bars replace simulated ones, never the reverse); otherwise the stored bars are served
+and the provider is not asked. The lookback bounds what is fetched from a provider; every
+stored bar is read, whatever its age.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 import orjson
 
+from domain import trading_calendar
 from domain.bar_store import BarStore, FetchRecord
 from domain.cache import Cache, symbol_key
 from domain.errors import InvalidInput, NotFound
@@ -27,7 +36,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class HistoryPolicy:
-    """How long fetched history stays fresh, how far back it reaches, how much one request gets."""
+    """How long fetched history stays fresh, how far back a provider fetch asks for, how much
+    one request gets. The lookbacks bound provider fetches only, never reads of stored bars."""
 
     daily_ttl_seconds: float = 3600.0
     intraday_ttl_seconds: float = 60.0
@@ -43,6 +53,17 @@ class HistoryPolicy:
 
     def lookback(self, interval: Interval) -> timedelta:
         return self.intraday_lookback if interval.is_intraday else self.daily_lookback
+
+
+SIMULATED_SOURCE = "simulator"
+
+
+def provider_may_write(stored_source: str | None, provider: str) -> bool:
+    """Whether bars fetched from `provider` may be written into a series whose stored source
+    is `stored_source` (None: nothing stored). Simulated bars never replace, mix with or hide
+    imported or real ones; real bars replace simulated ones; a series of one real source is
+    not overwritten by another (an import is the authority for its symbol)."""
+    return stored_source in (None, provider, SIMULATED_SOURCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +83,9 @@ class PriceHistory:
 
     `warmup` holds every known bar up to the window's end, oldest first; the window is
     `warmup[window_start:]`. Indicators are computed over `warmup` and then cut to the
-    window, so their values never depend on the requested range.
+    window, so their values never depend on the requested range. `available_from` and
+    `available_to` are the first and last stored bars' timestamps, whatever the window;
+    `warnings` say why the window is shorter than asked for.
     """
 
     symbol: str
@@ -73,6 +96,9 @@ class PriceHistory:
     cached: bool
     stale: bool
     fetched_at: datetime
+    available_from: datetime
+    available_to: datetime
+    warnings: tuple[str, ...] = ()
     _closes: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -137,6 +163,7 @@ class HistoryService:
             stop = bisect.bisect_left(timestamps, _day_start(end + timedelta(days=1)))
         rows = min(limit or self._policy.max_rows, self._policy.max_rows)
         first = max(first, stop - rows)
+        available_from, available_to = timestamps[0], timestamps[-1]
         return PriceHistory(
             symbol=symbol,
             interval=interval,
@@ -146,6 +173,11 @@ class HistoryService:
             cached=stored.cached,
             stale=stored.stale,
             fetched_at=stored.fetched_at,
+            available_from=available_from,
+            available_to=available_to,
+            warnings=_coverage_warnings(
+                symbol, interval, stored.source, start, available_from, available_to
+            ),
         )
 
     async def stored_series(self, symbol: str, interval: Interval) -> StoredSeries:
@@ -189,7 +221,12 @@ class HistoryService:
         now = self._clock()
         ttl = self._policy.ttl(interval)
         last = await self._store.last_fetch(symbol, interval)
-        if last is not None and (now - last.fetched_at).total_seconds() < ttl:
+        # A clearCache makes the record due: the next read asks the provider.
+        if (
+            last is not None
+            and not last.refresh_due
+            and (now - last.fetched_at).total_seconds() < ttl
+        ):
             stored = await self._from_store(symbol, interval, last)
             if stored is not None:
                 remaining = ttl - (now - last.fetched_at).total_seconds()
@@ -204,6 +241,13 @@ class HistoryService:
     ) -> StoredSeries:
         now = self._clock()
         ttl = self._policy.ttl(interval)
+        if last is not None and not provider_may_write(last.source, self._provider.name):
+            # Another source owns the series (an import, or a real provider while the
+            # simulator is configured): its bars are served and the provider is not asked.
+            owned = await self._from_store(symbol, interval, last)
+            if owned is not None:
+                await self._cache.set(key, _encode(owned), ttl_seconds=ttl)
+                return owned
         try:
             bars = await self._provider.fetch_bars(
                 symbol, interval, since=now - self._policy.lookback(interval)
@@ -211,7 +255,11 @@ class HistoryService:
         except ProviderError as error:
             return await self._fall_back(symbol, interval, key, last, error)
         source = self._provider.name
-        await self._store.upsert_bars(symbol, interval, bars, source=source)
+        # The provider is (or becomes) the series' only source: bars of another one (simulated
+        # bars it replaces) are deleted in the same transaction.
+        await self._store.upsert_bars(
+            symbol, interval, bars, source=source, replace_other_sources=True
+        )
         record = FetchRecord(symbol=symbol, interval=interval, fetched_at=now, source=source)
         await self._store.record_fetch(record)
         stored = await self._from_store(symbol, interval, record)
@@ -251,8 +299,9 @@ class HistoryService:
     async def _from_store(
         self, symbol: str, interval: Interval, record: FetchRecord
     ) -> StoredSeries | None:
-        since = self._clock() - self._policy.lookback(interval)
-        bars = await self._store.load_bars(symbol, interval, start=since)
+        # Every stored bar: the lookback bounds provider fetches, not what the store holds
+        # (an import of twenty years stays visible).
+        bars = await self._store.load_bars(symbol, interval)
         if not bars:
             return None
         return StoredSeries(BarSeries.from_bars(bars), record.source, record.fetched_at)
@@ -260,6 +309,25 @@ class HistoryService:
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _coverage_warnings(
+    symbol: str,
+    interval: Interval,
+    source: str,
+    start: date | None,
+    available_from: datetime,
+    available_to: datetime,
+) -> tuple[str, ...]:
+    """A warning when the requested start is before the first stored bar by at least one
+    NYSE trading day: the window is shorter than asked for (a free Alpha Vantage key gets 100
+    daily bars, for example). A start on the weekend before the first bar is no warning."""
+    if start is None or trading_calendar.previous_trading_day(available_from.date()) < start:
+        return ()
+    return (
+        f"{symbol} {interval.name} history ({source}) starts {available_from.date()} and ends "
+        f"{available_to.date()}; the requested start {start} is earlier",
+    )
 
 
 def _encode(stored: StoredSeries) -> bytes:

@@ -9,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from domain.accounts import AccountService, Forbidden, Unauthenticated
 from domain.cache import Cache
+from domain.cache_clearing import CacheClearing
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryService
 from domain.notifications import AlertService, Notifier
@@ -37,6 +38,7 @@ class Services:
     prices: PriceFeed
     bus: EventBus
     predictions: PredictionService
+    cache_clearing: CacheClearing
     # The local directory that suggests tickers for unknown symbols (no provider call).
     symbol_names: SymbolNames | None = None
 

@@ -28,6 +28,7 @@ from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
 from graphql_schema.scalars import scalar_map
 from graphql_schema.types.errors import exception_handlers
+from graphql_schema.warnings import OperationWarnings
 from resolvers.alerts import AlertsMutation
 from resolvers.market import MarketMutation, MarketQuery
 from resolvers.notifications import NotificationsMutation, NotificationsQuery
@@ -179,6 +180,7 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: ValidationCache(maxsize=VALIDATION_CACHE_SIZE),
         lambda: RememberParsedDocuments(documents),
+        OperationWarnings,
     ]
     return StockQLSchema(
         query=Query,

@@ -5,7 +5,6 @@ from datetime import date
 import strawberry
 
 from domain.market import Interval as DomainInterval
-from domain.symbols import normalize_symbol
 from graphql_schema.context import Info
 from graphql_schema.types.market import (
     ClearCacheResult,
@@ -14,6 +13,7 @@ from graphql_schema.types.market import (
     Quote,
     SymbolMatch,
 )
+from graphql_schema.warnings import warn
 
 
 @strawberry.type
@@ -31,6 +31,8 @@ class MarketQuery:
         history = await info.context.services.history.history(
             symbol, interval, start=start, end=end, limit=limit
         )
+        for message in history.warnings:
+            warn(info, "HISTORY_STARTS_LATER", message)
         return PriceHistory.from_domain(history)
 
     @strawberry.field
@@ -50,11 +52,11 @@ class MarketQuery:
 @strawberry.type
 class MarketMutation:
     @strawberry.mutation(
-        description="Requires ADMIN. Without a symbol, clears the cache of every symbol."
+        description="Requires ADMIN. Without a symbol, clears the cache of every symbol. The "
+        "next history read of a cleared symbol asks the provider (within its call budget). "
+        "A symbol that is not stored, not tracked and unknown to the provider is NOT_FOUND."
     )
     async def clear_cache(self, info: Info, symbol: str | None = None) -> ClearCacheResult:
         await info.context.require_admin()
-        target = None if symbol is None else normalize_symbol(symbol)
-        removed = await info.context.services.cache.clear_symbol(target)
-        symbols = [target] if target else sorted(removed)
-        return ClearCacheResult(symbols=symbols, keys_removed=sum(removed.values()))
+        cleared = await info.context.services.cache_clearing.clear(symbol)
+        return ClearCacheResult(symbols=cleared.symbols, keys_removed=cleared.keys_removed)

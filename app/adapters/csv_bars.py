@@ -16,6 +16,9 @@ from domain.errors import InvalidInput
 from domain.market import Bar, Interval, Quote, SymbolMatch
 from domain.providers import ProviderUnavailable, UnknownSymbol
 
+# The source of imported bars (`stockql import-csv`), the same name as the CSV provider's: both
+# are files the operator gave.
+IMPORT_SOURCE = "csv"
 _TIME_COLUMNS = ("timestamp", "datetime", "date")
 _VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
 # In messages, a bad CSV lists this many problems; `problems` keeps them all.
@@ -158,7 +161,7 @@ class CsvProvider:
 
     @property
     def name(self) -> str:
-        return "csv"
+        return IMPORT_SOURCE
 
     @property
     def intervals(self) -> frozenset[Interval]:

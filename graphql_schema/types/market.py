@@ -63,7 +63,10 @@ class BollingerPoint:
 @strawberry.type(
     description="Bars of one symbol in [start, end], oldest first. Indicator series cover the "
     "same timestamps and are computed with the history BEFORE start as warm-up, so a value "
-    "never depends on the requested range; points without enough history are omitted."
+    "never depends on the requested range; points without enough history are omitted. An "
+    "indicator that cannot be computed (a window longer than the stored history, bad "
+    "parameters) is null with an error at its path; the bars and other indicators stay. A "
+    "start before availableFrom also adds a warning to the response's extensions.warnings."
 )
 class PriceHistory:
     symbol: str
@@ -78,6 +81,13 @@ class PriceHistory:
         description="True when the provider failed and older stored data was served instead."
     )
     fetched_at: datetime
+    available_from: datetime = strawberry.field(
+        description="The first stored bar of the symbol and interval, whatever start asks for: "
+        "the history that exists (a free Alpha Vantage key gets 100 daily bars)."
+    )
+    available_to: datetime = strawberry.field(
+        description="The last stored bar of the symbol and interval, whatever end asks for."
+    )
     history: strawberry.Private[DomainPriceHistory]
 
     @classmethod
@@ -89,6 +99,8 @@ class PriceHistory:
             cached=history.cached,
             stale=history.stale,
             fetched_at=history.fetched_at,
+            available_from=history.available_from,
+            available_to=history.available_to,
             history=history,
         )
 
@@ -110,19 +122,19 @@ class PriceHistory:
         )
 
     @strawberry.field
-    def sma(self, window: int = 20) -> list[IndicatorPoint]:
+    def sma(self, window: int = 20) -> list[IndicatorPoint] | None:
         return self._points(indicators.sma(self.history.closes, window))
 
     @strawberry.field
-    def ema(self, window: int = 20) -> list[IndicatorPoint]:
+    def ema(self, window: int = 20) -> list[IndicatorPoint] | None:
         return self._points(indicators.ema(self.history.closes, window))
 
     @strawberry.field
-    def rsi(self, window: int = 14) -> list[IndicatorPoint]:
+    def rsi(self, window: int = 14) -> list[IndicatorPoint] | None:
         return self._points(indicators.rsi(self.history.closes, window))
 
     @strawberry.field
-    def macd(self, fast: int = 12, slow: int = 26, signal: int = 9) -> list[MacdPoint]:
+    def macd(self, fast: int = 12, slow: int = 26, signal: int = 9) -> list[MacdPoint] | None:
         line, signal_line, histogram = indicators.macd(self.history.closes, fast, slow, signal)
         start, timestamps = self._window()
         window = (line[start:], signal_line[start:], histogram[start:])
@@ -132,7 +144,7 @@ class PriceHistory:
         ]
 
     @strawberry.field
-    def bollinger(self, window: int = 20, deviations: float = 2.0) -> list[BollingerPoint]:
+    def bollinger(self, window: int = 20, deviations: float = 2.0) -> list[BollingerPoint] | None:
         upper, middle, lower = indicators.bollinger(self.history.closes, window, deviations)
         start, timestamps = self._window()
         bands = (upper[start:], middle[start:], lower[start:])

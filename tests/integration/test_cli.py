@@ -9,9 +9,11 @@ from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.logs import configure_logging
 from graphql_schema.schema import export_sdl
 from tests.api.conftest import api_settings
 from tests.support.graphql import data
+from tests.support.sample_stocks import BARS, FIRST_DAY, LAST_DAY, write_sample_csv
 from tests.support.server import running_server
 
 GOOD_CSV = """date,open,high,low,close,volume
@@ -33,7 +35,14 @@ def sync_url(url: str) -> str:
 
 def invoke(*args: str, database_url: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), env={"STOCKQL_DATABASE_URL": database_url})
+    restore_logging()
     return result.exit_code, result.output
+
+
+def restore_logging() -> None:
+    """Commands configure logging onto CliRunner's stderr, closed once they return: point it
+    back at the test's, so that later log lines of this process can be written."""
+    configure_logging(level="warning", log_format="console")
 
 
 def test_schema_prints_the_sdl() -> None:
@@ -170,3 +179,68 @@ async def test_train_stores_an_active_model_that_predict_and_backtest_use(
     assert info["modelInfo"]["algorithm"] == "logistic_regression"
     assert info["modelInfo"]["symbols"] == ["AAPL", "MSFT"]
     assert made["predict"] == {"method": "MODEL", "modelVersion": info["modelInfo"]["version"]}
+
+
+async def test_train_and_backtest_use_every_imported_bar_and_say_where_they_are_from(
+    tmp_path: Path,
+) -> None:
+    """20 years ago is as good as yesterday: the simulator (the default provider) stands in
+    for nothing that was imported, and the commands print what they used."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'real.db'}"
+    env = {"STOCKQL_DATABASE_URL": url, "STOCKQL_SYMBOLS": "AAPL"}
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, list(args), env=env)
+        restore_logging()
+        return result.exit_code, result.output
+
+    csv = write_sample_csv(tmp_path / "AAPL.csv", "AAPL")
+    code, output = await asyncio.to_thread(run, "import-csv", str(csv), "--symbol", "AAPL")
+    assert code == 0, output
+    used = f"AAPL: {BARS:,} daily bars {FIRST_DAY} .. {LAST_DAY} from csv"
+
+    code, output = await asyncio.to_thread(
+        run, "train", "--symbols", "AAPL", "--algorithms", "logistic_regression"
+    )
+    assert code == 0, output
+    assert used in output
+    png = tmp_path / "equity.png"
+    code, output = await asyncio.to_thread(
+        run, "backtest", "AAPL", "--method", "MODEL", "--output", str(png)
+    )
+    assert code == 0, output
+    assert used in output
+    assert "balanced accuracy" in output
+    code, output = await asyncio.to_thread(
+        run,
+        "backtest",
+        "aapl",  # any case: the output names the symbol upper-case
+        "--start",
+        "2005-01-01",
+        "--end",
+        "2005-12-31",
+        "--output",
+        str(png),
+    )
+    assert code == 0, output
+    assert "AAPL: 252 daily bars 2005-01-03 .. 2005-12-30 from csv" in output
+    code, output = await asyncio.to_thread(
+        run, "backtest", "AAPL", "--start", "2020-01-01", "--output", str(png)
+    )
+    assert code == 1
+    assert (
+        f"AAPL: no daily bars in the requested range; csv has {FIRST_DAY} .. {LAST_DAY}" in output
+    )
+    assert "error: At least 2 data points are needed, 0 were given" in output
+
+    async with running_server(api_settings(database_url=url)) as server:
+        info = data(await server.graphql("{ modelInfo { symbols } }"))
+    assert info["modelInfo"]["symbols"] == ["AAPL"]
+
+
+async def test_train_on_an_unknown_symbol_is_one_line_of_error(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'unknown.db'}"
+    code, output = await asyncio.to_thread(invoke, "train", "--symbols", "NOSUCH", database_url=url)
+    assert code == 1
+    assert "error: Unknown symbol NOSUCH" in output
+    assert "Traceback" not in output

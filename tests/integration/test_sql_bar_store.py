@@ -288,3 +288,53 @@ async def test_delete_before_removes_only_older_bars_of_that_interval(store: Sql
     kept = await store.load_bars("AAPL", Interval.FIVE_MINUTES)
     assert [bar.timestamp for bar in kept] == [bar.timestamp for bar in bars[4:]]
     assert len(await store.load_bars("AAPL", Interval.DAILY)) == 10
+
+
+async def test_replacing_other_sources_keeps_one_source_per_series(
+    store: SqlBarStore, engine: AsyncEngine
+) -> None:
+    simulated = daily_bars(20)
+    await store.upsert_bars("AAPL", Interval.DAILY, simulated, source="simulator")
+    await store.upsert_bars("AAPL", Interval.FIVE_MINUTES, simulated, source="simulator")
+    await store.upsert_bars("MSFT", Interval.DAILY, simulated, source="simulator")
+    imported = daily_bars(5, start=START - timedelta(days=3000))
+
+    written = await store.upsert_bars(
+        "AAPL", Interval.DAILY, imported, source="csv", replace_other_sources=True
+    )
+
+    assert written == 5
+    assert await store.load_bars("AAPL", Interval.DAILY) == imported
+    assert await store.load_bars("AAPL", Interval.FIVE_MINUTES) == simulated
+    assert await store.load_bars("MSFT", Interval.DAILY) == simulated
+    assert await count_rows(engine) == 45
+
+
+async def test_replacing_other_sources_keeps_the_same_sources_bars(store: SqlBarStore) -> None:
+    older, newer = daily_bars(10), daily_bars(10, start=START + timedelta(days=10))
+    await store.upsert_bars("AAPL", Interval.DAILY, older, source="csv")
+    await store.upsert_bars("AAPL", Interval.DAILY, newer, source="csv", replace_other_sources=True)
+    assert await store.load_bars("AAPL", Interval.DAILY) == older + newer
+
+
+async def test_a_requested_refresh_marks_the_symbols_records_until_the_next_fetch(
+    store: SqlBarStore,
+) -> None:
+    at = datetime(2024, 1, 2, 21, tzinfo=UTC)
+    for symbol, interval in (("AAPL", Interval.DAILY), ("AAPL", Interval.ONE_MINUTE)):
+        await store.record_fetch(FetchRecord(symbol, interval, at, "simulator"))
+    await store.record_fetch(FetchRecord("MSFT", Interval.DAILY, at, "simulator"))
+
+    assert await store.request_refresh("AAPL") == 2
+    assert await store.request_refresh("IBM") == 0
+
+    due = await store.last_fetch("AAPL", Interval.DAILY)
+    assert due == FetchRecord("AAPL", Interval.DAILY, at, "simulator", refresh_due=True)
+    other = await store.last_fetch("MSFT", Interval.DAILY)
+    assert other is not None
+    assert other.refresh_due is False
+    await store.record_fetch(FetchRecord("AAPL", Interval.DAILY, at, "simulator"))
+    fetched = await store.last_fetch("AAPL", Interval.DAILY)
+    assert fetched is not None
+    assert fetched.refresh_due is False
+    assert await store.request_refresh(None) == 3

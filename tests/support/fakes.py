@@ -68,14 +68,27 @@ class FakeProvider:
 class FakeBarStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, Interval], dict[datetime, Bar]] = {}
+        # The source of each stored bar, by series and timestamp.
+        self.sources: dict[tuple[str, Interval], dict[datetime, str]] = {}
         self.fetches: dict[tuple[str, Interval], FetchRecord] = {}
 
     async def upsert_bars(
-        self, symbol: str, interval: Interval, bars: Sequence[Bar], *, source: str
+        self,
+        symbol: str,
+        interval: Interval,
+        bars: Sequence[Bar],
+        *,
+        source: str,
+        replace_other_sources: bool = False,
     ) -> int:
         table = self.rows.setdefault((symbol, interval), {})
+        sources = self.sources.setdefault((symbol, interval), {})
+        if replace_other_sources and bars:
+            for ts in [ts for ts, other in sources.items() if other != source]:
+                del table[ts], sources[ts]
         for bar in bars:
             table[bar.timestamp] = bar
+            sources[bar.timestamp] = source
         return len(bars)
 
     async def load_bars(
@@ -95,10 +108,11 @@ class FakeBarStore:
 
     async def delete_before(self, interval: Interval, before: datetime) -> int:
         removed = 0
-        for (_, bar_interval), table in self.rows.items():
-            if bar_interval is interval:
+        for key, table in self.rows.items():
+            if key[1] is interval:
                 for ts in [ts for ts in table if ts < before]:
                     del table[ts]
+                    self.sources.get(key, {}).pop(ts, None)
                     removed += 1
         return removed
 
@@ -107,6 +121,12 @@ class FakeBarStore:
 
     async def last_fetch(self, symbol: str, interval: Interval) -> FetchRecord | None:
         return self.fetches.get((symbol, interval))
+
+    async def request_refresh(self, symbol: str | None) -> int:
+        due = [key for key in self.fetches if symbol is None or key[0] == symbol]
+        for key in due:
+            self.fetches[key] = replace(self.fetches[key], refresh_due=True)
+        return len(due)
 
     async def latest_bar(self, symbol: str, interval: Interval) -> Bar | None:
         bars = await self.load_bars(symbol, interval)

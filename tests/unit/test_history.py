@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from domain.bar_store import FetchRecord
 from domain.errors import InvalidInput, NotFound, UpstreamUnavailable
-from domain.history import HistoryPolicy, HistoryService
+from domain.history import HistoryPolicy, HistoryService, provider_may_write
 from domain.market import Interval
 from domain.providers import ProviderRateLimited, ProviderUnavailable
 from tests.support.fakes import Clock, DictCache, FakeBarStore, FakeProvider, daily_bars
@@ -208,3 +209,110 @@ async def test_refresh_with_the_provider_down_returns_stored_bars_as_stale(
     refreshed = await service.refresh("AAPL")
     assert refreshed.stale is True
     assert len(refreshed.series) == 100
+
+
+# Stored series older than the lookback, and one source per series.
+
+OLD = datetime(2000, 1, 3, tzinfo=UTC)
+
+
+async def store_series(
+    store: FakeBarStore, symbol: str, source: str, *, start: datetime, count: int, at: datetime
+) -> None:
+    """Bars of `source` as a provider fetch or `stockql import-csv` leaves them."""
+    bars = daily_bars(count, start=start)
+    await store.upsert_bars(symbol, Interval.DAILY, bars, source=source)
+    await store.record_fetch(FetchRecord(symbol, Interval.DAILY, at, source))
+
+
+async def test_stored_bars_older_than_the_lookback_are_read(
+    service: HistoryService, provider: FakeProvider, store: FakeBarStore, clock: Clock
+) -> None:
+    await store_series(store, "AAPL", "fake", start=OLD, count=3000, at=clock.now)
+    history = await service.history("AAPL", start=date(2000, 1, 1), end=date(2001, 1, 1))
+    assert history.series.timestamps[0] == OLD
+    assert len(history.series) == 261
+    assert (history.available_from, history.warnings) == (OLD, ())
+    assert provider.calls == []
+
+
+async def test_an_imported_series_is_served_and_the_simulator_never_asked(
+    service: HistoryService, provider: FakeProvider, store: FakeBarStore, clock: Clock
+) -> None:
+    provider.name = "simulator"
+    await store_series(store, "AAPL", "csv", start=OLD, count=3000, at=clock.now)
+    clock.now += timedelta(days=30)  # long past the freshness of the import
+    history = await service.history("AAPL")
+    refreshed = await service.refresh("AAPL")
+    assert history.source == "csv"
+    assert len(history.series) == 3000
+    assert history.series.timestamps[0] == OLD
+    assert (refreshed.source, refreshed.stale) == ("csv", False)
+    assert provider.calls == []
+    assert set(store.sources[("AAPL", Interval.DAILY)].values()) == {"csv"}
+
+
+async def test_real_bars_replace_simulated_ones(
+    service: HistoryService, provider: FakeProvider, store: FakeBarStore, clock: Clock
+) -> None:
+    await store_series(store, "AAPL", "simulator", start=OLD, count=50, at=clock.now)
+    clock.now += timedelta(days=1)
+    history = await service.history("AAPL")
+    assert history.source == "fake"
+    assert history.available_from == START
+    assert len(history.series) == 100
+    assert set(store.sources[("AAPL", Interval.DAILY)].values()) == {"fake"}
+
+
+async def test_another_real_source_is_not_overwritten_by_the_provider(
+    service: HistoryService, provider: FakeProvider, store: FakeBarStore, clock: Clock
+) -> None:
+    await store_series(store, "AAPL", "alphavantage", start=OLD, count=50, at=clock.now)
+    clock.now += timedelta(days=1)
+    history = await service.history("AAPL")
+    assert (history.source, len(history.series)) == ("alphavantage", 50)
+    assert provider.calls == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "provider", "may_write"),
+    [
+        (None, "simulator", True),
+        ("simulator", "simulator", True),
+        ("simulator", "alphavantage", True),
+        ("alphavantage", "alphavantage", True),
+        ("csv", "csv", True),
+        ("csv", "simulator", False),
+        ("alphavantage", "simulator", False),
+        ("csv", "alphavantage", False),
+        ("alphavantage", "csv", False),
+    ],
+)
+def test_which_provider_may_write_which_series(
+    stored: str | None, provider: str, may_write: bool
+) -> None:
+    assert provider_may_write(stored, provider) is may_write
+
+
+async def test_a_refresh_due_record_makes_the_next_read_ask_the_provider(
+    service: HistoryService, provider: FakeProvider, store: FakeBarStore, cache: DictCache
+) -> None:
+    await service.history("AAPL")
+    await cache.clear_symbol("AAPL")
+    assert await store.request_refresh("AAPL") == 1
+    again = await service.history("AAPL")
+    assert provider.calls == [("bars", "AAPL"), ("bars", "AAPL")]
+    assert again.cached is False
+    last = await store.last_fetch("AAPL", Interval.DAILY)
+    assert last is not None
+    assert last.refresh_due is False
+
+
+async def test_a_start_before_the_first_stored_bar_is_a_warning(service: HistoryService) -> None:
+    history = await service.history("AAPL", start=date(2020, 1, 1))
+    assert history.available_from == START
+    assert history.available_to == history.series.timestamps[-1]
+    assert len(history.series) == 100
+    (warning,) = history.warnings
+    assert "starts 2024-01-01" in warning
+    assert "2020-01-01" in warning

@@ -35,18 +35,34 @@ class SqlBarStore:
         self._postgres = engine.dialect.name == "postgresql"
 
     async def upsert_bars(
-        self, symbol: str, interval: Interval, bars: Sequence[Bar], *, source: str
+        self,
+        symbol: str,
+        interval: Interval,
+        bars: Sequence[Bar],
+        *,
+        source: str,
+        replace_other_sources: bool = False,
     ) -> int:
         """Insert or replace bars by (symbol, interval, timestamp), all or nothing.
 
-        Idempotent; of several bars with the same timestamp the last one wins. Returns the
-        number of distinct timestamps written. Raises ValueError, before writing anything, for
-        a naive timestamp or a price or volume that is not a finite number.
+        Idempotent; of several bars with the same timestamp the last one wins. With
+        `replace_other_sources` the series' bars of other sources are deleted in the same
+        transaction. Returns the number of distinct timestamps written. Raises ValueError,
+        before writing anything, for a naive timestamp or a price or volume that is not a
+        finite number.
         """
         by_time = _by_utc_time(bars)
         if not by_time:
             return 0
         async with self._engine.begin() as connection:
+            if replace_other_sources:
+                await connection.execute(
+                    BARS.delete().where(
+                        BARS.c.symbol == symbol,
+                        BARS.c.interval == interval.value,
+                        BARS.c.source != source,
+                    )
+                )
             if self._postgres and len(by_time) > COPY_MIN_ROWS:
                 await self._copy_upsert(connection, symbol, interval, source, by_time.items())
             else:
@@ -110,20 +126,33 @@ class SqlBarStore:
             "interval": record.interval.value,
             "fetched_at": record.fetched_at,
             "source": record.source,
+            "refresh_due": record.refresh_due,
         }
+        replace = ("fetched_at", "source", "refresh_due")
         async with self._engine.begin() as connection:
-            await connection.execute(self._upsert(BAR_FETCHES, ("fetched_at", "source")), row)
+            await connection.execute(self._upsert(BAR_FETCHES, replace), row)
+
+    async def request_refresh(self, symbol: str | None) -> int:
+        """Mark the fetch records of `symbol` (every symbol's when None) refresh_due; returns
+        how many records there were."""
+        statement = BAR_FETCHES.update().values(refresh_due=True)
+        if symbol is not None:
+            statement = statement.where(BAR_FETCHES.c.symbol == symbol)
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return int(result.rowcount)
 
     async def last_fetch(self, symbol: str, interval: Interval) -> FetchRecord | None:
         """The latest fetch recorded for (symbol, interval), or None."""
-        query = select(BAR_FETCHES.c.fetched_at, BAR_FETCHES.c.source).where(
-            BAR_FETCHES.c.symbol == symbol, BAR_FETCHES.c.interval == interval.value
-        )
+        query = select(
+            BAR_FETCHES.c.fetched_at, BAR_FETCHES.c.source, BAR_FETCHES.c.refresh_due
+        ).where(BAR_FETCHES.c.symbol == symbol, BAR_FETCHES.c.interval == interval.value)
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        return FetchRecord(symbol=symbol, interval=interval, fetched_at=row[0], source=row[1])
+        fetched_at, source, refresh_due = row
+        return FetchRecord(symbol, interval, fetched_at, source, refresh_due=bool(refresh_due))
 
     def _upsert(self, target: Table, replace: Sequence[str]) -> postgresql.Insert | sqlite.Insert:
         insert = postgresql.insert if self._postgres else sqlite.insert

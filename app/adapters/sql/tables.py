@@ -6,7 +6,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, LargeBinary, text
+from sqlalchemy import JSON, DateTime, Index, LargeBinary, false, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -72,7 +72,8 @@ class BarRow(SQLModel, table=True):
 
 
 class BarFetchRow(SQLModel, table=True):
-    """When a symbol's bars of one interval were last fetched, and from which provider."""
+    """When a symbol's bars of one interval were last written, and by which source (the
+    series' only one; see domain.bar_store.FetchRecord); `refresh_due` after a clearCache."""
 
     __tablename__ = "bar_fetches"
 
@@ -80,6 +81,7 @@ class BarFetchRow(SQLModel, table=True):
     interval: str = Field(primary_key=True, max_length=10)
     fetched_at: datetime = Field(sa_type=UtcDateTime)
     source: str = Field(max_length=32)
+    refresh_due: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class UserRow(SQLModel, table=True):
