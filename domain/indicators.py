@@ -191,9 +191,14 @@ def _check_window_range(value: int, field: str) -> None:
         )
 
 
+class WindowLongerThanHistory(InvalidInput):
+    """A window (or period) needs more data points than the history has: the indicator has
+    no value anywhere, which is a fact about the data rather than a bad argument."""
+
+
 def _check_window_fits(value: int, field: str, points: int) -> None:
     if value > points:
-        raise InvalidInput(
+        raise WindowLongerThanHistory(
             f"{field} {value} is longer than the history: there are {points} data points",
             field=field,
         )

@@ -1,14 +1,16 @@
 """GraphQL types of market data: bars, history with indicators, quotes, symbol matches."""
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import strawberry
 
 from domain import indicators
 from domain import market as domain
 from domain.history import PriceHistory as DomainPriceHistory
-from domain.indicators import FloatArray
+from domain.indicators import FloatArray, WindowLongerThanHistory
+from graphql_schema.context import Info
+from graphql_schema.warnings import warn
 
 # The domain enum is the GraphQL enum: resolvers receive domain values without a mapping.
 Interval = domain.Interval
@@ -64,9 +66,9 @@ class BollingerPoint:
     description="Bars of one symbol in [start, end], oldest first. Indicator series cover the "
     "same timestamps and are computed with the history BEFORE start as warm-up, so a value "
     "never depends on the requested range; points without enough history are omitted. An "
-    "indicator that cannot be computed (a window longer than the stored history, bad "
-    "parameters) is null with an error at its path; the bars and other indicators stay. A "
-    "start before availableFrom also adds a warning to the response's extensions.warnings."
+    "indicator whose window is longer than the stored history has no points: its list is "
+    "empty and extensions.warnings says why (INDICATOR_WINDOW_TOO_LONG); the bars and other "
+    "indicators stay. A start before availableFrom also adds a warning (HISTORY_STARTS_LATER)."
 )
 class PriceHistory:
     symbol: str
@@ -122,20 +124,37 @@ class PriceHistory:
         )
 
     @strawberry.field
-    def sma(self, window: int = 20) -> list[IndicatorPoint] | None:
-        return self._points(indicators.sma(self.history.closes, window))
+    def sma(self, info: Info, window: int = 20) -> list[IndicatorPoint]:
+        try:
+            return self._points(indicators.sma(self.history.closes, window))
+        except WindowLongerThanHistory as error:
+            return _no_points(info, error)
 
     @strawberry.field
-    def ema(self, window: int = 20) -> list[IndicatorPoint] | None:
-        return self._points(indicators.ema(self.history.closes, window))
+    def ema(self, info: Info, window: int = 20) -> list[IndicatorPoint]:
+        try:
+            return self._points(indicators.ema(self.history.closes, window))
+        except WindowLongerThanHistory as error:
+            return _no_points(info, error)
 
     @strawberry.field
-    def rsi(self, window: int = 14) -> list[IndicatorPoint] | None:
-        return self._points(indicators.rsi(self.history.closes, window))
+    def rsi(self, info: Info, window: int = 14) -> list[IndicatorPoint]:
+        try:
+            return self._points(indicators.rsi(self.history.closes, window))
+        except WindowLongerThanHistory as error:
+            return _no_points(info, error)
 
     @strawberry.field
-    def macd(self, fast: int = 12, slow: int = 26, signal: int = 9) -> list[MacdPoint] | None:
-        line, signal_line, histogram = indicators.macd(self.history.closes, fast, slow, signal)
+    def macd(self, info: Info, fast: int = 12, slow: int = 26, signal: int = 9) -> list[MacdPoint]:
+        try:
+            lines = indicators.macd(self.history.closes, fast, slow, signal)
+            return self._macd_points(*lines)
+        except WindowLongerThanHistory as error:
+            return _no_points(info, error)
+
+    def _macd_points(
+        self, line: FloatArray, signal_line: FloatArray, histogram: FloatArray
+    ) -> list[MacdPoint]:
         start, timestamps = self._window()
         window = (line[start:], signal_line[start:], histogram[start:])
         return [
@@ -144,8 +163,17 @@ class PriceHistory:
         ]
 
     @strawberry.field
-    def bollinger(self, window: int = 20, deviations: float = 2.0) -> list[BollingerPoint] | None:
-        upper, middle, lower = indicators.bollinger(self.history.closes, window, deviations)
+    def bollinger(
+        self, info: Info, window: int = 20, deviations: float = 2.0
+    ) -> list[BollingerPoint]:
+        try:
+            return self._bands(*indicators.bollinger(self.history.closes, window, deviations))
+        except WindowLongerThanHistory as error:
+            return _no_points(info, error)
+
+    def _bands(
+        self, upper: FloatArray, middle: FloatArray, lower: FloatArray
+    ) -> list[BollingerPoint]:
         start, timestamps = self._window()
         bands = (upper[start:], middle[start:], lower[start:])
         return [
@@ -223,3 +251,10 @@ class SymbolMatch:
 class ClearCacheResult:
     symbols: list[str]
     keys_removed: int
+
+
+def _no_points(info: Info, error: WindowLongerThanHistory) -> list[Any]:
+    """An indicator the stored history is too short for: no points, and a warning that says
+    so (an error would null the whole history, bars included)."""
+    warn(info, "INDICATOR_WINDOW_TOO_LONG", str(error))
+    return []

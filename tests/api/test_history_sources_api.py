@@ -165,26 +165,28 @@ async def test_a_start_before_the_stored_history_is_a_warning(simulated: Running
     assert "warnings" not in inside.get("extensions", {})
 
 
-async def test_a_free_keys_100_bars_say_how_much_history_exists_and_a_longer_sma_is_null(
+async def test_a_free_keys_100_bars_say_how_much_history_exists_and_a_longer_sma_is_empty(
     alpha_vantage: RunningServer,
 ) -> None:
     body: dict[str, Any] = await alpha_vantage.graphql(
         '{ history(symbol: "IBM", start: "2000-01-03") { availableFrom'
         " columns { timestamp } sma(window: 200) { value } sma20: sma(window: 20) { value }"
-        " rsi { value } } }"
+        " rsi { value } macd(slow: 150) { macd } } }"
     )
+    assert "errors" not in body, body["errors"]
     history = body["data"]["history"]
-    assert history is not None
     assert len(history["columns"]["timestamp"]) == 100
     assert history["availableFrom"] == history["columns"]["timestamp"][0]
-    assert history["sma"] is None
+    assert history["sma"] == []
+    assert history["macd"] == []
     assert len(history["sma20"]) == 81
     assert len(history["rsi"]) == 86
-    error = first_error(body)
-    assert error["path"] == ["history", "sma"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "100 data points" in error["message"]
-    assert body["extensions"]["warnings"][0]["code"] == "HISTORY_STARTS_LATER"
+    warnings = {tuple(w["path"]): w for w in body["extensions"]["warnings"]}
+    assert warnings[("history",)]["code"] == "HISTORY_STARTS_LATER"
+    too_long = warnings[("history", "sma")]
+    assert too_long["code"] == "INDICATOR_WINDOW_TOO_LONG"
+    assert "100 data points" in too_long["message"]
+    assert warnings[("history", "macd")]["code"] == "INDICATOR_WINDOW_TOO_LONG"
 
 
 async def test_after_a_clear_the_next_history_is_fetched_from_the_provider(

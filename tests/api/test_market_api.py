@@ -233,15 +233,22 @@ async def test_bad_indicator_parameters_are_bad_user_input(
     assert first_error(body)["extensions"]["field"] == field
 
 
-async def test_indicator_window_larger_than_the_data_is_refused(server: RunningServer) -> None:
+async def test_indicator_window_larger_than_the_data_is_empty_with_a_warning(
+    server: RunningServer,
+) -> None:
     start = (datetime.now(UTC).date() - timedelta(days=40)).isoformat()
     body = await server.graphql(
         'query($start: Date) { history(symbol: "AAPL", interval: WEEKLY, start: $start)'
-        " { sma(window: 999) { value } } }",
+        " { columns { timestamp } sma(window: 999) { value } } }",
         {"start": start},
     )
-    assert error_code(body) == "BAD_USER_INPUT"
-    assert "data points" in first_error(body)["message"]
+    assert "errors" not in body
+    assert body["data"]["history"]["sma"] == []
+    assert body["data"]["history"]["columns"]["timestamp"]
+    (warning,) = body["extensions"]["warnings"]
+    assert warning["code"] == "INDICATOR_WINDOW_TOO_LONG"
+    assert warning["path"] == ["history", "sma"]
+    assert "data points" in warning["message"]
 
 
 async def test_oversize_request_body_is_refused_with_413(server: RunningServer) -> None:
