@@ -10,7 +10,8 @@ import orjson
 
 from domain.bar_store import BarStore
 from domain.cache import Cache, symbol_key
-from domain.market import Interval, Quote
+from domain.history import SIMULATED_SOURCE
+from domain.market import Bar, Interval, Quote
 from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol, unavailable_error
 from domain.single_flight import SingleFlight
 from domain.symbols import normalize_symbol
@@ -58,6 +59,10 @@ class QuoteService:
         return await self._fetch(symbol, symbol_key(symbol, "quote"))
 
     async def _fetch(self, symbol: str, key: str) -> Quote:
+        if self._provider.name == SIMULATED_SOURCE:
+            imported = await self._imported_quote(symbol)
+            if imported is not None:
+                return imported
         try:
             quote = await self._provider.fetch_quote(symbol)
         except ProviderError as error:
@@ -72,29 +77,47 @@ class QuoteService:
         await self._cache.set(key, _encode(quote), ttl_seconds=self._ttl_seconds)
         return quote
 
-    async def _stored_quote(self, symbol: str, error: ProviderError) -> Quote:
+    async def _imported_quote(self, symbol: str) -> Quote | None:
+        """The newest stored close of a symbol whose daily bars came from an import or a real
+        provider: the simulator never stands in for a user's own data (None: it may)."""
+        record = await self._store.last_fetch(symbol, Interval.DAILY)
+        if record is None or record.source == SIMULATED_SOURCE:
+            return None
+        newest = await self._newest_bar(symbol)
+        return None if newest is None else _quote_of(symbol, newest, source=record.source)
+
+    async def _newest_bar(self, symbol: str) -> Bar | None:
         newest = None
         for interval in _FALLBACK_INTERVALS:
             bar = await self._store.latest_bar(symbol, interval)
             if bar is not None and (newest is None or bar.timestamp > newest.timestamp):
                 newest = bar
+        return newest
+
+    async def _stored_quote(self, symbol: str, error: ProviderError) -> Quote:
+        newest = await self._newest_bar(symbol)
         if newest is None:
             if isinstance(error, UnknownSymbol):
                 raise await self._unknown.remember(symbol) from error
             raise unavailable_error(
                 error, nothing_stored=f"no price is stored for {symbol}"
             ) from error
-        return Quote(
-            symbol=symbol,
-            price=newest.close,
-            timestamp=newest.timestamp,
-            source="database",
-            open=newest.open,
-            high=newest.high,
-            low=newest.low,
-            volume=newest.volume,
-            stale=True,
-        )
+        return _quote_of(symbol, newest, source="database")
+
+
+def _quote_of(symbol: str, bar: Bar, *, source: str) -> Quote:
+    """A stored bar's close as a quote: stale, since it is no live price."""
+    return Quote(
+        symbol=symbol,
+        price=bar.close,
+        timestamp=bar.timestamp,
+        source=source,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        volume=bar.volume,
+        stale=True,
+    )
 
 
 def _encode(quote: Quote) -> bytes:

@@ -130,6 +130,23 @@ async def test_the_simulator_never_replaces_an_import_even_after_a_clear(
     assert await sources_of(simulated, "IBM") == {"csv": BARS}
 
 
+async def test_the_latest_price_of_an_imported_symbol_is_its_newest_imported_close(
+    simulated: RunningServer, pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    csv = write_sample_csv(tmp_path / "IBM.csv", "IBM")
+    await import_csv(csv, "IBM", database_url=pg_url, redis_url=redis_url)
+    history = data(await simulated.graphql(HISTORY, {"symbol": "IBM"}))["history"]
+
+    body = await simulated.graphql(
+        '{ latestPrice(symbol: "IBM") { price timestamp source stale } }'
+    )
+    quote = data(body)["latestPrice"]
+    assert quote["source"] == "csv"
+    assert quote["stale"] is True
+    assert day(quote["timestamp"]) == LAST_DAY
+    assert quote["price"] == history["columns"]["close"][-1]
+
+
 async def test_an_import_replaces_simulated_bars_and_running_servers_see_it(
     simulated: RunningServer, pg_url: str, redis_url: str, tmp_path: Path
 ) -> None:
