@@ -78,6 +78,14 @@ async def predict(
     return result
 
 
+async def stored_history_end(server: RunningServer, symbol: str) -> date:
+    """The date of the symbol's last stored daily bar (fetched from the simulator if need be)."""
+    history = server.app.state.runtime.services.history
+    stamps = (await history.stored_series(symbol, Interval.DAILY)).series.timestamps
+    last: date = stamps[-1].date()
+    return last
+
+
 async def stored(server: RunningServer, symbol: str) -> list[dict[str, Any]]:
     body = await server.graphql(PREDICTIONS, {"s": symbol, "n": 50})
     result: list[dict[str, Any]] = data(body)["predictions"]
@@ -219,12 +227,12 @@ async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer
     assert second["asOf"] > first["asOf"]
 
 
-def turn(*, trend: float, last: float) -> list[dict[str, Any]]:
+def turn(*, trend: float, last: float, start: date = date(2023, 1, 1)) -> list[dict[str, Any]]:
     """240 days of a steady trend, then 15 days the other way: with trend > 0 the SMA50 stays
-    above the SMA200 while the RSI falls below 30 (two BUY votes); with trend < 0, two SELL."""
+    above the SMA200 while the RSI falls below 30 (two BUY votes); with trend < 0, two SELL.
+    Dated after a symbol's stored history, these are the last 255 closes predicted from."""
     prices = [200 + trend * i for i in range(240)]
     prices += [prices[-1] + last * (i + 1) for i in range(15)]
-    start = date(2023, 1, 1)
     return [
         {"date": (start + timedelta(days=i)).isoformat(), "price": price}
         for i, price in enumerate(prices)
@@ -247,8 +255,11 @@ async def test_a_changed_recommendation_notifies_the_alert_owner(server: Running
         )
     )
     assert alert["createAlert"]["__typename"] == "Alert"
-    buy = await predict(server, {"symbol": "AAPL", "data": turn(trend=0.4, last=-3)})
-    sell = await predict(server, {"symbol": "AAPL", "data": turn(trend=-0.4, last=3)})
+    after = await stored_history_end(server, "AAPL") + timedelta(days=1)
+    buy = await predict(server, {"symbol": "AAPL", "data": turn(trend=0.4, last=-3, start=after)})
+    sell = await predict(
+        server, {"symbol": "AAPL", "data": turn(trend=-0.4, last=3, start=after)}
+    )
     assert (buy["recommendation"], sell["recommendation"]) == ("BUY", "SELL")
     listed = data(
         await server.graphql("{ notifications { type symbol message } }", headers=bearer(token))
