@@ -4,6 +4,7 @@ the event bus (at once), and found by the interval check when the announcement i
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,12 @@ async def test_a_model_activated_on_one_replica_is_predicted_with_by_every_repli
         # What `stockql train` and the worker's retraining do (app/training.py).
         await first.app.state.runtime.services.predictions.save_model(model)
         for server in (first, second):
-            await eventually(lambda s=server: answers_with(s, model), within=ANNOUNCED_WITHIN)
+            await eventually(partial(answers_with, server, model), within=ANNOUNCED_WITHIN)
             assert await active_version(server) == model.version
         newer = small_model(2)
         await second.app.state.runtime.services.predictions.save_model(newer)
         for server in (first, second):
-            await eventually(lambda s=server: answers_with(s, newer), within=ANNOUNCED_WITHIN)
+            await eventually(partial(answers_with, server, newer), within=ANNOUNCED_WITHIN)
 
 
 async def test_a_model_activated_without_an_announcement_is_found_by_the_interval_check(

@@ -273,7 +273,7 @@ def reason_codes(prediction: dict[str, Any]) -> list[str]:
 
 
 def reason(prediction: dict[str, Any], code: str) -> str:
-    descriptions = [r["description"] for r in prediction["reasons"] if r["code"] == code]
+    descriptions = [str(r["description"]) for r in prediction["reasons"] if r["code"] == code]
     assert descriptions, f"no {code} among {reason_codes(prediction)}"
     return descriptions[0]
 

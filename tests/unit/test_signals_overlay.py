@@ -25,6 +25,7 @@ def test_a_point_on_a_stored_date_replaces_that_close_and_keeps_the_volumes() ->
     assert laid.series.close[2] == 77.0
     assert np.array_equal(np.delete(laid.series.close, 2), np.delete(STORED.close, 2))
     assert laid.series.volume is not None
+    assert STORED.volume is not None
     assert np.array_equal(laid.series.volume, STORED.volume)
     assert (laid.replaced, laid.appended, laid.inserted) == (1, 0, 0)
 
