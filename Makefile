@@ -1,7 +1,7 @@
 # Thin verbs over uv; see README.md.
 UV ?= uv
 
-.PHONY: run worker test lint fmt typecheck migrate schema bench deploy-check web
+.PHONY: run worker test lint fmt typecheck migrate schema bench deploy-check web web-dev
 
 run:
 	$(UV) run stockql serve
@@ -27,9 +27,15 @@ migrate:
 schema:
 	$(UV) run stockql schema --output graphql_schema/schema.graphql
 
-# The dashboard and the offline GraphiQL page into web/dist (served at / and GET /graphql).
+# For front-end work, with your own Node.js 20.19+ (installs build the pages by themselves,
+# with Node.js from PyPI: see hatch_build.py). `web` rebuilds the dashboard and the offline
+# GraphiQL page into app/web_dist (served at / and GET /graphql, no restart needed); `web-dev`
+# serves them from source at http://localhost:5173 with /graphql passed to `make run`.
 web:
 	cd web && npm ci && npm run build
+
+web-dev:
+	cd web && npm ci && npm run dev
 
 bench:
 	$(UV) run python bench/history_bench.py

@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -59,20 +59,22 @@ class GraphQLView(GraphQL[Context, None]):
         *args: object,
         trust_forwarded_for: bool = False,
         metrics: Metrics | None = None,
-        ide_page: Callable[[], Awaitable[Response | None]] | None = None,
+        ide_page: Callable[[], Awaitable[Response]] | None = None,
         **kwargs: object,
     ) -> None:
-        """`ide_page` gives the GraphiQL page built from web/ (no CDN), or None without a
-        build, when strawberry's own page is served instead."""
+        """`ide_page` gives the GraphiQL page built from web/, or the page that explains why
+        it is missing (app/web.py); without one GraphiQL is not found. Never strawberry's own
+        page, which loads GraphiQL from a CDN."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._trust_forwarded_for = trust_forwarded_for
         # Read by the websocket handlers (open connections).
         self.metrics = metrics if metrics is not None else Metrics()
         self._ide_page = ide_page
 
-    async def render_graphql_ide(self, request: Request) -> Response:
-        page = await self._ide_page() if self._ide_page else None
-        return page or await super().render_graphql_ide(request)
+    async def render_graphql_ide(self, _request: Request) -> Response:
+        if self._ide_page is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return await self._ide_page()
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -53,6 +53,8 @@ def create_app(
         on_error_code=metrics.count_graphql_error,
     )
     web = WebBuild(settings.web_directory or DEFAULT_WEB_DIRECTORY)
+    if (missing := web.missing_build()) is not None:
+        log.warning("no web dashboard and GraphiQL at / and GET /graphql: %s", missing.summary)
     view = GraphQLView(
         schema,
         ide_page=lambda: web.page(GRAPHIQL_PAGE),

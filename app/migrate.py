@@ -12,12 +12,17 @@ from alembic import command
 from alembic.config import Config
 
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+# Beside the app package in a checkout and in an installed wheel alike. The wheel has no
+# alembic.ini (it belongs to no package), so the scripts are found from here, not from the ini.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
     """The project's Alembic configuration, pointed at `url` instead of Settings."""
-    config = Config(str(ALEMBIC_INI))
-    # The ini file is read with interpolation: a literal % (URL-encoded passwords) must be doubled.
+    config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.is_file() else Config()
+    # Options are read with interpolation: a literal % (URL-encoded passwords) must be doubled.
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

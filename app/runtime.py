@@ -24,6 +24,7 @@ from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudg
 from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
+from app.adapters.live_symbols import MemoryLiveSymbols, RedisLiveSymbols, renewing
 from app.adapters.metered import MeteredCache, MeteredProvider
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
@@ -41,7 +42,7 @@ from app.migrate import upgrade_database
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
-from domain.errors import NotFound, UpstreamUnavailable
+from domain.errors import NotFound, RateLimited, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
 from domain.model_activation import following_active_model
@@ -53,6 +54,7 @@ from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
 from domain.symbol_search import SymbolSearchService
 from domain.tokens import TokenIssuer
+from domain.tracked_symbols import LiveSymbols, TrackedSymbols
 from domain.unknown_symbols import UnknownSymbols
 from domain.users import UserStore
 from graphql_schema.context import Services
@@ -127,7 +129,13 @@ async def open_runtime(
         provider = MeteredProvider(source, metrics)
         store = SqlBarStore(engine)
         directory = SymbolDirectory()
-        unknown = UnknownSymbols(cache, ttl_seconds=settings.unknown_symbol_ttl_seconds)
+        # Company names are refused locally only where a provider call costs something: the
+        # simulator and CSV files answer "unknown" for free, and may list such names.
+        unknown = UnknownSymbols(
+            cache,
+            ttl_seconds=settings.unknown_symbol_ttl_seconds,
+            names=directory if isinstance(source, AlphaVantageProvider) else None,
+        )
         quotes = QuoteService(
             provider=provider,
             store=store,
@@ -147,6 +155,11 @@ async def open_runtime(
         )
         prices: PriceFeed = (
             RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
+        )
+        tracked = TrackedSymbols(
+            configured=settings.symbols,
+            live=await _open_live_symbols(settings, redis, stack),
+            max_live=settings.max_live_symbols,
         )
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         users = await _open_user_store(settings, engine, stack)
@@ -184,11 +197,13 @@ async def open_runtime(
             cache=cache,
             accounts=accounts,
             symbols=settings.symbols,
+            tracked=tracked,
             alerts=alerts,
             notifications=notifier,
             prices=prices,
             bus=bus,
             predictions=predictions,
+            symbol_names=directory,
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
@@ -199,6 +214,16 @@ async def open_runtime(
         yield Runtime(
             settings, engine, redis, provider, store, users, services, bus=bus, metrics=metrics
         )
+
+
+async def _open_live_symbols(
+    settings: Settings, redis: aioredis.Redis | None, stack: AsyncExitStack
+) -> LiveSymbols:
+    """Live subscribers counted in Redis for every replica and the worker, else in memory."""
+    if redis is None:
+        return MemoryLiveSymbols()
+    live = RedisLiveSymbols(redis, lease_seconds=settings.live_symbol_lease_seconds)
+    return await stack.enter_async_context(renewing(live))
 
 
 async def _open_user_store(
@@ -250,7 +275,7 @@ def _symbol_check(quotes: QuoteService) -> SymbolCheck:
             await quotes.latest(symbol)
         except NotFound:
             return False
-        except UpstreamUnavailable:
+        except (UpstreamUnavailable, RateLimited):
             # The provider cannot tell now: accept a well-formed symbol rather than refuse it.
             return True
         return True

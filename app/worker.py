@@ -15,24 +15,12 @@ from app.market_jobs import (
     refresh_daily_after_close,
     utc_now,
 )
+from app.quote_polling import QuoteRotation, quote_poll_plan
 from app.runtime import Runtime
 from app.training import retrain_model
 from domain.price_stream import PricePublisher
 
 log = logging.getLogger(__name__)
-
-
-def quote_poll_interval(runtime: Runtime) -> float:
-    """Seconds between polls of every tracked symbol: STOCKQL_QUOTE_POLL_SECONDS when set,
-    else each simulator tick, or as often as the Alpha Vantage budget allows with a fifth of
-    it left for history and search."""
-    settings = runtime.settings
-    if settings.quote_poll_seconds is not None:
-        return settings.quote_poll_seconds
-    if runtime.provider.name != "alphavantage":
-        return settings.simulator_tick_seconds
-    calls_per_minute = settings.alphavantage_calls_per_minute * 0.8
-    return max(60.0, 60.0 * len(settings.symbols) / calls_per_minute)
 
 
 @asynccontextmanager
@@ -63,8 +51,13 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         history=services.history,
     )
 
+    plan = quote_poll_plan(settings, runtime.provider.name)
+    rotation = QuoteRotation(plan.calls_per_round)
+
     async def poll() -> None:
-        await for_each_symbol(settings.symbols, publisher.publish, what="publishing the price")
+        # The configured symbols and those with live subscribers in any replica, now.
+        symbols = rotation.next_round(await services.tracked.current())
+        await for_each_symbol(symbols, publisher.publish, what="publishing the price")
 
     async def predict_again(symbol: str) -> None:
         await services.predictions.predict(symbol)
@@ -94,7 +87,7 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         )
 
     return [
-        PeriodicJob("poll_quotes", quote_poll_interval(runtime), poll),
+        PeriodicJob("poll_quotes", plan.interval_seconds, poll),
         PeriodicJob("refresh_daily", settings.daily_refresh_check_minutes * 60, refresh_daily),
         PeriodicJob("clean_up", settings.cleanup_interval_hours * 3600, clean_up, 60.0),
         PeriodicJob(

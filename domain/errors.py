@@ -23,15 +23,39 @@ class InvalidInput(StockQLError):
         self.field = field
 
 
+class InvalidSymbol(InvalidInput):
+    """Text that cannot be a ticker at all ("Apple Inc."); `text` is what was given, so that
+    the API can suggest the tickers it may have meant, as for SymbolNotFound."""
+
+    def __init__(self, message: str, *, text: str, field: str = "symbol") -> None:
+        super().__init__(message, field=field)
+        self.text = text
+
+
 class NotFound(StockQLError):
     code = "NOT_FOUND"
 
 
+class SymbolNotFound(NotFound):
+    """A symbol nobody knows: the provider said so, or the local directory knows the text as a
+    company name rather than a ticker. The API adds the directory's best matches for `symbol`
+    (extensions.suggestions), so every unknown symbol, whichever operation met it, gets them."""
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(f"Unknown symbol {symbol}")
+        self.symbol = symbol
+
+
 class UpstreamUnavailable(StockQLError):
     """A service the answer depends on failed: the data provider (and nothing stored could
-    stand in), or the database."""
+    stand in), or the database. `retry_after_seconds`, when known, says when asking again can
+    succeed (e.g. the provider's daily call limit resets at the next UTC midnight)."""
 
     code = "UPSTREAM_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class DatabaseUnavailable(UpstreamUnavailable):

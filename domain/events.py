@@ -3,7 +3,7 @@ and the event bus (fan-out to every replica's subscribers)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,11 +64,17 @@ class EventBus(Protocol):
     async def publish(self, channel: str, message: bytes) -> None: ...
 
     def subscribe(
-        self, channel: str, *, keep_latest_only: bool = False
+        self,
+        channel: str,
+        *,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[bytes], Hashable] | None = None,
     ) -> AbstractAsyncContextManager[Subscription]:
         """A subscription whose pending messages are bounded: with `keep_latest_only` only
-        the newest pending message is kept (prices); otherwise a subscriber that falls too far
-        behind is ended (its iterator raises SubscriberOverflow) so that it can resume."""
+        the newest pending message is kept (one symbol's prices); with `keep_latest_per`, a
+        function giving a message's key, the newest pending message of each key (the prices
+        of every symbol: see price_codec.price_symbol); otherwise a subscriber that falls too
+        far behind is ended (its iterator raises SubscriberOverflow) so that it can resume."""
         ...
 
 

@@ -15,9 +15,9 @@ import orjson
 
 from domain.bar_store import BarStore, FetchRecord
 from domain.cache import Cache, symbol_key
-from domain.errors import InvalidInput, NotFound, UpstreamUnavailable
+from domain.errors import InvalidInput, NotFound
 from domain.market import BarSeries, Interval, weekly_from_daily
-from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol
+from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol, unavailable_error
 from domain.single_flight import SingleFlight
 from domain.symbols import normalize_symbol
 from domain.unknown_symbols import UnknownSymbols
@@ -241,8 +241,8 @@ class HistoryService:
         if stored is None:
             if isinstance(error, UnknownSymbol):
                 raise await self._unknown.remember(symbol) from error
-            raise UpstreamUnavailable(
-                f"The market data provider is unavailable and nothing is stored for {symbol}"
+            raise unavailable_error(
+                error, nothing_stored=f"nothing is stored for {symbol}"
             ) from error
         stale = StoredSeries(stored.series, stored.source, stored.fetched_at, stale=True)
         await self._cache.set(key, _encode(stale), ttl_seconds=self._policy.stale_ttl_seconds)

@@ -29,7 +29,7 @@ from domain.alerts import (
     new_alert,
     too_many_alerts,
 )
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput, SymbolNotFound
 from domain.events import EventBus, PriceUpdated, user_channel
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class AlertService:
             now=self._clock(),
         )
         if not await self._symbol_exists(alert.symbol):
-            raise NotFound(f"Unknown symbol {alert.symbol}")
+            raise SymbolNotFound(alert.symbol)
         try:
             await self._store.add(alert, max_active=self._max_active)
         except TooManyAlerts as error:

@@ -59,3 +59,9 @@ def _number(value: object) -> float:
 
 def _optional_number(value: object) -> float | None:
     return None if value is None else _number(value)
+
+
+def price_symbol(data: bytes) -> str:
+    """The symbol of an encoded PriceUpdated (the key that keeps the newest pending price per
+    symbol). Raises ValueError for anything else."""
+    return decode_price(data).symbol

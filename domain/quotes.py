@@ -10,9 +10,8 @@ import orjson
 
 from domain.bar_store import BarStore
 from domain.cache import Cache, symbol_key
-from domain.errors import UpstreamUnavailable
 from domain.market import Interval, Quote
-from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol
+from domain.providers import MarketDataProvider, ProviderError, UnknownSymbol, unavailable_error
 from domain.single_flight import SingleFlight
 from domain.symbols import normalize_symbol
 from domain.unknown_symbols import UnknownSymbols
@@ -82,8 +81,8 @@ class QuoteService:
         if newest is None:
             if isinstance(error, UnknownSymbol):
                 raise await self._unknown.remember(symbol) from error
-            raise UpstreamUnavailable(
-                f"The market data provider is unavailable and no price is stored for {symbol}"
+            raise unavailable_error(
+                error, nothing_stored=f"no price is stored for {symbol}"
             ) from error
         return Quote(
             symbol=symbol,

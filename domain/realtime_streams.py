@@ -3,11 +3,14 @@ predictions. Each unsubscribes as soon as its consumer closes it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing
 
+from domain.errors import InvalidInput, StockQLError
 from domain.events import (
+    ALL_STOCKS_CHANNEL,
     EventBus,
     PredictionMade,
     PriceFeed,
@@ -15,10 +18,12 @@ from domain.events import (
     prediction_from_json,
 )
 from domain.notifications import Notification, notification_from_json
-from domain.price_codec import decode_price
+from domain.price_codec import decode_price, price_symbol
 from domain.price_replay import replay_then_live
 from domain.price_stream import price_event
 from domain.quotes import QuoteService
+from domain.sequences import SequenceKey, parse_sequence
+from domain.tracked_symbols import TrackedSymbols
 
 log = logging.getLogger(__name__)
 
@@ -30,44 +35,131 @@ async def prices_of(
     quotes: QuoteService,
     feed: PriceFeed,
     bus: EventBus,
+    tracked: TrackedSymbols,
     direct: Callable[[PriceUpdated], bool] | None = None,
 ) -> AsyncGenerator[PriceUpdated, None]:
     """The latest price of a known symbol at once (or, with `after`, everything stored after
-    that sequence), then every update. Raises NotFound for an unknown symbol and InvalidInput
-    for a malformed `after`, before anything is sent.
+    that sequence), then every update; the symbol is tracked (the worker publishes its
+    prices) while this runs. Raises NotFound for an unknown symbol, InvalidInput for a
+    malformed `after` and TooManyLiveSymbols for a symbol beyond the live limit, before
+    anything is sent.
 
     A symbol nobody has published yet gets its current quote stored as the first event, so
     that even the snapshot carries a sequence to resume from. `direct`: see
     replay_then_live."""
     # A symbol with a stored event is known (only quotes are stored): one Redis round trip
     # less for each of the thousands who subscribe at once.
-    if after is not None or await feed.latest(symbol) is None:
-        quote = await quotes.latest(symbol)  # NotFound for an unknown symbol
-        if after is None:
-            await feed.append(price_event(quote))
-    async with aclosing(replay_then_live(feed, bus, symbol, after, direct=direct)) as events:
+    if after is not None:
+        await quotes.latest(symbol)  # NotFound for an unknown symbol
+    else:
+        await _latest_stored(symbol, quotes=quotes, feed=feed)
+    async with (
+        tracked.watching(symbol),
+        aclosing(replay_then_live(feed, bus, symbol, after, direct=direct)) as events,
+    ):
         async for event in events:
             yield event
 
 
 async def all_prices(
-    bus: EventBus, channel: str, *, direct: Callable[[PriceUpdated], bool] | None = None
+    *,
+    feed: PriceFeed,
+    bus: EventBus,
+    tracked: TrackedSymbols,
+    quotes: QuoteService,
+    direct: Callable[[PriceUpdated], bool] | None = None,
 ) -> AsyncGenerator[PriceUpdated, None]:
-    """Live price events of every symbol; a slow consumer gets the newest pending one.
-    `direct`, when given, is offered each event on arrival and what it takes is not yielded
-    (see Subscription.hand_off)."""
-    async with bus.subscribe(channel, keep_latest_only=True) as subscription:
+    """The latest price of every tracked symbol at once, then every price update of every
+    symbol. A consumer that keeps up gets every one; a slow one gets the newest pending one
+    of each symbol. A symbol whose price cannot be had now (provider down, nothing stored)
+    is left out of the opening, and comes with its next update.
+
+    It subscribes before it reads the latest prices: an update stored in between is skipped
+    when it arrives live, as is any not newer (by sequence) than what was sent of its symbol.
+    `direct`, when given, is offered each live event on arrival and what it takes is not
+    yielded (see Subscription.hand_off)."""
+    async with bus.subscribe(ALL_STOCKS_CHANNEL, keep_latest_per=price_symbol) as subscription:
+        sent = _NewestSent()
+        for latest in await _latest_prices(await tracked.current(), quotes=quotes, feed=feed):
+            if sent.take(latest):
+                yield latest
         if direct is not None:
-            subscription.hand_off(lambda message: _offer(message, direct))
+            subscription.hand_off(lambda message: _offer(message, sent, direct))
         async for message in subscription:
             event = _decoded(message)
-            if event is not None:
+            if event is not None and sent.take(event):
                 yield event
 
 
-def _offer(message: bytes, direct: Callable[[PriceUpdated], bool]) -> bool:
+class _NewestSent:
+    """The sequence of the newest event sent per symbol: what is not newer is a duplicate."""
+
+    def __init__(self) -> None:
+        self._newest: dict[str, SequenceKey] = {}
+
+    def is_new(self, event: PriceUpdated) -> bool:
+        return self._new_key(event) is not None
+
+    def take(self, event: PriceUpdated) -> bool:
+        """Whether `event` is new; if so it counts as sent from now on."""
+        key = self._new_key(event)
+        if key is None:
+            return False
+        self._newest[event.symbol] = key
+        return True
+
+    def _new_key(self, event: PriceUpdated) -> SequenceKey | None:
+        """The event's sequence when it is newer than what was sent of its symbol."""
+        key = self._key(event)
+        if key is None:
+            return None
+        newest = self._newest.get(event.symbol)
+        return key if newest is None or key > newest else None
+
+    @staticmethod
+    def _key(event: PriceUpdated) -> SequenceKey | None:
+        try:
+            return parse_sequence(event.sequence, field="sequence")
+        except InvalidInput:
+            log.warning("skipping a price of %s without a valid sequence", event.symbol)
+            return None
+
+
+async def _latest_prices(
+    symbols: Iterable[str], *, quotes: QuoteService, feed: PriceFeed
+) -> list[PriceUpdated]:
+    """The latest price event of each symbol that has one or can have one now, in order."""
+
+    async def latest(symbol: str) -> PriceUpdated | None:
+        try:
+            return await _latest_stored(symbol, quotes=quotes, feed=feed)
+        except StockQLError as error:
+            log.info("no opening price of %s for allStocks: %s", symbol, error.message)
+            return None
+
+    found = await asyncio.gather(*(latest(symbol) for symbol in symbols))
+    return [event for event in found if event is not None]
+
+
+async def _latest_stored(symbol: str, *, quotes: QuoteService, feed: PriceFeed) -> PriceUpdated:
+    """The symbol's latest stored event; without one, its current quote, stored as one.
+    Raises NotFound for an unknown symbol, UpstreamUnavailable without a price."""
+    stored = await feed.latest(symbol)
+    if stored is not None:
+        return stored
+    return await feed.append(price_event(await quotes.latest(symbol)))
+
+
+def _offer(message: bytes, sent: _NewestSent, direct: Callable[[PriceUpdated], bool]) -> bool:
+    """all_prices' hand-off: True for what is skipped either way (undecodable, not new), and
+    for what `direct` delivered."""
     event = _decoded(message)
-    return event is None or direct(event)  # an undecodable one is skipped either way
+    if event is None or not sent.is_new(event):
+        return True
+    if not direct(event):
+        return False
+    sent.take(event)
+    return True
 
 
 def _decoded(message: bytes) -> PriceUpdated | None:

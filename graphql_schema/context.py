@@ -14,7 +14,9 @@ from domain.history import HistoryService
 from domain.notifications import AlertService, Notifier
 from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
+from domain.symbol_names import SymbolNames
 from domain.symbol_search import SymbolSearchService
+from domain.tracked_symbols import TrackedSymbols
 from domain.users import Role, User
 
 
@@ -28,11 +30,15 @@ class Services:
     cache: Cache
     accounts: AccountService
     symbols: tuple[str, ...]
+    # The configured symbols and those with live subscribers (what the worker polls).
+    tracked: TrackedSymbols
     alerts: AlertService
     notifications: Notifier
     prices: PriceFeed
     bus: EventBus
     predictions: PredictionService
+    # The local directory that suggests tickers for unknown symbols (no provider call).
+    symbol_names: SymbolNames | None = None
 
 
 @dataclass(slots=True)

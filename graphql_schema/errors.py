@@ -1,16 +1,20 @@
 """How errors reach clients: expected failures with their code, everything else masked."""
 
+import dataclasses
 import logging
 
 from graphql import GraphQLError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from domain.errors import InvalidInput, StockQLError
+from domain.errors import InvalidInput, RateLimited, StockQLError, UpstreamUnavailable
+from domain.symbol_names import SymbolNames, has_suggestions, suggestions_for
 
 log = logging.getLogger("stockql.graphql")
 
 INTERNAL_MESSAGE = "Internal server error"
 _PRE_EXECUTION_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
+# Errors that may say how long to wait before asking again.
+_WAITS = (RateLimited, UpstreamUnavailable)
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -30,8 +34,13 @@ def is_expected(error: GraphQLError) -> bool:
     return original is None or bool(error.nodes) or isinstance(original, _PRE_EXECUTION_ERRORS)
 
 
-def client_error(error: GraphQLError) -> GraphQLError:
-    """The error as a client sees it: message and extensions.code, never internals."""
+def client_error(error: GraphQLError, names: SymbolNames | None = None) -> GraphQLError:
+    """The error as a client sees it: message and extensions.code, never internals.
+
+    Extensions also carry `field` for bad input, `retryAfterSeconds` when waiting helps, and
+    for an unknown or malformed symbol `suggestions`: the best matches of `names` (no
+    provider call), in searchSymbols' shape.
+    """
     original = error.original_error
     extensions = dict(error.extensions or {})
     if original is None and "code" in extensions:
@@ -41,6 +50,12 @@ def client_error(error: GraphQLError) -> GraphQLError:
         extensions["code"] = original.code
         if isinstance(original, InvalidInput) and original.field:
             extensions["field"] = original.field
+        wait = original.retry_after_seconds if isinstance(original, _WAITS) else None
+        if wait is not None:
+            extensions["retryAfterSeconds"] = wait
+        if has_suggestions(original):
+            matches = suggestions_for(original, names)
+            extensions["suggestions"] = [dataclasses.asdict(match) for match in matches]
     elif is_expected(error):
         message = error.message
         extensions["code"] = "BAD_USER_INPUT"

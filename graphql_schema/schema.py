@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from graphql_schema.context import Context
 from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
@@ -139,7 +140,8 @@ class StockQLSchema(strawberry.Schema):
                     request_id,
                     exc_info=error.original_error,
                 )
-        errors[:] = [client_error(error) for error in errors]
+        names = context.services.symbol_names if isinstance(context, Context) else None
+        errors[:] = [client_error(error, names) for error in errors]
         if self._on_error_code is not None:
             for error in errors:
                 self._on_error_code(str((error.extensions or {}).get("code", "")))

@@ -10,7 +10,6 @@ from domain.accounts import Forbidden
 from domain.errors import RateLimited
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
-    ALL_STOCKS_CHANNEL,
     SubscriberOverflow,
     predictions_channel,
     user_channel,
@@ -28,7 +27,9 @@ from graphql_schema.types.realtime import PredictionUpdate, StockPriceUpdate
 class RealtimeSubscription:
     @strawberry.subscription(
         description="Sends the latest known price at once, then every update. With `after`, "
-        "first replays what came after that sequence."
+        "first replays what came after that sequence. Any known symbol: one the server does "
+        "not track is followed live while subscribed to (RATE_LIMITED when the server "
+        "follows as many extra symbols as it may)."
     )
     async def stock_price(
         self, info: Info, symbol: str, after: str | None = None
@@ -40,16 +41,26 @@ class RealtimeSubscription:
             quotes=services.quotes,
             feed=services.prices,
             bus=services.bus,
+            tracked=services.tracked,
             direct=direct_sender(StockPriceUpdate.from_domain),
         ):
             update = StockPriceUpdate.from_domain(event)
             if not await send_directly(update):
                 yield update
 
-    @strawberry.subscription(description="Every price update of every tracked symbol.")
+    @strawberry.subscription(
+        description="Sends the latest price of every tracked symbol at once, then every "
+        "price update of every symbol."
+    )
     async def all_stocks(self, info: Info) -> AsyncGenerator[StockPriceUpdate, None]:
-        direct = direct_sender(StockPriceUpdate.from_domain)
-        async for event in all_prices(info.context.services.bus, ALL_STOCKS_CHANNEL, direct=direct):
+        services = info.context.services
+        async for event in all_prices(
+            feed=services.prices,
+            bus=services.bus,
+            tracked=services.tracked,
+            quotes=services.quotes,
+            direct=direct_sender(StockPriceUpdate.from_domain),
+        ):
             update = StockPriceUpdate.from_domain(event)
             if not await send_directly(update):
                 yield update

@@ -3,6 +3,22 @@
 Alpha Vantage answers nearly everything, failures included, as HTTP 200 JSON. A failure is a
 one-key object ("Error Message", "Information" or "Note") whose English text is the only way
 to tell a bad symbol from a bad key, a rate limit or a premium-only call. Pure functions.
+
+The limit answers seen from Alpha Vantage (key, plan: text, abridged) and what they mean:
+
+- Information, free: "...our standard API rate limit is 25 requests per day..." -> the daily
+  limit, until the next UTC day;
+- Information, free: "...spreading out your free API requests more sparingly (1 request per
+  second)..." -> the burst limit, retry after a second;
+- Information, premium: "...Please contact premium@alphavantage.co if you are targeting a
+  higher API call volume." -> the plan's per-minute limit;
+- Information, premium: "Burst pattern detected. ...no more than N requests per second..."
+  -> the burst limit;
+- Note, free before 2024: "...standard API call frequency is 5 calls per minute and 500 calls
+  per day..." -> the per-minute limit.
+
+The per-minute and daily limits name their window, not a wait: the adapter knows the clock
+and waits for the window's end (the next clock minute, the next 00:00 UTC).
 """
 
 from __future__ import annotations
@@ -29,10 +45,14 @@ Body = Mapping[str, object] | str | bytes
 # Intraday keys and the quote's trading day are exchange-local (US/Eastern) times.
 EXCHANGE_ZONE = ZoneInfo("America/New_York")
 _MARKET_CLOSE = time(16, 0)
-# The older per-minute limit: the window is a minute, so waiting less than that is pointless.
-_NOTE_RETRY_AFTER_SECONDS = 60.0
-# The free burst limit is "1 request per second".
+# Both burst limits count requests per second.
 _BURST_RETRY_AFTER_SECONDS = 1.0
+# The windows the other limits count calls in (the day's resets at 00:00 UTC).
+_MINUTE_SECONDS = 60.0
+_DAY_SECONDS = 86_400.0
+# Lower-case phrases of the limit answers (see the table above).
+_BURST_PHRASES = ("request per second", "spreading out your free api requests", "burst pattern")
+_PER_MINUTE_PHRASES = ("higher api call volume", "calls per minute")
 # Upstream text kept in error messages (for logs) is cut to this many characters.
 _SNIPPET = 200
 
@@ -69,11 +89,10 @@ def raise_for_message(body: Mapping[str, object], *, symbol: str | None) -> NoRe
     if isinstance(information, str):
         _raise_for_information(information)
     if isinstance(note, str):
-        # Only the old 5-calls-per-minute notice ever came as "Note".
+        # "Note" only ever carried rate limits (the per-minute one before 2024).
+        _raise_for_limit(note)
         raise ProviderRateLimited(
-            f"rate limited: {_snippet(note)}",
-            daily=False,
-            retry_after_seconds=_NOTE_RETRY_AFTER_SECONDS,
+            f"rate limited: {_snippet(note)}", daily=False, window_seconds=_MINUTE_SECONDS
         )
     raise ProviderUnavailable(f"unexpected body: {_snippet(json.dumps(body, default=str))}")
 
@@ -82,18 +101,30 @@ def _raise_for_information(text: str) -> NoReturn:
     lowered = text.lower()
     if _names_bad_key(text) or "demo** api key" in lowered or "demo api key" in lowered:
         raise ProviderRejected(f"api key refused: {_snippet(text)}")
-    # The burst notice also mentions the daily limit ("25 requests per day"): test it first.
-    if "request per second" in lowered or "spreading out your free api requests" in lowered:
+    _raise_for_limit(text)
+    if "premium endpoint" in lowered or "premium feature" in lowered:
+        raise ProviderRejected(f"premium only: {_snippet(text)}")
+    raise ProviderUnavailable(f"unexpected information: {_snippet(text)}")
+
+
+def _raise_for_limit(text: str) -> None:
+    """Raise ProviderRateLimited when `text` is one of the limit answers; else return."""
+    lowered = text.lower()
+    # The free burst notice also mentions the daily limit ("25 requests per day"): test first.
+    if any(phrase in lowered for phrase in _BURST_PHRASES):
         raise ProviderRateLimited(
             f"burst limit: {_snippet(text)}",
             daily=False,
             retry_after_seconds=_BURST_RETRY_AFTER_SECONDS,
         )
     if "requests per day" in lowered and "rate limit" in lowered:
-        raise ProviderRateLimited(f"daily limit: {_snippet(text)}", daily=True)
-    if "premium endpoint" in lowered or "premium feature" in lowered:
-        raise ProviderRejected(f"premium only: {_snippet(text)}")
-    raise ProviderUnavailable(f"unexpected information: {_snippet(text)}")
+        raise ProviderRateLimited(
+            f"daily limit: {_snippet(text)}", daily=True, window_seconds=_DAY_SECONDS
+        )
+    if any(phrase in lowered for phrase in _PER_MINUTE_PHRASES):
+        raise ProviderRateLimited(
+            f"per-minute limit: {_snippet(text)}", daily=False, window_seconds=_MINUTE_SECONDS
+        )
 
 
 def _names_bad_key(text: str) -> bool:
@@ -133,10 +164,13 @@ def parse_bars(body: Body, interval: Interval, *, symbol: str) -> list[Bar]:
     return bars
 
 
-def parse_quote(body: Body, *, symbol: str) -> Quote:
-    """GLOBAL_QUOTE body -> Quote, stamped at the trading day's 16:00 New York time in UTC.
+def parse_quote(body: Body, *, symbol: str, now: datetime | None = None) -> Quote:
+    """GLOBAL_QUOTE body -> Quote, stamped at the trading day's 16:00 New York time in UTC,
+    or at `now` (the fetch time, default the current time) when that is earlier.
 
-    `{"Global Quote": {}}` is Alpha Vantage's answer for an unknown symbol.
+    The body names only the "latest trading day": during that day's session the price is
+    the latest one, and its close is hours away. `{"Global Quote": {}}` is Alpha Vantage's
+    answer for an unknown symbol.
     """
     data = decode_body(body)
     # Delayed-data plans name the key "Global Quote - DATA DELAYED BY 15 MINUTES".
@@ -148,10 +182,12 @@ def parse_quote(body: Body, *, symbol: str) -> Quote:
         raise UnknownSymbol(f"unknown symbol {symbol!r}: empty Global Quote")
     fields = _fields(fields, key)
     trading_day = _date(_text(fields, "07. latest trading day"))
+    close = datetime.combine(trading_day, _MARKET_CLOSE, EXCHANGE_ZONE).astimezone(UTC)
+    fetched = (now or datetime.now(UTC)).astimezone(UTC)
     return Quote(
         symbol=_text(fields, "01. symbol") or symbol,
         price=_non_negative(fields, "05. price"),
-        timestamp=datetime.combine(trading_day, _MARKET_CLOSE, EXCHANGE_ZONE).astimezone(UTC),
+        timestamp=min(close, fetched),
         source=SOURCE,
         open=_non_negative(fields, "02. open"),
         high=_non_negative(fields, "03. high"),

@@ -1,10 +1,13 @@
 """The Alpha Vantage market data provider over aiohttp.
 
 Every upstream call draws from a CallBudget first. The burst limit, HTTP 5xx, 429, timeouts
-and connection errors are retried with exponential backoff and jitter; answers that a retry
-cannot change (daily limit, per-minute Note, rejected key or plan, unknown symbol, a body we
-cannot read) are raised at once. The api key travels in the query string, as Alpha Vantage
-requires, so it is scrubbed from every message this module raises or logs.
+and connection errors are retried with exponential backoff and jitter, and so is a per-minute
+limit when its minute ends within a few seconds; answers that a retry cannot change (daily
+limit, rejected key or plan, unknown symbol, a body we cannot read) are raised at once. Every
+rate limit raised says how long to wait: to the next minute window for a per-minute limit, to
+the next 00:00 UTC for the daily one, as the CallBudget's own refusals do. The api key travels
+in the query string, as Alpha Vantage requires, so it is scrubbed from every message this
+module raises or logs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ _APIKEY_PARAM = re.compile(r"(apikey=)[^&\s'\"]+", re.IGNORECASE)
 T = TypeVar("T")
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class _Transient(ProviderUnavailable):
     """A failure of the transport (5xx, timeout, connection) that a retry may cure."""
 
@@ -68,8 +75,10 @@ class AlphaVantageProvider:
         premium: bool = False,
         backoff_seconds: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], datetime] = _utc_now,
         metrics: Metrics | None = None,
     ) -> None:
+        """`clock` (aware datetimes) stamps quotes and times the waits of rate limits."""
         if not api_key:
             raise ValueError("an Alpha Vantage api key is required")
         self._session = session
@@ -81,6 +90,7 @@ class AlphaVantageProvider:
         self._premium = premium
         self._backoff = backoff_seconds
         self._sleep = sleep
+        self._clock = clock
         self._metrics = metrics if metrics is not None else Metrics()
 
     @property
@@ -111,10 +121,11 @@ class AlphaVantageProvider:
         )
 
     async def fetch_quote(self, symbol: str) -> Quote:
-        """The latest daily quote (GLOBAL_QUOTE), stamped at that day's New York close."""
+        """The latest daily quote (GLOBAL_QUOTE), stamped at that day's New York close, or
+        at the fetch time while that close is still ahead."""
         return await self._call(
             {"function": "GLOBAL_QUOTE", "symbol": symbol},
-            lambda body: parsing.parse_quote(body, symbol=symbol),
+            lambda body: parsing.parse_quote(body, symbol=symbol, now=self._clock()),
         )
 
     async def search(self, query: str) -> list[SymbolMatch]:
@@ -144,8 +155,12 @@ class AlphaVantageProvider:
             except ProviderError as exc:
                 error = self._scrubbed(exc)
             if isinstance(error, ProviderRateLimited):
-                window = "day" if error.daily else "short"
-                self._metrics.provider_rate_limited.labels(self.name, window).inc()
+                kind = "day" if error.daily else "short"
+                self._metrics.provider_rate_limited.labels(self.name, kind).inc()
+                if error.retry_after_seconds is None and error.window_seconds:
+                    # Alpha Vantage names the window, not the wait.
+                    window = error.window_seconds
+                    error.retry_after_seconds = window - self._clock().timestamp() % window
             if attempt >= self._max_retries or not _retryable(error):
                 if isinstance(error, _Transient):
                     raise ProviderUnavailable(str(error)) from None

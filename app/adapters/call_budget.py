@@ -3,7 +3,9 @@
 Alpha Vantage counts calls per key, so every process using the key must draw from one budget:
 RedisCallBudget keeps the counters in Redis for that; MemoryCallBudget serves one process.
 Windows are fixed (minute and day numbers since the epoch), which keeps the Redis side to two
-counters and one atomic script. A refused call is never counted.
+counters and one atomic script. A refused call is never counted. A refusal means what Alpha
+Vantage's own limit answers mean, with the same waits (to the next clock minute, to the next
+00:00 UTC), so a client hears the same from both (domain.providers.unavailable_error).
 """
 
 from __future__ import annotations

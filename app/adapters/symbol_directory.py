@@ -7,6 +7,7 @@ random walk to; it is not market data.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -167,6 +168,12 @@ _NAME_PREFIX = 0.85
 _WORD_PREFIX = 0.75
 _SUBSTRING = 0.5
 _TIER_SPREAD = 0.04
+# A symbol spelled nearly like a listed one ("MSFTT") scores its similarity times this: below
+# every text match.
+_CLOSE_SPELLING = 0.45
+_CLOSE_SPELLING_CUTOFF = 0.75
+# Shorter name words are real tickers too often (FORD is Forward Industries, not Ford Motor).
+_SHORTEST_COMPANY_NAME = 5
 
 
 class SymbolDirectory:
@@ -175,6 +182,11 @@ class SymbolDirectory:
     def __init__(self, listings: Iterable[Listing] = LISTINGS) -> None:
         self._by_symbol = {listing.symbol: listing for listing in listings}
         self._names = {symbol: _words(item.name) for symbol, item in self._by_symbol.items()}
+        # "cocacola" -> the symbols whose name starts with those words run together.
+        self._name_starts: dict[str, list[str]] = {}
+        for symbol, words in self._names.items():
+            for start in _name_starts(words):
+                self._name_starts.setdefault(start, []).append(symbol)
 
     @property
     def listings(self) -> tuple[Listing, ...]:
@@ -208,16 +220,48 @@ class SymbolDirectory:
             if score > 0:
                 scored.append((-score, len(symbol), symbol, listing))
         scored.sort()
-        return [
-            SymbolMatch(
-                symbol=listing.symbol,
-                name=listing.name,
-                score=round(-negative, 4),
-                region=listing.region,
-                currency=listing.currency,
-            )
-            for negative, _, _, listing in scored[:limit]
-        ]
+        return [self._match(listing, -negative) for negative, _, _, listing in scored[:limit]]
+
+    def suggest(self, text: str, *, limit: int) -> list[SymbolMatch]:
+        """What an unknown symbol `text` may have meant, best first, at most `limit`: the
+        search's matches ("APPLE" finds AAPL by name), then listed symbols spelled nearly
+        like it ("MSFTT" finds MSFT). Empty when nothing is close."""
+        matches = self.search(text, limit=limit)
+        found = {match.symbol for match in matches}
+        for symbol in self._name_starts.get("".join(_words(text)), ()):
+            if symbol not in found:
+                found.add(symbol)
+                matches.append(self._match(self._by_symbol[symbol], _NAME_PREFIX))
+        wanted = text.strip().upper()
+        ratios = difflib.SequenceMatcher(autojunk=False)
+        ratios.set_seq2(wanted)
+        close = []
+        for symbol in difflib.get_close_matches(
+            wanted, self._by_symbol, n=limit, cutoff=_CLOSE_SPELLING_CUTOFF
+        ):
+            if symbol not in found:
+                ratios.set_seq1(symbol)
+                close.append(self._match(self._by_symbol[symbol], _CLOSE_SPELLING * ratios.ratio()))
+        return [*matches, *close][:limit]
+
+    def is_company_name(self, text: str) -> bool:
+        """True when `text` (any case) is no listed symbol but spells the start of a listed
+        name: its first word ("Apple" for "Apple Inc.", "TESLA") or first words run together
+        ("cocacola", "homedepot" for "The Home Depot Inc."), of at least five letters."""
+        if self.contains(text):
+            return False
+        key = "".join(_words(text))
+        return len(key) >= _SHORTEST_COMPANY_NAME and key in self._name_starts
+
+    @staticmethod
+    def _match(listing: Listing, score: float) -> SymbolMatch:
+        return SymbolMatch(
+            symbol=listing.symbol,
+            name=listing.name,
+            score=round(score, 4),
+            region=listing.region,
+            currency=listing.currency,
+        )
 
     def _score(self, text: str, symbol: str, name: str) -> float:
         folded_symbol = symbol.casefold()
@@ -240,3 +284,10 @@ def _words(name: str) -> tuple[str, ...]:
     """Name words without punctuation, so "mcdonald" finds "McDonald's" and "at" finds AT&T."""
     cleaned = "".join(char if char.isalnum() else " " for char in name.casefold())
     return tuple(cleaned.split())
+
+
+def _name_starts(words: tuple[str, ...]) -> list[str]:
+    """A name's first word, first two words run together, and so on; without a leading "the"."""
+    if words[:1] == ("the",):
+        words = words[1:]
+    return ["".join(words[:count]) for count in range(1, len(words) + 1)]

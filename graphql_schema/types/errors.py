@@ -12,7 +12,9 @@ from strawberry.types.field import StrawberryField
 from domain.accounts import EmailAlreadyUsed, InvalidCredentials, ValidationFailed
 from domain.errors import InvalidInput, NotFound, RateLimited
 from domain.signals.prices import InsufficientData
+from domain.symbol_names import SymbolNames, suggestions_for
 from graphql_schema.context import Info
+from graphql_schema.types.market import SymbolMatch
 
 
 @strawberry.interface
@@ -74,6 +76,18 @@ class InsufficientDataError(Error):
 @strawberry.type
 class NotFoundError(Error):
     message: str
+    suggestions: list[SymbolMatch] = strawberry.field(
+        description="For an unknown symbol, the listings it may have meant (best first, as "
+        "searchSymbols ranks them); empty otherwise."
+    )
+
+    @classmethod
+    def from_domain(cls, error: NotFound, names: SymbolNames | None) -> "NotFoundError":
+        matches = suggestions_for(error, names)
+        return cls(
+            message=error.message,
+            suggestions=[SymbolMatch.from_domain(match) for match in matches],
+        )
 
 
 DomainError = TypeVar("DomainError", bound=Exception)
@@ -97,6 +111,13 @@ class _Convert(strawberry.ExceptionHandler[DomainError, Any], Generic[DomainErro
         return self._convert(exception)
 
 
+class _ConvertNotFound(strawberry.ExceptionHandler[NotFound, NotFoundError]):
+    """NotFound -> NotFoundError, with suggestions from the request's symbol directory."""
+
+    def handle(self, exception: NotFound, *, field: StrawberryField, info: Info) -> NotFoundError:  # noqa: ARG002 - the handler protocol's arguments
+        return NotFoundError.from_domain(exception, info.context.services.symbol_names)
+
+
 def exception_handlers() -> list[strawberry.ExceptionHandler[Any]]:
     return [
         _Convert(InvalidInput, ValidationError, ValidationError.from_domain),
@@ -117,7 +138,7 @@ def exception_handlers() -> list[strawberry.ExceptionHandler[Any]]:
                 message=error.message, retry_after_seconds=error.retry_after_seconds
             ),
         ),
-        _Convert(NotFound, NotFoundError, lambda error: NotFoundError(message=error.message)),
+        _ConvertNotFound(),
         _Convert(
             InsufficientData,
             InsufficientDataError,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +17,12 @@ from tests.api.conftest import api_settings
 from tests.support.fake_alphavantage import (
     BURST_LIMIT,
     EMPTY_QUOTE,
+    NOTE_LIMIT,
+    PREMIUM_MINUTE_LIMIT,
     FakeAlphaVantage,
     daily_limit,
 )
-from tests.support.graphql import data, error_code
+from tests.support.graphql import data, error_code, first_error
 from tests.support.server import RunningServer, running_server
 
 HISTORY = """
@@ -25,6 +31,7 @@ query($symbol: String!) {
 }
 """
 LATEST_PRICE = "query($symbol: String!) { latestPrice(symbol: $symbol) { price source stale } }"
+LATEST_PRICE_AT = "query($symbol: String!) { latestPrice(symbol: $symbol) { price timestamp } }"
 SEARCH = "query($q: String!) { searchSymbols(query: $q) { symbol name } }"
 
 
@@ -128,13 +135,153 @@ async def test_daily_limit_serves_stored_bars_as_stale(
     assert functions(fake_alphavantage) == ["TIME_SERIES_DAILY", "TIME_SERIES_DAILY"]
 
 
-async def test_burst_limit_is_reported_without_leaking_the_key(
+async def test_burst_limit_is_rate_limited_without_leaking_the_key(
     server: RunningServer, fake_alphavantage: FakeAlphaVantage
 ) -> None:
     fake_alphavantage.enqueue(json=BURST_LIMIT)
     body = await server.graphql(HISTORY, {"symbol": "IBM"})
-    assert error_code(body) == "UPSTREAM_UNAVAILABLE"
+    assert error_code(body) == "RATE_LIMITED"
+    assert first_error(body)["extensions"]["retryAfterSeconds"] == 1
     assert fake_alphavantage.api_key not in str(body)
+
+
+async def clear_of_a_minute_end(seconds: float) -> None:
+    """Wait for the next clock minute when this one ends within `seconds`."""
+    into_minute = time.time() % 60
+    if into_minute > 60 - seconds:
+        await asyncio.sleep(60 - into_minute)
+
+
+def seconds_to_midnight_utc() -> float:
+    return 86_400 - time.time() % 86_400
+
+
+@pytest.mark.parametrize("query", [HISTORY, LATEST_PRICE], ids=["history", "latestPrice"])
+async def test_daily_limit_with_nothing_stored_is_unavailable_until_midnight_utc(
+    server: RunningServer, fake_alphavantage: FakeAlphaVantage, query: str
+) -> None:
+    fake_alphavantage.enqueue(json=daily_limit(fake_alphavantage.api_key))
+    expected = seconds_to_midnight_utc()
+
+    error = first_error(await server.graphql(query, {"symbol": "IBM"}))
+
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert abs(error["extensions"]["retryAfterSeconds"] - expected) <= 5
+    assert "daily call limit" in error["message"]
+    assert fake_alphavantage.api_key not in str(error)
+
+
+@pytest.mark.parametrize("query", [HISTORY, LATEST_PRICE], ids=["history", "latestPrice"])
+@pytest.mark.parametrize("limit", [PREMIUM_MINUTE_LIMIT, NOTE_LIMIT], ids=["premium", "note"])
+async def test_per_minute_limit_with_nothing_stored_is_rate_limited_until_the_next_minute(
+    server: RunningServer,
+    fake_alphavantage: FakeAlphaVantage,
+    query: str,
+    limit: dict[str, str],
+) -> None:
+    await clear_of_a_minute_end(5)
+    fake_alphavantage.enqueue(json=limit)
+    before = 60 - time.time() % 60
+
+    error = first_error(await server.graphql(query, {"symbol": "IBM"}))
+
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    wait = error["extensions"]["retryAfterSeconds"]
+    assert 1 <= wait <= math.ceil(before)
+
+
+async def test_per_minute_limit_serves_stored_bars_as_stale(
+    server: RunningServer, fake_alphavantage: FakeAlphaVantage, redis_url: str
+) -> None:
+    fresh = data(await server.graphql(HISTORY, {"symbol": "IBM"}))["history"]
+    await expire_cache(redis_url)
+    await age_fetches(server)
+    fake_alphavantage.enqueue(json=PREMIUM_MINUTE_LIMIT)
+    stale = data(await server.graphql(HISTORY, {"symbol": "IBM"}))["history"]
+    assert stale["stale"] is True
+    assert stale["bars"] == fresh["bars"]
+
+
+async def test_a_quote_of_a_trading_day_still_under_way_is_not_stamped_in_the_future(
+    server: RunningServer, fake_alphavantage: FakeAlphaVantage
+) -> None:
+    # Whatever day the provider calls "latest", its 16:00 New York close may be hours ahead
+    # (the report: 21:00Z at 17:47Z); the quote is as of when it was fetched, at the latest.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    fake_alphavantage.enqueue(json=global_quote("IBM", latest_trading_day=tomorrow))
+    asked = datetime.now(UTC)
+
+    quote = data(await server.graphql(LATEST_PRICE_AT, {"symbol": "IBM"}))["latestPrice"]
+
+    stamped = datetime.fromisoformat(quote["timestamp"])
+    assert asked - timedelta(seconds=1) <= stamped <= datetime.now(UTC)
+    assert quote["timestamp"].endswith("Z")
+
+
+def global_quote(symbol: str, *, latest_trading_day: str) -> dict[str, dict[str, str]]:
+    return {
+        "Global Quote": {
+            "01. symbol": symbol,
+            "02. open": "186.6500",
+            "03. high": "187.2300",
+            "04. low": "185.2100",
+            "05. price": "186.2100",
+            "06. volume": "3459781",
+            "07. latest trading day": latest_trading_day,
+            "08. previous close": "185.6100",
+            "09. change": "0.6000",
+            "10. change percent": "0.3231%",
+        }
+    }
+
+
+@asynccontextmanager
+async def budgeted_server(
+    pg_url: str, redis_url: str, fake: FakeAlphaVantage, *, per_minute: int, per_day: int
+) -> AsyncIterator[RunningServer]:
+    settings = api_settings(
+        database_url=pg_url,
+        redis_url=redis_url,
+        provider="alphavantage",
+        alphavantage_api_key=fake.api_key,
+        alphavantage_base_url=fake.base_url,
+        alphavantage_calls_per_minute=per_minute,
+        alphavantage_calls_per_day=per_day,
+        alphavantage_max_retries=0,
+    )
+    async with running_server(settings) as running:
+        yield running
+
+
+async def test_our_daily_budget_used_up_is_unavailable_until_midnight_utc(
+    pg_url: str, redis_url: str, fake_alphavantage: FakeAlphaVantage
+) -> None:
+    async with budgeted_server(
+        pg_url, redis_url, fake_alphavantage, per_minute=100, per_day=1
+    ) as server:
+        data(await server.graphql(HISTORY, {"symbol": "IBM"}))
+        error = first_error(await server.graphql(HISTORY, {"symbol": "MSFT"}))
+
+    assert error["extensions"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert abs(error["extensions"]["retryAfterSeconds"] - seconds_to_midnight_utc()) <= 5
+    assert functions(fake_alphavantage) == ["TIME_SERIES_DAILY"]
+
+
+async def test_our_minute_budget_used_up_is_rate_limited_until_the_next_minute(
+    pg_url: str, redis_url: str, fake_alphavantage: FakeAlphaVantage
+) -> None:
+    # The budget waits for a minute that ends within 2 s instead of refusing: start early.
+    await clear_of_a_minute_end(10)
+    async with budgeted_server(
+        pg_url, redis_url, fake_alphavantage, per_minute=1, per_day=100
+    ) as server:
+        data(await server.graphql(HISTORY, {"symbol": "IBM"}))
+        error = first_error(await server.graphql(LATEST_PRICE, {"symbol": "MSFT"}))
+        remaining = 60 - time.time() % 60
+
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert math.ceil(remaining) <= error["extensions"]["retryAfterSeconds"] <= 60
+    assert functions(fake_alphavantage) == ["TIME_SERIES_DAILY"]
 
 
 async def test_unknown_symbol_is_not_found(server: RunningServer) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import pytest
 
-from domain.events import ALL_STOCKS_CHANNEL, PriceUpdated, user_channel
+from domain.events import PriceUpdated, user_channel
 from tests.support.accounts import admin_token, bearer, signed_up
 from tests.support.graphql import data
+from tests.support.metrics import scrape
 from tests.support.server import RunningServer
 from tests.support.waiting import subscribed
 from tests.support.ws import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, graphql_ws
@@ -150,16 +153,66 @@ async def test_bad_stock_price_arguments_are_typed_errors(
         assert payload["errors"][0]["extensions"]["code"] == code
 
 
-async def test_all_stocks_receives_every_symbol(server: RunningServer) -> None:
-    async with graphql_ws(server.base_url) as ws:
+@PROTOCOLS
+async def test_all_stocks_opens_with_the_latest_price_of_every_tracked_symbol_then_every_update(
+    server: RunningServer, protocol: str
+) -> None:
+    stored = await publish(server, "AAPL", 1.0)
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
         await ws.init()
         operation = await ws.subscribe(ALL_STOCKS)
-        await subscribed(server.app.state.runtime.redis, ALL_STOCKS_CHANNEL)
-        await publish(server, "AAPL", 1.0)
-        first = (await update(ws, operation))["allStocks"]
-        await publish(server, "TSLA", 2.0)
-        second = (await update(ws, operation))["allStocks"]
-        assert [first["symbol"], second["symbol"]] == ["AAPL", "TSLA"]
+        aapl, msft = [(await update(ws, operation))["allStocks"] for _ in range(2)]
+        assert aapl == {"symbol": "AAPL", "price": 1.0, "sequence": stored.sequence}
+        # Nothing was stored for MSFT: its quote, stored as its first event.
+        first_msft = await server.app.state.runtime.services.prices.latest("MSFT")
+        assert msft == {
+            "symbol": "MSFT",
+            "price": first_msft.price,
+            "sequence": first_msft.sequence,
+        }
+        # Then every update, of any symbol.
+        for symbol, price in (("TSLA", 2.0), ("AAPL", 3.0)):
+            live = await publish(server, symbol, price)
+            assert (await update(ws, operation))["allStocks"] == {
+                "symbol": symbol,
+                "price": price,
+                "sequence": live.sequence,
+            }
+
+
+@PROTOCOLS
+async def test_all_stocks_drops_nothing_of_bursts_across_symbols(
+    server: RunningServer, protocol: str
+) -> None:
+    """Each burst is what one worker tick publishes: one price of every symbol at once."""
+    symbols = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
+    async with graphql_ws(server.base_url, protocol=protocol) as ws:
+        await ws.init()
+        operation = await ws.subscribe(ALL_STOCKS)
+        await updates_of(ws, operation, 2)  # the opening: AAPL and MSFT
+        dropped_before = await dropped_prices(server)
+        for burst in range(5):
+            published = await asyncio.gather(
+                *(publish(server, symbol, 10.0 + burst) for symbol in symbols)
+            )
+            received = await updates_of(ws, operation, len(symbols))
+            assert sorted(received, key=itemgetter("symbol")) == sorted(
+                (
+                    {"symbol": event.symbol, "price": event.price, "sequence": event.sequence}
+                    for event in published
+                ),
+                key=itemgetter("symbol"),
+            )
+    assert await dropped_prices(server) == dropped_before
+
+
+async def updates_of(ws: GraphQLWebSocket, operation: str, count: int) -> list[dict[str, Any]]:
+    return [(await update(ws, operation))["allStocks"] for _ in range(count)]
+
+
+async def dropped_prices(server: RunningServer) -> float:
+    samples = await scrape(server.client)
+    return samples.total("stockql_events_dropped_total", kind="stocks_all")
 
 
 @PROTOCOLS

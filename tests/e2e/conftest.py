@@ -1,6 +1,10 @@
 """Headless Chromium (Debian's package, driven by Playwright) against a real uvicorn server
 on loopback with the built dashboard. Browser downloads are impossible here, so Playwright
-runs the system's /usr/bin/chromium."""
+runs the system's /usr/bin/chromium.
+
+With STOCKQL_TEST_DASHBOARD_URL the tests drive that server instead of starting one: CI points
+them at the server the README's first command started with no Node.js on PATH (.ci/run), so
+they test what a new user gets."""
 
 from __future__ import annotations
 
@@ -23,21 +27,23 @@ from playwright.async_api import (
 
 from app.web import DASHBOARD_PAGE, DEFAULT_WEB_DIRECTORY, GRAPHIQL_PAGE
 from tests.api.conftest import api_settings
-from tests.support.server import RunningServer, running_server
+from tests.support.server import running_server
 from tests.support.services import services_required
 
 CHROMIUM = Path(os.environ.get("STOCKQL_TEST_CHROMIUM", "/usr/bin/chromium"))
+DASHBOARD_URL = os.environ.get("STOCKQL_TEST_DASHBOARD_URL", "").rstrip("/")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def require_browser_and_build() -> None:
-    """Skip without Chromium or the web build; fail instead when STOCKQL_REQUIRE_SERVICES=1."""
+    """Skip without Chromium or the web build (which a server of STOCKQL_TEST_DASHBOARD_URL
+    has of its own); fail instead when STOCKQL_REQUIRE_SERVICES=1."""
     missing = [] if CHROMIUM.exists() else [f"{CHROMIUM} (apt-get install chromium)"]
     missing += [
-        f"{DEFAULT_WEB_DIRECTORY / page} (make web)"
+        f"{DEFAULT_WEB_DIRECTORY / page} (uv sync --reinstall-package stockql, or make web)"
         for page in (DASHBOARD_PAGE, GRAPHIQL_PAGE)
-        if not (DEFAULT_WEB_DIRECTORY / page).exists()
+        if not DASHBOARD_URL and not (DEFAULT_WEB_DIRECTORY / page).exists()
     ]
     if not missing:
         return
@@ -47,13 +53,22 @@ def require_browser_and_build() -> None:
     pytest.skip(message)
 
 
+@dataclass(frozen=True)
+class DashboardServer:
+    base_url: str
+
+
 @pytest.fixture(scope="module")
 async def dashboard_server(
     tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[RunningServer]:
-    """The embedded defaults (SQLite, in-process events) with the worker jobs in the server
-    and the simulator ticking twice a second, so prices move and alerts fire."""
+) -> AsyncIterator[DashboardServer]:
+    """The server of STOCKQL_TEST_DASHBOARD_URL, or one of our own on the embedded defaults
+    (SQLite, in-process events) with the worker jobs in the server and the simulator ticking
+    twice a second, so prices move and alerts fire."""
     require_browser_and_build()
+    if DASHBOARD_URL:
+        yield DashboardServer(DASHBOARD_URL)
+        return
     database = tmp_path_factory.mktemp("dashboard") / "stockql.db"
     settings = api_settings(
         database_url=f"sqlite+aiosqlite:///{database}",
@@ -61,7 +76,7 @@ async def dashboard_server(
         simulator_tick_seconds=0.5,
     )
     async with running_server(settings) as running:
-        yield running
+        yield DashboardServer(running.base_url)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ from typing import Any
 
 from playwright.async_api import Page, Response, WebSocketRoute, expect
 
-from tests.e2e.conftest import BrowserTab, save_screenshot_path
-from tests.support.server import RunningServer
+from tests.e2e.conftest import BrowserTab, DashboardServer, save_screenshot_path
 
 PASSWORD = "a long enough secret"
 # Generous: two CPU cores are shared with the server, its worker and Chromium.
@@ -54,7 +53,7 @@ async def sign_up(page: Page, email: str) -> None:
 
 
 async def test_a_new_user_sees_the_chart_live_prices_and_a_firing_alert(
-    dashboard_server: RunningServer, tab: BrowserTab
+    dashboard_server: DashboardServer, tab: BrowserTab
 ) -> None:
     page = tab.page
     await page.goto(dashboard_server.base_url + "/")
@@ -178,7 +177,7 @@ def proxy_into(sockets: list[ProxiedSocket]) -> Callable[[WebSocketRoute], None]
 
 
 async def test_a_dropped_connection_shows_reconnecting_and_resumes_after_the_last_sequence(
-    dashboard_server: RunningServer, tab: BrowserTab
+    dashboard_server: DashboardServer, tab: BrowserTab
 ) -> None:
     page = tab.page
     sockets: list[ProxiedSocket] = []
@@ -212,7 +211,7 @@ def is_introspection(response: Response) -> bool:
 
 
 async def test_graphiql_runs_a_subscription_with_no_request_leaving_the_machine(
-    dashboard_server: RunningServer, tab: BrowserTab
+    dashboard_server: DashboardServer, tab: BrowserTab
 ) -> None:
     page = tab.page
     websockets: list[str] = []

@@ -5,11 +5,12 @@ bodies, JSON of the wrong shape) while clients keep asking.
 
 "Minutes" are compressed honestly: every lifetime that decides when the provider is asked
 again is cut to a second or two (quote cache 1 s, daily freshness 2 s, stale history 2 s,
-the worker polling both tracked symbols every 2 s), so the STORM's 25 s go through the
-cycles of a long outage many times over: about 10 stale-history expiries, 25 quote expiries
-and 12 worker polls. All that asks for more calls than the budget allows (as a long outage
-with many clients would), so the budget's cap is reached too. The fixture runs the storm
-once and records what happened; each test then checks one promise about it."""
+the worker polling a tracked symbol every 2 s, as often as its share of the budget allows),
+so the STORM's 25 s go through the cycles of a long outage many times over: about 10
+stale-history expiries, 25 quote expiries and 12 worker polls. All that asks for more calls
+than the budget allows (as a long outage with many clients would), so the budget's cap is
+reached too. The fixture runs the storm once and records what happened; each test then
+checks one promise about it."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ def codes(answers: list[Answer]) -> Counter[str]:
 
 
 def test_the_storm_made_many_calls_that_were_all_answered_badly(storm: Storm) -> None:
-    # The worker alone asks for a call a second, the clients for several: the budget's cap
+    # The worker alone asks for a call every 2 s, the clients for several: the budget's cap
     # decides how many reach the provider (at least CALLS_PER_MINUTE, in two minutes at most
     # twice that).
     assert storm.bad_calls >= STORM, storm.bad_calls

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -20,9 +22,12 @@ from domain.providers import (
 )
 from tests.support.fake_alphavantage import (
     BURST_LIMIT,
+    EXCHANGE_ZONE,
     FAKE_API_KEY,
     NOTE_LIMIT,
+    PREMIUM_BURST_LIMIT,
     PREMIUM_ENDPOINT,
+    PREMIUM_MINUTE_LIMIT,
     FakeAlphaVantage,
     daily_limit,
 )
@@ -248,16 +253,152 @@ async def test_daily_limit_is_not_retried(
     assert sleeps.delays == []
 
 
-async def test_per_minute_note_is_not_retried(
-    provider: AlphaVantageProvider, fake_alphavantage: FakeAlphaVantage
+def fixed_clock(iso: str) -> Callable[[], datetime]:
+    moment = datetime.fromisoformat(iso)
+    return lambda: moment
+
+
+@pytest.mark.parametrize("limit", [NOTE_LIMIT, PREMIUM_MINUTE_LIMIT], ids=["note", "premium"])
+async def test_per_minute_limit_waits_for_the_next_minute_window_and_is_not_retried(
+    make_provider: MakeProvider,
+    fake_alphavantage: FakeAlphaVantage,
+    sleeps: Sleeps,
+    limit: dict[str, str],
 ) -> None:
-    fake_alphavantage.enqueue(json=NOTE_LIMIT)
+    fake_alphavantage.enqueue(json=limit)
+    provider = make_provider(clock=fixed_clock("2024-03-08T17:47:20Z"))
 
     with pytest.raises(ProviderRateLimited) as caught:
         await provider.fetch_quote("IBM")
 
-    assert caught.value.retry_after_seconds == 60.0
+    assert (caught.value.daily, caught.value.retry_after_seconds) == (False, 40.0)
     assert len(fake_alphavantage.calls) == 1
+    assert sleeps.delays == []
+
+
+async def test_per_minute_limit_near_the_minute_end_is_retried_in_the_next_minute(
+    make_provider: MakeProvider, fake_alphavantage: FakeAlphaVantage, sleeps: Sleeps
+) -> None:
+    fake_alphavantage.enqueue(json=PREMIUM_MINUTE_LIMIT)
+    provider = make_provider(clock=fixed_clock("2024-03-08T17:47:57.5Z"))
+
+    quote = await provider.fetch_quote("IBM")
+
+    assert quote.symbol == "IBM"
+    assert len(fake_alphavantage.calls) == 2
+    assert len(sleeps.delays) == 1
+    assert sleeps.delays[0] >= 2.5
+
+
+@pytest.mark.parametrize(
+    ("now", "wait"),
+    [("2024-03-08T17:47:00Z", 6 * 3600 + 13 * 60), ("2024-03-08T23:59:59.5Z", 0.5)],
+    ids=["afternoon", "last-second"],
+)
+async def test_daily_limit_waits_for_the_next_utc_midnight(
+    make_provider: MakeProvider, fake_alphavantage: FakeAlphaVantage, now: str, wait: float
+) -> None:
+    fake_alphavantage.enqueue(json=daily_limit(fake_alphavantage.api_key))
+
+    with pytest.raises(ProviderRateLimited) as caught:
+        await make_provider(clock=fixed_clock(now)).fetch_bars("IBM", Interval.DAILY)
+
+    assert caught.value.daily is True
+    assert caught.value.retry_after_seconds == pytest.approx(wait)
+    assert len(fake_alphavantage.calls) == 1  # a daily limit is never retried, however near
+
+
+async def test_premium_burst_limit_is_retried_after_a_second(
+    provider: AlphaVantageProvider, fake_alphavantage: FakeAlphaVantage, sleeps: Sleeps
+) -> None:
+    fake_alphavantage.enqueue(json=PREMIUM_BURST_LIMIT)
+
+    await provider.fetch_quote("IBM")
+
+    assert len(fake_alphavantage.calls) == 2
+    assert sleeps.delays[0] >= 1.0
+
+
+async def test_a_free_key_over_its_day_gets_the_daily_limit_from_the_fake(
+    make_provider: MakeProvider,
+) -> None:
+    async with FakeAlphaVantage(calls_per_day=2) as fake:
+        provider = make_provider(base_url=fake.base_url)
+        await provider.fetch_quote("IBM")
+        await provider.fetch_quote("MSFT")
+
+        with pytest.raises(ProviderRateLimited) as caught:
+            await provider.fetch_quote("AAPL")
+
+    assert caught.value.daily is True
+    wait = caught.value.retry_after_seconds
+    assert wait is not None
+    assert 0 < wait <= 86_400
+    assert len(fake.calls) == 3
+
+
+async def test_a_premium_key_over_its_minute_gets_the_per_minute_limit_from_the_fake(
+    make_provider: MakeProvider,
+) -> None:
+    async with FakeAlphaVantage(calls_per_minute=1) as fake:
+        # The fake counts real clock minutes: both calls must fall into one.
+        into_minute = time.time() % 60
+        if into_minute > 55:
+            await asyncio.sleep(60 - into_minute)
+        # The provider's clock is in the middle of a minute: its wait is too long to retry.
+        provider = make_provider(base_url=fake.base_url, clock=fixed_clock("2024-03-08T17:47:20Z"))
+        first = await provider.fetch_quote("IBM")
+        with pytest.raises(ProviderRateLimited) as caught:
+            await provider.fetch_quote("MSFT")
+
+    assert (caught.value.daily, caught.value.retry_after_seconds) == (False, 40.0)
+    assert first.symbol == "IBM"
+
+
+@pytest.mark.parametrize(
+    ("today", "fetched", "stamped"),
+    [
+        # The report: a winter quote read at 17:47 UTC said 21:00 UTC, hours ahead.
+        ("2024-03-08", "2024-03-08T17:47:00Z", "2024-03-08T17:47:00Z"),
+        ("2024-03-11", "2024-03-11T20:30:00Z", "2024-03-11T20:00:00Z"),
+        ("2024-11-01", "2024-11-01T20:30:00Z", "2024-11-01T20:00:00Z"),
+        ("2024-11-04", "2024-11-04T20:30:00Z", "2024-11-04T20:30:00Z"),
+    ],
+    ids=["winter-in-session", "after-spring-forward", "before-fall-back", "after-fall-back"],
+)
+async def test_quote_is_never_stamped_after_the_fetch(
+    make_provider: MakeProvider, today: str, fetched: str, stamped: str
+) -> None:
+    async with FakeAlphaVantage(today=date.fromisoformat(today)) as fake:
+        provider = make_provider(base_url=fake.base_url, clock=fixed_clock(fetched))
+        quote = await provider.fetch_quote("IBM")
+
+    assert quote.timestamp == datetime.fromisoformat(stamped)
+
+
+@pytest.mark.parametrize(
+    ("today", "first_opens"),
+    [
+        # The session's first bar opens at 04:00 New York time: 09:00 UTC in winter time and
+        # 08:00 UTC in summer time, either side of the changes of 2024-03-10 and 2024-11-03.
+        ("2024-03-12", {"2024-03-08": 9, "2024-03-11": 8, "2024-03-12": 8}),
+        ("2024-11-05", {"2024-11-01": 8, "2024-11-04": 9, "2024-11-05": 9}),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
+@pytest.mark.parametrize("zone", ["US/Eastern", "UTC", "Asia/Tokyo"])
+async def test_intraday_bars_across_a_dst_change_are_read_in_the_named_time_zone(
+    make_provider: MakeProvider, today: str, first_opens: dict[str, int], zone: str
+) -> None:
+    async with FakeAlphaVantage(today=date.fromisoformat(today), time_zone=zone) as fake:
+        bars = await make_provider(base_url=fake.base_url).fetch_bars("IBM", Interval.ONE_HOUR)
+
+    firsts: dict[str, int] = {}  # New York trading day -> UTC hour of its first bar
+    for bar in bars:
+        day = bar.timestamp.astimezone(EXCHANGE_ZONE).date().isoformat()
+        firsts.setdefault(day, bar.timestamp.hour)
+    assert {day: firsts[day] for day in first_opens} == first_opens
+    assert all(bar.timestamp.tzinfo is UTC for bar in bars)
 
 
 async def test_server_error_is_retried_until_it_passes(

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 
 import pytest
 import redis.asyncio as aioredis
 
-from app.adapters.events.bus import BroadcastBus, open_event_bus
+from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed, stream_key
 from domain import price_replay as replay
 from domain.errors import InvalidInput, UpstreamUnavailable
@@ -22,45 +21,10 @@ from domain.events import ALL_STOCKS_CHANNEL, PriceFeed, PriceUpdated, stock_cha
 from domain.price_codec import decode_price, encode_price
 from domain.price_replay import replay_then_live
 from domain.sequences import parse_sequence
+from tests.support.price_feeds import ARRIVAL, MAX_LENGTH, START, Subject, append, take, tick
 
-MAX_LENGTH = 50
 # Approximate trimming (MAXLEN ~) removes whole stream nodes: at most 100 entries by default.
 REDIS_NODE = 100
-ARRIVAL = 5.0
-START = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
-
-
-@dataclass
-class Subject:
-    feed: MemoryPriceFeed | RedisPriceFeed
-    bus: BroadcastBus
-
-
-@pytest.fixture(params=["memory", "redis"])
-def redis_or_none(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "memory":
-        return None
-    url: str = request.getfixturevalue("redis_url")
-    return url
-
-
-@pytest.fixture
-async def subject(redis_or_none: str | None) -> AsyncIterator[Subject]:
-    async with open_event_bus(redis_or_none) as bus:
-        if redis_or_none is None:
-            yield Subject(MemoryPriceFeed(bus, max_length=MAX_LENGTH), bus)
-            return
-        client = aioredis.from_url(redis_or_none)
-        try:
-            yield Subject(RedisPriceFeed(client, bus, max_length=MAX_LENGTH), bus)
-        finally:
-            await client.aclose()
-
-
-@pytest.fixture
-def symbol() -> str:
-    # Channels are server-wide: a symbol of its own keeps concurrent runs apart.
-    return "T" + uuid.uuid4().hex[:8].upper()
 
 
 class FakeClock:
@@ -69,26 +33,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def tick(symbol: str, number: int) -> PriceUpdated:
-    return PriceUpdated(
-        symbol=symbol,
-        price=100.0 + number,
-        timestamp=START + timedelta(seconds=number),
-        volume=1000.0 * number,
-        change=0.5,
-        change_percent=0.25,
-    )
-
-
-async def append(feed: PriceFeed, symbol: str, count: int, first: int = 0) -> list[PriceUpdated]:
-    return [await feed.append(tick(symbol, number)) for number in range(first, first + count)]
-
-
-async def take(events: AsyncIterator[PriceUpdated], count: int) -> list[PriceUpdated]:
-    async with asyncio.timeout(ARRIVAL):
-        return [await anext(events) for _ in range(count)]
 
 
 def sequences(events: list[PriceUpdated]) -> list[str]:

@@ -87,13 +87,19 @@ class Deployment:
 
 @asynccontextmanager
 async def deployed(
-    directory: Path, database_url: str, *, servers: int = 1, workers: int = 1
+    directory: Path,
+    database_url: str,
+    *,
+    servers: int = 1,
+    workers: int = 1,
+    **settings: str,
 ) -> AsyncIterator[Deployment]:
     """`servers` API processes and `workers` worker processes on a fresh Redis and the
-    (empty) database at `database_url`. The first server migrates it, alone, before the
-    others start. Workers log at info: their leadership is read from their output."""
+    (empty) database at `database_url`, all with `settings` (see stockql_env). The first
+    server migrates it, alone, before the others start. Workers log at info: their
+    leadership is read from their output."""
     async with throwaway_redis(directory) as redis_server:
-        shared = {"database_url": database_url, "redis_url": redis_server.url}
+        shared = {"database_url": database_url, "redis_url": redis_server.url, **settings}
         first = stockql_env(**shared, port=str(free_port()), migrate_on_start="true")
         others = [
             ("serve", stockql_env(**shared, port=str(free_port()))) for _ in range(servers - 1)
@@ -124,7 +130,8 @@ async def replicas(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[De
     directory = tmp_path_factory.mktemp("replicas")
     async with (
         postgres_database() as database_url,
-        deployed(directory, database_url, servers=2) as deployment,
+        # One symbol besides AAPL and MSFT may be live at once, whichever server is asked.
+        deployed(directory, database_url, servers=2, max_live_symbols="1") as deployment,
     ):
         yield deployment
 
@@ -321,6 +328,39 @@ async def test_a_subscriber_on_one_server_receives_the_prices_the_worker_publish
     # The worker stored both, one after the other: nothing in between was left out.
     stored = await stored_after(replicas.redis, snapshot["sequence"], second["sequence"])
     assert stored[-2:] == [first, second]
+
+
+async def test_any_symbol_is_live_through_the_worker_and_the_live_limit_holds_across_servers(
+    replicas: Deployment,
+) -> None:
+    server_a, server_b = replicas.servers
+    async with graphql_ws(server_a.base_url) as ws:
+        await signed_in(ws)
+        ibm = await ws.subscribe(STOCK_PRICE, {"symbol": "IBM"})
+        received = [await next_update(ws, ibm) for _ in range(3)]
+        async with graphql_ws(server_b.base_url) as other:
+            await signed_in(other)
+            refused = await other.next_payload(
+                await other.subscribe(STOCK_PRICE, {"symbol": "ORCL"})
+            )
+    assert [update["symbol"] for update in received] == ["IBM"] * 3
+    assert key(received[0]) < key(received[1]) < key(received[2])
+    # Server A stored IBM's quote as its first event, then the worker (another process)
+    # polled IBM because a server had a subscriber of it: the stream starts with these.
+    stored = stream_entries(await replicas.redis.xrange(stream_key("IBM")))
+    assert [sequence for sequence, _ in stored][:3] == [u["sequence"] for u in received]
+    assert refused["errors"][0]["extensions"]["code"] == "RATE_LIMITED", refused
+    # IBM's subscriber left server A: server B may follow another symbol now.
+    async with graphql_ws(server_b.base_url) as other, asyncio.timeout(10.0):
+        await signed_in(other)
+        while True:
+            payload = await other.next_payload(
+                await other.subscribe(STOCK_PRICE, {"symbol": "ORCL"})
+            )
+            if "errors" not in payload:
+                break
+            await asyncio.sleep(0.2)
+    assert payload["data"]["stockPrice"]["symbol"] == "ORCL"
 
 
 async def test_a_profile_change_sent_to_one_server_notifies_the_subscriber_on_the_other(

@@ -18,8 +18,13 @@ Usage::
 Answers follow the real formats for TIME_SERIES_DAILY, TIME_SERIES_INTRADAY, GLOBAL_QUOTE and
 SYMBOL_SEARCH, with deterministic generated prices for any valid-looking symbol: `days` daily
 bars (compact gives the latest 100) ending on `today` or the weekday before, and intraday bars
-from 04:00 to 20:00 New York time for the last INTRADAY_DAYS of them. Symbols starting with
+from 04:00 to 20:00 New York time for the last INTRADAY_DAYS of them, written in `time_zone`
+(named in the Meta Data, as Alpha Vantage does; it sends "US/Eastern"). Symbols starting with
 "ZZZ" are unknown. A missing or wrong apikey gets the real invalid-key body.
+
+Limits, as a real key has them: `calls_per_day` (a free key: 25) answers the daily-limit body
+once that many calls were answered since 00:00 UTC; `calls_per_minute` (a premium key: 75 and
+up) answers the premium per-minute body once that many were answered in the clock minute.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -72,7 +78,20 @@ PREMIUM_FEATURE = {
     "premium plans at https://www.alphavantage.co/premium/ to instantly unlock all premium "
     "features"
 }
+# A premium key over its plan's calls per minute.
+PREMIUM_MINUTE_LIMIT = {
+    "Information": "Thank you for using Alpha Vantage! Please contact premium@alphavantage.co "
+    "if you are targeting a higher API call volume."
+}
+# A premium key sending too many calls within a second.
+PREMIUM_BURST_LIMIT = {
+    "Information": "Burst pattern detected. Please consider spreading out your API requests "
+    "more evenly across a 1-minute window and query no more than 20 requests per second. "
+    "Please contact support@alphavantage.co if you are targeting a higher API request volume."
+}
 EMPTY_QUOTE: dict[str, dict[str, str]] = {"Global Quote": {}}
+EXCHANGE_ZONE = ZoneInfo("America/New_York")
+_MINUTE, _DAY = 60, 86_400
 
 _SYMBOL = re.compile(r"[A-Z][A-Z0-9.\-]{0,9}", re.IGNORECASE)
 _SESSION_MINUTES = 16 * 60  # 04:00 to 20:00 New York, extended hours included as AV does
@@ -153,11 +172,22 @@ class FakeAlphaVantage:
     """An aiohttp server on 127.0.0.1 and a free port, answering like Alpha Vantage."""
 
     def __init__(
-        self, *, api_key: str = FAKE_API_KEY, today: date | None = None, days: int = 120
+        self,
+        *,
+        api_key: str = FAKE_API_KEY,
+        today: date | None = None,
+        days: int = 120,
+        time_zone: str = "US/Eastern",
+        calls_per_day: int | None = None,
+        calls_per_minute: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.calls: list[dict[str, str]] = []
         self.call_times: list[float] = []
+        self.time_zone = time_zone
+        self.calls_per_day = calls_per_day
+        self.calls_per_minute = calls_per_minute
+        self._answered: list[float] = []  # when each call was answered normally
         self._last_day = _last_weekday(today or datetime.now(UTC).date())
         self._days = days
         self._queue: deque[Answer] = deque()
@@ -198,9 +228,11 @@ class FakeAlphaVantage:
         self._garbage = None
 
     def reset(self) -> None:
-        """Forget recorded calls, queued answers and misbehaviour."""
+        """Forget recorded calls (and what the limits counted), queued answers and
+        misbehaviour."""
         self.calls.clear()
         self.call_times.clear()
+        self._answered.clear()
         self._queue.clear()
         self._garbage = None
 
@@ -251,7 +283,23 @@ class FakeAlphaVantage:
                 )
             if forced.status != 200:
                 return web.Response(text=f"HTTP {forced.status}", status=forced.status)
+        limited = self._limit_answer(self.call_times[-1])
+        if limited is not None:
+            return web.json_response(limited)
+        self._answered.append(self.call_times[-1])
         return web.json_response(self._answer(params))
+
+    def _limit_answer(self, now: float) -> dict[str, str] | None:
+        """The body of the limit this call is over, or None."""
+        if self.calls_per_day is not None:
+            today = sum(1 for when in self._answered if when // _DAY == now // _DAY)
+            if today >= self.calls_per_day:
+                return daily_limit(self.api_key)
+        if self.calls_per_minute is not None:
+            minute = sum(1 for when in self._answered if when // _MINUTE == now // _MINUTE)
+            if minute >= self.calls_per_minute:
+                return PREMIUM_MINUTE_LIMIT
+        return None
 
     def _answer(self, params: dict[str, str]) -> dict[str, Any]:
         if params.get("apikey") != self.api_key:
@@ -293,26 +341,29 @@ class FakeAlphaVantage:
                 "2. Symbol": symbol,
                 "3. Last Refreshed": self._last_day.isoformat(),
                 "4. Output Size": "Full size" if full else "Compact",
-                "5. Time Zone": "US/Eastern",
+                "5. Time Zone": self.time_zone,
             },
             "Time Series (Daily)": {day.isoformat(): row for day, row in reversed(rows)},
         }
 
     def _intraday(self, symbol: str, interval: str, *, full: bool) -> dict[str, Any]:
         minutes = _INTRADAY[interval]
-        series: dict[str, dict[str, str]] = {}
+        zone = ZoneInfo(self.time_zone)
+        series: dict[datetime, dict[str, str]] = {}
         for day, daily in self._daily_rows(symbol)[-INTRADAY_DAYS:]:
             prices, volumes = _minutes(symbol, day, daily)
-            start = datetime.combine(day, time(4, 0))  # New York wall time, as AV sends it
+            # The session runs on New York wall time; the keys are wall times of `zone`.
+            start = datetime.combine(day, time(4, 0), EXCHANGE_ZONE)
             for first in range(0, _SESSION_MINUTES, minutes):
                 span = prices[first : first + minutes + 1]
-                opened = start + timedelta(minutes=first)
-                series[opened.strftime("%Y-%m-%d %H:%M:%S")] = _row(
+                opened = (start + timedelta(minutes=first)).astimezone(zone)
+                series[opened] = _row(
                     span[0], max(span), min(span), span[-1], sum(volumes[first : first + minutes])
                 )
-        keys = sorted(series, reverse=True)
+        newest_first = sorted(series, reverse=True)
         if not full:
-            keys = keys[:COMPACT_BARS]
+            newest_first = newest_first[:COMPACT_BARS]
+        keys = [opened.strftime("%Y-%m-%d %H:%M:%S") for opened in newest_first]
         return {
             "Meta Data": {
                 "1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
@@ -320,9 +371,11 @@ class FakeAlphaVantage:
                 "3. Last Refreshed": keys[0],
                 "4. Interval": interval,
                 "5. Output Size": "Full size" if full else "Compact",
-                "6. Time Zone": "US/Eastern",
+                "6. Time Zone": self.time_zone,
             },
-            f"Time Series ({interval})": {key: series[key] for key in keys},
+            f"Time Series ({interval})": {
+                key: series[opened] for key, opened in zip(keys, newest_first, strict=True)
+            },
         }
 
     def _quote(self, symbol: str) -> dict[str, Any]:

@@ -111,18 +111,25 @@ class StockqlProcess:
 
 @asynccontextmanager
 async def running_stockqls(
-    commands: Sequence[tuple[str, Mapping[str, str]]], *, directory: Path
+    commands: Sequence[tuple[str, Mapping[str, str]]],
+    *,
+    directory: Path,
+    executable: Path = STOCKQL,
+    cwd: Path | None = None,
 ) -> AsyncIterator[list[StockqlProcess]]:
     """Start `stockql serve` / `stockql worker` processes together, each with its `env` as
     its only STOCKQL_* settings and its output in `directory`; yield once all are ready. A
     server is ready once /healthz answers on its STOCKQL_PORT, a worker once its runtime is
     open (this needs STOCKQL_LOG_LEVEL=info). A test failing inside the block gets the tail
-    of every output as notes. All are stopped on exit."""
+    of every output as notes. All are stopped on exit. `executable` is this environment's
+    `stockql` unless given (another installation's), run in `cwd` (default: this one)."""
     started: list[StockqlProcess] = []
     async with AsyncExitStack() as stack:
         try:
             for command, env in commands:
-                running = await _spawn(command, env, directory=directory)
+                running = await _spawn(
+                    command, env, directory=directory, executable=executable, cwd=cwd
+                )
                 started.append(running)
                 if command == "serve":
                     running.base_url = f"http://127.0.0.1:{env['STOCKQL_PORT']}"
@@ -146,10 +153,17 @@ async def running_stockqls(
 
 @asynccontextmanager
 async def running_stockql(
-    command: str, env: Mapping[str, str], *, directory: Path
+    command: str,
+    env: Mapping[str, str],
+    *,
+    directory: Path,
+    executable: Path = STOCKQL,
+    cwd: Path | None = None,
 ) -> AsyncIterator[StockqlProcess]:
     """One process as `running_stockqls` starts them."""
-    async with running_stockqls([(command, env)], directory=directory) as (running,):
+    async with running_stockqls(
+        [(command, env)], directory=directory, executable=executable, cwd=cwd
+    ) as (running,):
         yield running
 
 
@@ -159,7 +173,9 @@ async def run_stockql(
     """Run a `stockql` command that ends by itself (`train`, `migrate`) with `env` as its only
     STOCKQL_* settings; returns its exit status and output. Killed after `within` seconds
     (AssertionError)."""
-    running = await _spawn(args[0], env, directory=directory, args=args[1:])
+    running = await _spawn(
+        args[0], env, directory=directory, executable=STOCKQL, cwd=None, args=args[1:]
+    )
     try:
         async with asyncio.timeout(within):
             status = await running.process.wait()
@@ -173,7 +189,13 @@ async def run_stockql(
 
 
 async def _spawn(
-    command: str, env: Mapping[str, str], *, directory: Path, args: Sequence[str] = ()
+    command: str,
+    env: Mapping[str, str],
+    *,
+    directory: Path,
+    executable: Path,
+    cwd: Path | None,
+    args: Sequence[str] = (),
 ) -> StockqlProcess:
     # Only this test's STOCKQL_* settings: nothing leaks in from the developer's shell.
     child_env = {
@@ -184,13 +206,14 @@ async def _spawn(
     output_path = directory / f"stockql-{command}-{port or next(_numbers)}.log"
     with output_path.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
-            str(STOCKQL),
+            str(executable),
             command,
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=output,
             stderr=asyncio.subprocess.STDOUT,
             env=child_env,
+            cwd=cwd,
         )
     return StockqlProcess(command, process, output_path)
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,8 +21,10 @@ from tests.support.fake_alphavantage import (
     EMPTY_QUOTE,
     INVALID_API_KEY,
     NOTE_LIMIT,
+    PREMIUM_BURST_LIMIT,
     PREMIUM_ENDPOINT,
     PREMIUM_FEATURE,
+    PREMIUM_MINUTE_LIMIT,
     daily_limit,
     invalid_call,
 )
@@ -53,7 +56,9 @@ DAILY = {
 }
 
 
-def intraday(rows: dict[str, str], interval: str = "5min") -> dict[str, Any]:
+def intraday(
+    rows: dict[str, str], interval: str = "5min", *, zone: str = "US/Eastern"
+) -> dict[str, Any]:
     """An intraday body whose rows map "YYYY-MM-DD HH:MM:SS" keys to a close price."""
     return {
         "Meta Data": {
@@ -62,7 +67,7 @@ def intraday(rows: dict[str, str], interval: str = "5min") -> dict[str, Any]:
             "3. Last Refreshed": max(rows),
             "4. Interval": interval,
             "5. Output Size": "Compact",
-            "6. Time Zone": "US/Eastern",
+            "6. Time Zone": zone,
         },
         f"Time Series ({interval})": {
             key: {
@@ -172,6 +177,41 @@ def test_intraday_eastern_times_become_utc_across_the_dst_change() -> None:
     ]
 
 
+def test_intraday_eastern_times_become_utc_across_the_fall_back_change() -> None:
+    # US clocks moved back on 2024-11-03: 04:00 is 08:00 UTC before and 09:00 UTC after.
+    body = intraday({"2024-11-04 04:00:00": "2.0", "2024-11-01 04:00:00": "1.0"})
+
+    bars = parse_bars(body, Interval.FIVE_MINUTES, symbol="IBM")
+
+    assert [bar.timestamp for bar in bars] == [
+        datetime(2024, 11, 1, 8, 0, tzinfo=UTC),
+        datetime(2024, 11, 4, 9, 0, tzinfo=UTC),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "key"),
+    [
+        ("US/Eastern", "2024-03-11 09:30:00"),
+        ("America/New_York", "2024-03-11 09:30:00"),
+        ("UTC", "2024-03-11 13:30:00"),
+        ("Europe/London", "2024-03-11 13:30:00"),
+        ("US/Pacific", "2024-03-11 06:30:00"),
+    ],
+)
+def test_intraday_times_are_read_in_the_time_zone_the_body_names(zone: str, key: str) -> None:
+    bars = parse_bars(intraday({key: "1"}, zone=zone), Interval.FIVE_MINUTES, symbol="IBM")
+
+    assert bars[0].timestamp == datetime(2024, 3, 11, 13, 30, tzinfo=UTC)
+
+
+def test_intraday_body_in_an_unknown_time_zone_is_unavailable() -> None:
+    body = intraday({"2024-03-11 09:30:00": "1"}, zone="Mars/Olympus_Mons")
+
+    with pytest.raises(ProviderUnavailable, match="time zone"):
+        parse_bars(body, Interval.FIVE_MINUTES, symbol="IBM")
+
+
 def test_intraday_bars_come_oldest_first() -> None:
     body = intraday(
         {"2024-05-03 19:55:00": "3", "2024-05-03 19:50:00": "2", "2024-05-02 04:00:00": "1"}
@@ -235,6 +275,63 @@ def test_quote_fields_are_read_with_percent_as_percent() -> None:
     assert (quote.open, quote.high, quote.low) == (186.65, 187.23, 185.21)
     assert (quote.previous_close, quote.change, quote.change_percent) == (185.61, 0.6, 0.3231)
     assert quote.volume == 3459781.0
+
+
+def quote_of(day: str) -> dict[str, Any]:
+    return {"Global Quote": {**GLOBAL_QUOTE["Global Quote"], "07. latest trading day": day}}
+
+
+@pytest.mark.parametrize(
+    ("day", "fetched", "stamped"),
+    [
+        # Winter time (EST, UTC-5): the close is 21:00 UTC. The reported bug: 21:00Z at 17:47Z.
+        ("2024-03-08", "2024-03-08T17:47Z", "2024-03-08T17:47Z"),
+        ("2024-03-08", "2024-03-08T21:30Z", "2024-03-08T21:00Z"),
+        # Clocks moved forward on Sunday 2024-03-10: the close is 20:00 UTC from Monday on.
+        ("2024-03-11", "2024-03-11T19:59Z", "2024-03-11T19:59Z"),
+        ("2024-03-11", "2024-03-11T20:30Z", "2024-03-11T20:00Z"),
+        # Summer time up to Friday 2024-11-01; clocks moved back on Sunday 2024-11-03.
+        ("2024-11-01", "2024-11-01T20:30Z", "2024-11-01T20:00Z"),
+        ("2024-11-04", "2024-11-04T20:30Z", "2024-11-04T20:30Z"),
+        ("2024-11-04", "2024-11-05T03:00Z", "2024-11-04T21:00Z"),
+        # An earlier trading day (a Monday quote read on Tuesday morning, New York time).
+        ("2024-11-04", "2024-11-05T14:00Z", "2024-11-04T21:00Z"),
+    ],
+    ids=[
+        "winter-in-session",
+        "winter-after-close",
+        "spring-forward-in-session",
+        "spring-forward-after-close",
+        "last-summer-day",
+        "fall-back-in-session",
+        "fall-back-evening",
+        "next-morning",
+    ],
+)
+def test_quote_is_stamped_at_the_close_or_the_fetch_time_never_later(
+    day: str, fetched: str, stamped: str
+) -> None:
+    quote = parse_quote(quote_of(day), symbol="IBM", now=datetime.fromisoformat(fetched))
+
+    assert quote.timestamp == datetime.fromisoformat(stamped)
+    assert quote.timestamp.tzinfo is UTC
+
+
+def test_quote_fetched_with_a_clock_in_another_zone_is_stamped_in_utc() -> None:
+    fetched = datetime(2024, 3, 8, 12, 47, tzinfo=ZoneInfo("America/New_York"))
+
+    quote = parse_quote(quote_of("2024-03-08"), symbol="IBM", now=fetched)
+
+    assert quote.timestamp == datetime(2024, 3, 8, 17, 47, tzinfo=UTC)
+
+
+def test_quote_is_never_stamped_after_the_current_time() -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    before = datetime.now(UTC)
+
+    quote = parse_quote(quote_of(tomorrow), symbol="IBM")
+
+    assert before <= quote.timestamp <= datetime.now(UTC)
 
 
 def test_quote_is_stamped_at_the_new_york_close_in_summer_time() -> None:
@@ -313,6 +410,8 @@ DEMO_KEY = {
         (daily_limit("SECRET"), ProviderRateLimited),
         (BURST_LIMIT, ProviderRateLimited),
         (NOTE_LIMIT, ProviderRateLimited),
+        (PREMIUM_MINUTE_LIMIT, ProviderRateLimited),
+        (PREMIUM_BURST_LIMIT, ProviderRateLimited),
         ({}, ProviderUnavailable),
         ({"Information": "Something new happened."}, ProviderUnavailable),
         ({"Meta Data": {}}, ProviderUnavailable),
@@ -328,6 +427,8 @@ DEMO_KEY = {
         "daily-limit",
         "burst-limit",
         "note-limit",
+        "premium-per-minute-limit",
+        "premium-burst-limit",
         "empty",
         "unknown-information",
         "no-series",
@@ -355,11 +456,41 @@ def test_burst_limit_asks_to_retry_after_a_second() -> None:
     assert (caught.value.daily, caught.value.retry_after_seconds) == (False, 1.0)
 
 
-def test_per_minute_note_asks_to_retry_after_a_minute() -> None:
+@pytest.mark.parametrize(
+    ("body", "daily", "retry_after", "window"),
+    [
+        (daily_limit("SECRET"), True, None, 86_400.0),
+        ({"Note": daily_limit("SECRET")["Information"]}, True, None, 86_400.0),
+        (BURST_LIMIT, False, 1.0, None),
+        (PREMIUM_BURST_LIMIT, False, 1.0, None),
+        (PREMIUM_MINUTE_LIMIT, False, None, 60.0),
+        (NOTE_LIMIT, False, None, 60.0),
+        ({"Note": "Thank you for using Alpha Vantage! Slow down."}, False, None, 60.0),
+    ],
+    ids=[
+        "free-daily",
+        "daily-as-note",
+        "free-burst",
+        "premium-burst",
+        "premium-per-minute",
+        "old-per-minute-note",
+        "unknown-note",
+    ],
+)
+def test_each_limit_answer_names_its_wait_or_its_window(
+    body: dict[str, str], daily: bool, retry_after: float | None, window: float | None
+) -> None:
+    # The per-minute and daily limits name their window: the adapter, which has the clock,
+    # waits for its end. The burst limits count per second.
     with pytest.raises(ProviderRateLimited) as caught:
-        parse_quote(NOTE_LIMIT, symbol="IBM")
+        parse_quote(body, symbol="IBM")
 
-    assert (caught.value.daily, caught.value.retry_after_seconds) == (False, 60.0)
+    limit = caught.value
+    assert (limit.daily, limit.retry_after_seconds, limit.window_seconds) == (
+        daily,
+        retry_after,
+        window,
+    )
 
 
 def test_invalid_call_on_search_is_unavailable_not_an_unknown_symbol() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
@@ -93,12 +93,18 @@ class FlakyBus:
         await self._bus.publish(channel, message)
 
     def subscribe(
-        self, channel: str, *, keep_latest_only: bool = False
+        self,
+        channel: str,
+        *,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[bytes], Hashable] | None = None,
     ) -> AbstractAsyncContextManager[Subscription]:
         self.attempts += 1
         if self.attempts <= self.failures:
             return _refused()
-        return self._bus.subscribe(channel, keep_latest_only=keep_latest_only)
+        return self._bus.subscribe(
+            channel, keep_latest_only=keep_latest_only, keep_latest_per=keep_latest_per
+        )
 
 
 @asynccontextmanager

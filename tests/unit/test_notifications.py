@@ -4,7 +4,7 @@ management, and alerts firing into notifications."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -108,7 +108,11 @@ class RecordingBus:
 
     @asynccontextmanager
     async def subscribe(
-        self, channel: str, *, keep_latest_only: bool = False
+        self,
+        channel: str,
+        *,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[bytes], Hashable] | None = None,
     ) -> AsyncIterator[Subscription]:
         raise NotImplementedError
         yield

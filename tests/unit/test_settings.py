@@ -44,3 +44,24 @@ def test_production_with_a_strong_secret_starts_without_graphiql() -> None:
     settings = Settings(env="production", database_url=PG, jwt_secret=STRONG)
     assert settings.graphiql_enabled is False
     assert settings.migrates_on_start is False
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "STOCKQL_WORKER_METRICS_PORT",
+        "STOCKQL_QUOTE_POLL_SECONDS",
+        "STOCKQL_PROVIDER",
+        "STOCKQL_LOG_FORMAT",
+        "STOCKQL_GRAPHIQL",
+        "STOCKQL_REDIS_URL",
+        "STOCKQL_ALPHAVANTAGE_API_KEY",
+        "STOCKQL_PORT",
+        "STOCKQL_SYMBOLS",
+    ],
+)
+def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    unset = Settings()
+    monkeypatch.setenv(variable, "")
+    assert Settings() == unset

@@ -108,3 +108,70 @@ def test_directory_can_hold_other_listings() -> None:
     directory = SymbolDirectory([Listing("ACME", "Acme Rockets Corp.")])
     assert [match.symbol for match in directory.search("rocket")] == ["ACME"]
     assert not directory.contains("AAPL")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Apple", "apple", "APPLE", "tesla", "Nvidia", "Coca-Cola", "cocacola", "home depot"],
+)
+def test_a_company_name_is_told_from_a_ticker(directory: SymbolDirectory, text: str) -> None:
+    assert directory.is_company_name(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AAPL",  # a listed symbol
+        "meta",  # a listed symbol that is also its company's name
+        "FORD",  # under five letters: a real ticker as often as a name (Forward Industries)
+        "INC",  # a later word, not the start of a name
+        "ZZZZZ",
+        "MOTOR",  # "Ford Motor Company": only the first words count
+        "",
+    ],
+)
+def test_tickers_and_other_words_are_no_company_names(
+    directory: SymbolDirectory, text: str
+) -> None:
+    assert not directory.is_company_name(text)
+
+
+def test_a_company_name_is_no_company_name_once_it_is_listed() -> None:
+    listed = SymbolDirectory([*LISTINGS, Listing("APPLE", "Apple Hospitality REIT Inc.")])
+
+    assert not listed.is_company_name("APPLE")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("APPLE", ["AAPL"]),
+        ("cocacola", ["KO"]),
+        ("alphabet", ["GOOG", "GOOGL"]),
+        ("MSFTT", ["MSFT"]),  # one letter too many
+        ("GOOGLX", ["GOOGL", "GOOG"]),
+        ("ZZZZ", []),
+    ],
+)
+def test_suggestions_are_search_matches_then_close_spellings(
+    directory: SymbolDirectory, text: str, expected: list[str]
+) -> None:
+    assert [match.symbol for match in directory.suggest(text, limit=5)] == expected
+
+
+def test_every_company_name_has_a_suggestion(directory: SymbolDirectory) -> None:
+    names = {listing.name.split()[0] for listing in LISTINGS}
+
+    for name in names:
+        if directory.is_company_name(name):
+            assert directory.suggest(name, limit=5), name
+
+
+def test_suggestions_keep_the_limit_and_rank_close_spellings_below_text_matches(
+    directory: SymbolDirectory,
+) -> None:
+    suggestions = directory.suggest("APPL", limit=2)
+
+    assert [match.symbol for match in suggestions] == ["AAPL", "PYPL"]
+    assert suggestions[0].score > 0.5 > suggestions[1].score
+    assert directory.suggest("ishares", limit=3) == directory.search("ishares", limit=3)

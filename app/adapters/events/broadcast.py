@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -177,12 +177,20 @@ class BoundedBroadcast(Broadcast):
 
     @asynccontextmanager
     async def subscribe(
-        self, channel: str, *, keep_latest_only: bool = False
+        self,
+        channel: str,
+        *,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[Event], Hashable] | None = None,
     ) -> AsyncIterator[BoundedSubscriber]:
-        """A subscriber of `channel`, ready when entered: what is published afterwards reaches
-        it. The backend is subscribed once per channel however many local subscribers."""
+        """A subscriber of `channel` (see BoundedSubscriber for the options), ready when
+        entered: what is published afterwards reaches it. The backend is subscribed once per
+        channel however many local subscribers."""
         subscriber = BoundedSubscriber(
-            channel, max_pending=self._max_pending, keep_latest_only=keep_latest_only
+            channel,
+            max_pending=self._max_pending,
+            keep_latest_only=keep_latest_only,
+            keep_latest_per=keep_latest_per,
         )
         # Joined before any await: nothing delivered from here on is missed, and a channel
         # with a subscriber is never torn down by another one leaving.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
+from broadcaster import Event
 from broadcaster._base import Unsubscribed
 
 from app.adapters.events.backend import message_bytes
@@ -49,13 +50,22 @@ class BroadcastBus:
 
     @asynccontextmanager
     async def subscribe(
-        self, channel: str, *, keep_latest_only: bool = False
+        self,
+        channel: str,
+        *,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[bytes], Hashable] | None = None,
     ) -> AsyncIterator[Subscription]:
         """See domain.events.EventBus.subscribe; ready once entered."""
+        key_of = None if keep_latest_per is None else _of_bytes(keep_latest_per)
         async with self._broadcast.subscribe(
-            channel, keep_latest_only=keep_latest_only
+            channel, keep_latest_only=keep_latest_only, keep_latest_per=key_of
         ) as subscriber:
             yield _Messages(subscriber)
+
+
+def _of_bytes(key_of: Callable[[bytes], Hashable]) -> Callable[[Event], Hashable]:
+    return lambda event: key_of(message_bytes(event))
 
 
 class _Messages:

@@ -137,7 +137,7 @@ class MemoryPriceFeed:
     Sequences have the Redis form `<milliseconds>-<counter>`: the milliseconds of `clock`
     (seconds since the epoch), the counter telling apart events of one millisecond. They
     strictly increase per symbol even when the clock goes back. One ring per symbol appended
-    to: the symbols are the tracked ones, so their number is bounded by configuration.
+    to: the tracked ones (see domain.tracked_symbols), and any other ever subscribed to.
     """
 
     def __init__(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import logging
-from collections import deque
-from collections.abc import AsyncGenerator, Callable
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Callable, Hashable
 
 from broadcaster import Event
 
@@ -24,7 +25,7 @@ class Delivery(enum.Enum):
     QUEUED = "queued"
     # Dealt with on arrival by the subscriber's hand-off handler: never queued.
     HANDED_OFF = "handed_off"
-    # Queued in place of the pending one, which the reader will never see (keep_latest_only).
+    # Queued in place of a pending one, which the reader will never see (keep_latest_per).
     REPLACED = "replaced"
     # Not queued: the subscriber fell `max_pending` behind; those and this one are dropped.
     OVERFLOWED = "overflowed"
@@ -35,11 +36,14 @@ class Delivery(enum.Enum):
 class BoundedSubscriber(Subscriber):
     """broadcaster's Subscriber (`get()`, `async for`) with at most `max_pending` messages.
 
-    With `keep_latest_only` a new message replaces the pending one, so a slow reader sees the
-    newest. Otherwise a message arriving while `max_pending` wait ends the subscription: the
-    pending messages are dropped and the next `get()` raises SubscriberOverflow, so that the
-    reader resumes from what it has. `deliver` never blocks, so one slow subscriber cannot
-    hold up the others.
+    With `keep_latest_per`, a function of a message giving its key (a price's symbol), a new
+    message replaces the pending one of the same key, in its place, so a slow reader sees
+    the newest of each key and one key's burst never pushes out another's; past
+    `max_pending` keys the oldest pending message makes room. Keys must be hashable; a
+    message whose key cannot be computed is kept under a key of its own. Otherwise a message
+    arriving while `max_pending` wait ends the subscription: the pending messages are dropped
+    and the next `get()` raises SubscriberOverflow, so that the reader resumes from what it
+    has. `deliver` never blocks, so one slow subscriber cannot hold up the others.
 
     With a hand-off handler (`hand_off`), a message arriving while the reader waits in
     `get()` with nothing pending goes to the handler first: only what it declines is queued
@@ -47,15 +51,26 @@ class BoundedSubscriber(Subscriber):
     two never overtake each other.
     """
 
-    def __init__(self, channel: str, *, max_pending: int, keep_latest_only: bool = False) -> None:
+    def __init__(
+        self,
+        channel: str,
+        *,
+        max_pending: int,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[Event], Hashable] | None = None,
+    ) -> None:
         # broadcaster's __init__ only stores its unbounded queue; there is nothing to share.
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, not {max_pending}")
+        if keep_latest_only and keep_latest_per is None:
+            keep_latest_per = _one_key
         self.channel = channel
-        self._max_pending = 1 if keep_latest_only else max_pending
-        # maxlen=1 drops the older message on append: keep-latest without a branch.
-        self._pending: deque[Event] = deque(maxlen=1 if keep_latest_only else None)
-        self._keep_latest_only = keep_latest_only
+        self._max_pending = max_pending
+        self._key_of = keep_latest_per
+        # In arrival order; replacing a key's message keeps its place. Without keys, the
+        # arrival number is the key.
+        self._pending: OrderedDict[Hashable, Event] = OrderedDict()
+        self._arrivals = itertools.count()
         self._changed = asyncio.Event()
         self._overflowed = False
         self._closed = False
@@ -76,16 +91,33 @@ class BoundedSubscriber(Subscriber):
                     return Delivery.HANDED_OFF
             except Exception:  # the reader's own path deals with the message instead
                 log.exception("Hand-off handler of %s failed; message queued", self.channel)
-        if not self._keep_latest_only and len(self._pending) >= self._max_pending:
-            self._overflowed = True
-            self._pending.clear()
-            delivery = Delivery.OVERFLOWED
+        if self._key_of is None:
+            delivery = self._append(event)
         else:
-            replaces = self._keep_latest_only and bool(self._pending)
-            delivery = Delivery.REPLACED if replaces else Delivery.QUEUED
-            self._pending.append(event)
+            delivery = self._keep_latest(event, self._key_of)
         self._changed.set()
         return delivery
+
+    def _append(self, event: Event) -> Delivery:
+        if len(self._pending) >= self._max_pending:
+            self._overflowed = True
+            self._pending.clear()
+            return Delivery.OVERFLOWED
+        self._pending[next(self._arrivals)] = event
+        return Delivery.QUEUED
+
+    def _keep_latest(self, event: Event, key_of: Callable[[Event], Hashable]) -> Delivery:
+        try:
+            key = key_of(event)
+            hash(key)
+        except Exception:  # the reader decides what an odd message is
+            key = object()
+        replaces = key in self._pending
+        if not replaces and len(self._pending) >= self._max_pending:
+            self._pending.popitem(last=False)
+            replaces = True
+        self._pending[key] = event
+        return Delivery.REPLACED if replaces else Delivery.QUEUED
 
     def close(self) -> None:
         """End the subscription after the pending messages."""
@@ -101,7 +133,7 @@ class BoundedSubscriber(Subscriber):
                     f"subscriber of {self.channel} fell {self._max_pending} messages behind"
                 )
             if self._pending:
-                return self._pending.popleft()
+                return self._pending.popitem(last=False)[1]
             if self._closed:
                 raise Unsubscribed()
             self._changed.clear()
@@ -118,3 +150,8 @@ class BoundedSubscriber(Subscriber):
                 yield await self.get()
         except Unsubscribed:
             return
+
+
+def _one_key(_: Event) -> None:
+    """keep_latest_only: every message has the same key."""
+    return None
