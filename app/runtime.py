@@ -46,6 +46,7 @@ from domain.cache_clearing import CacheClearing
 from domain.errors import NotFound, RateLimited, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
+from domain.model_activation import following_active_model
 from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
 from domain.prediction_service import PredictionLimits, PredictionService
@@ -181,6 +182,9 @@ async def open_runtime(
             limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
         )
         await predictions.load_active_model()
+        await stack.enter_async_context(
+            following_active_model(predictions, bus, check_seconds=settings.model_check_seconds)
+        )
         metrics.watch_model(lambda: predictions.model.version if predictions.model else None)
         services = Services(
             history=history,

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # The model is retrained on the tracked symbols' stored history this often (the first
     # run comes one interval after the worker starts, not at start-up).
     retrain_interval_hours: float = Field(default=24 * 7, gt=0)
+    # Every api process and worker loads a newly activated model when it is announced on the
+    # event bus, and checks the active version this often for announcements it missed (Redis
+    # down; the in-process bus does not reach other processes).
+    model_check_seconds: float = Field(default=10.0, gt=0)
     # A dead leader's jobs resume on a standby worker within about this long.
     leader_lease_seconds: float = Field(default=10.0, ge=1)
 

@@ -134,3 +134,31 @@ def prediction_from_json(message: bytes) -> PredictionMade:
         prediction_id=fields["prediction_id"],
         timestamp=datetime.fromisoformat(fields["timestamp"]),
     )
+
+
+# Every api process and worker predicts with the active model: activating one is announced
+# here, and each process loads it (see domain/model_activation.py).
+MODEL_ACTIVATIONS_CHANNEL = "models:activated"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelActivated:
+    """A trained model became the active one (it is stored and committed before this is
+    published)."""
+
+    version: str
+    activated_at: datetime
+
+
+def model_activation_json(event: ModelActivated) -> bytes:
+    return orjson.dumps({"version": event.version, "activated_at": event.activated_at})
+
+
+def model_activation_from_json(message: bytes) -> ModelActivated:
+    """Raises ValueError (orjson.JSONDecodeError is one), KeyError or TypeError for a message
+    that is not a ModelActivated."""
+    fields = orjson.loads(message)
+    return ModelActivated(
+        version=str(fields["version"]),
+        activated_at=datetime.fromisoformat(fields["activated_at"]),
+    )

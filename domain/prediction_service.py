@@ -13,11 +13,14 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from domain.errors import InvalidInput, NotFound, RateLimited
+from domain.errors import InvalidInput, NotFound, RateLimited, UpstreamUnavailable
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
+    MODEL_ACTIVATIONS_CHANNEL,
     EventBus,
+    ModelActivated,
     PredictionMade,
+    model_activation_json,
     prediction_json,
     predictions_channel,
 )
@@ -26,21 +29,21 @@ from domain.market import Interval
 from domain.notifications import AlertService
 from domain.predictions import ModelStore, Prediction, PredictionStore, StoredModel
 from domain.rate_limits import RateLimiter
+from domain.signals.answering import answer, model_input, with_reasons
 from domain.signals.backtest import Backtest, StrategyMetrics, long_flat
 from domain.signals.labels import LabelRule, label_closes
 from domain.signals.metrics import ClassificationMetrics, score_classes
 from domain.signals.model import TrainedModel
 from domain.signals.model_info import ModelInfo
+from domain.signals.overlay import overlay, supplied_only_reason
 from domain.signals.prices import InsufficientData, PriceSeries
-from domain.signals.recommendations import PredictionMethod, Signal
-from domain.signals.rules import rule_classes, rules_signal
+from domain.signals.recommendations import PredictionMethod, Reason, Signal
+from domain.signals.rules import rule_classes
 from domain.signals.technicals import Technicals
 from domain.symbols import normalize_symbol
 
 log = logging.getLogger(__name__)
 
-# The rules need a MACD cross (12/26/9: 35 closes) to say anything but HOLD.
-RULES_MIN_POINTS = 35
 HORIZON_DAYS = (1, 60)
 MAX_PREDICTIONS = 100
 SIGNAL_CACHE_SIZE = 256
@@ -90,6 +93,10 @@ class PredictionService:
         self._clock = clock
         self._new_id = new_id
         self._model: TrainedModel | None = None
+        # The active version this process failed to load: logged once, not tried again.
+        self._unloadable_version: str | None = None
+        # One load at a time: an announcement and the interval check may arrive together.
+        self._loading = asyncio.Lock()
         # Signals of stored histories by what they depend on; oldest entries leave first.
         self._signals: dict[tuple[object, ...], Signal] = {}
 
@@ -98,22 +105,43 @@ class PredictionService:
         return self._model
 
     async def load_active_model(self) -> TrainedModel | None:
-        """Load the active model once (at start-up, after training); RULES serve without one.
-        A stored model this code cannot load is logged and skipped."""
-        stored = await self._models.active()
-        if stored is None:
-            self._model = None
-            return None
-        if self._model is not None and self._model.version == stored.version:
+        """Load the active model (at start-up, and when it changes); RULES serve without one.
+        A stored model this code cannot load is logged once and skipped: RULES answer, with
+        a reason saying so."""
+        async with self._loading:
+            stored = await self._models.active()
+            if stored is None:
+                self._model, self._unloadable_version = None, None
+                return None
+            if stored.version == self._loaded_version:
+                return self._model
+            try:
+                model = await asyncio.to_thread(TrainedModel.from_bytes, stored.artifact)
+            except ValueError as error:
+                log.error("active model %s cannot be loaded: %s", stored.version, error)
+                self._model, self._unloadable_version = None, stored.version
+                return None
+            self._model, self._unloadable_version = model, None
+            log.info("predicting with model %s", model.version)
+            return model
+
+    async def sync_active_model(self) -> TrainedModel | None:
+        """Load the active model when it is not the one this process has: a cheap version
+        check, the artifact only when the version changed (announced, or found by the
+        interval check). Raises what the model store raises (the database is down)."""
+        if await self._models.active_version() == self._loaded_version:
             return self._model
-        try:
-            self._model = await asyncio.to_thread(TrainedModel.from_bytes, stored.artifact)
-        except ValueError as error:
-            log.error("active model %s cannot be loaded: %s", stored.version, error)
-            self._model = None
-        return self._model
+        return await self.load_active_model()
+
+    @property
+    def _loaded_version(self) -> str | None:
+        """The active version this process last saw: loaded, or found unloadable."""
+        return self._model.version if self._model is not None else self._unloadable_version
 
     async def save_model(self, model: TrainedModel, *, activate: bool = True) -> None:
+        """Store `model`; with `activate` it becomes the active one here at once and, once
+        committed, is announced to every other process (which load it within seconds; see
+        domain/model_activation.py)."""
         stored = StoredModel(
             version=model.version,
             info=model.info.to_dict(),
@@ -122,8 +150,15 @@ class PredictionService:
             created_at=self._clock(),
         )
         await self._models.save(stored, activate=activate)
-        if activate:
-            self._model = model
+        if not activate:
+            return
+        async with self._loading:
+            self._model, self._unloadable_version = model, None
+        message = model_activation_json(ModelActivated(model.version, self._clock()))
+        try:
+            await self._bus.publish(MODEL_ACTIVATIONS_CHANNEL, message)
+        except Exception as error:  # stored and active; the others' interval check finds it
+            log.warning("announcing model %s failed: %s", model.version, error)
 
     async def model_info(self) -> ModelInfo | None:
         stored = await self._models.active()
@@ -137,8 +172,9 @@ class PredictionService:
         horizon_days: int | None = None,
         anonymous_client: str | None = None,
     ) -> Prediction:
-        """Predict from `data` ({date, price} points) or from the stored daily history; store
-        the prediction, publish it, and tell alert owners when the recommendation changed.
+        """Predict from the stored daily history, with `data` ({date, price} points) laid
+        over it when given (see _supplied_signal); store the prediction, publish it, and
+        tell alert owners when the recommendation changed.
         Anonymous callers (their address given) are rate limited. Raises InvalidInput,
         InsufficientData, NotFound or RateLimited, storing nothing."""
         symbol = normalize_symbol(symbol)
@@ -146,7 +182,7 @@ class PredictionService:
             await self._limit(anonymous_client)
         horizon = self._horizon(horizon_days)
         if data is not None:
-            signal = self._signal(PriceSeries.from_points(data), horizon)
+            signal = await self._supplied_signal(symbol, PriceSeries.from_points(data), horizon)
         else:
             signal = await self._stored_signal(symbol, horizon)
         previous = await self._predictions.latest(symbol)
@@ -190,7 +226,7 @@ class PredictionService:
         stored = await self._history.stored_series(symbol, Interval.DAILY)
         series = PriceSeries.from_bars(stored.series)
         if method is PredictionMethod.MODEL and self._model is not None:
-            classes = self._model.recommendations(self._model_input(series))[0]
+            classes = self._model.recommendations(model_input(self._model, series))[0]
             horizon = self._model.info.horizon_days
         else:
             classes = _rule_classes(series)
@@ -235,6 +271,7 @@ class PredictionService:
             bars.timestamps[-1] if len(bars) else None,
             bars.close[-1] if len(bars) else None,
             model.version if model else None,
+            self._unloadable_version,
             horizon,
         )
         signal = self._signals.get(key)
@@ -245,22 +282,28 @@ class PredictionService:
                 self._signals.pop(next(iter(self._signals)))
         return signal
 
-    def _signal(self, series: PriceSeries, horizon: int) -> Signal:
-        model = self._model
-        if model is not None and horizon == model.info.horizon_days:
-            series = self._model_input(series)
-            if series.volume is not None or not model.info.uses_volume:
-                required = model.features.required_history()
-                if len(series) < required:
-                    raise InsufficientData(required=required, available=len(series))
-                return model.predict(series)
-        if len(series) < RULES_MIN_POINTS:
-            raise InsufficientData(required=RULES_MIN_POINTS, available=len(series))
-        return rules_signal(series, horizon_days=horizon)
+    async def _supplied_signal(self, symbol: str, supplied: PriceSeries, horizon: int) -> Signal:
+        """The signal of `supplied` laid over the symbol's stored daily history (same dates
+        replaced, others added), or of `supplied` alone when none is stored (an unknown
+        symbol, or nothing stored while the provider is down). A reason says which."""
+        try:
+            stored = await self._history.stored_series(symbol, Interval.DAILY)
+        except (NotFound, UpstreamUnavailable) as error:
+            log.info("predicting %s from supplied points only: %s", symbol, error)
+            return self._signal(supplied, horizon, supplied_only_reason(symbol, len(supplied)))
+        if len(stored.series) == 0:
+            return self._signal(supplied, horizon, supplied_only_reason(symbol, len(supplied)))
+        laid = overlay(PriceSeries.from_bars(stored.series), supplied)
+        return self._signal(laid.series, horizon, laid.reason(symbol, stored.source))
 
-    def _model_input(self, series: PriceSeries) -> PriceSeries:
-        model = self._model
-        return series if model is None or model.info.uses_volume else series.without_volume()
+    def _signal(self, series: PriceSeries, horizon: int, *reasons: Reason) -> Signal:
+        signal = answer(
+            series,
+            horizon_days=horizon,
+            model=self._model,
+            unloadable_version=self._unloadable_version,
+        )
+        return with_reasons(signal, *reasons) if reasons else signal
 
     def _horizon(self, horizon_days: int | None) -> int:
         if horizon_days is None:

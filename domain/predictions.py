@@ -49,6 +49,10 @@ class ModelStore(Protocol):
 
     async def active(self) -> StoredModel | None: ...
 
+    async def active_version(self) -> str | None:
+        """The active model's version, without its artifact: cheap enough to ask often."""
+        ...
+
     async def get(self, version: str) -> StoredModel | None: ...
 
     async def activate(self, version: str) -> bool:

@@ -254,7 +254,11 @@ class PricePointInput:
     price: float
 
 
-@strawberry.input(description="Without data, the stored history of the symbol is used.")
+@strawberry.input(
+    description="Without data, the stored daily history of the symbol is used. With data, "
+    "the points replace the stored closes of their dates and extend the stored history (a "
+    "reason says how); a symbol with no stored history is predicted from the points alone."
+)
 class PredictInput:
     symbol: str
     data: list[PricePointInput] | None = None

@@ -13,6 +13,7 @@ from domain.events import predictions_channel
 from domain.market import Bar, Interval
 from tests.support.accounts import bearer, signed_up
 from tests.support.graphql import data, error_code
+from tests.support.models import small_model
 from tests.support.server import RunningServer
 from tests.support.waiting import subscribed
 from tests.support.ws import graphql_ws
@@ -76,6 +77,14 @@ async def predict(
     body = await server.graphql(PREDICT, {"input": input}, headers=bearer(token) if token else None)
     result: dict[str, Any] = data(body)["predict"]
     return result
+
+
+async def stored_history_end(server: RunningServer, symbol: str) -> date:
+    """The date of the symbol's last stored daily bar (fetched from the simulator if need be)."""
+    history = server.app.state.runtime.services.history
+    stamps = (await history.stored_series(symbol, Interval.DAILY)).series.timestamps
+    last: date = stamps[-1].date()
+    return last
 
 
 async def stored(server: RunningServer, symbol: str) -> list[dict[str, Any]]:
@@ -219,12 +228,12 @@ async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer
     assert second["asOf"] > first["asOf"]
 
 
-def turn(*, trend: float, last: float) -> list[dict[str, Any]]:
+def turn(*, trend: float, last: float, start: date = date(2023, 1, 1)) -> list[dict[str, Any]]:
     """240 days of a steady trend, then 15 days the other way: with trend > 0 the SMA50 stays
-    above the SMA200 while the RSI falls below 30 (two BUY votes); with trend < 0, two SELL."""
+    above the SMA200 while the RSI falls below 30 (two BUY votes); with trend < 0, two SELL.
+    Dated after a symbol's stored history, these are the last 255 closes predicted from."""
     prices = [200 + trend * i for i in range(240)]
     prices += [prices[-1] + last * (i + 1) for i in range(15)]
-    start = date(2023, 1, 1)
     return [
         {"date": (start + timedelta(days=i)).isoformat(), "price": price}
         for i, price in enumerate(prices)
@@ -247,8 +256,9 @@ async def test_a_changed_recommendation_notifies_the_alert_owner(server: Running
         )
     )
     assert alert["createAlert"]["__typename"] == "Alert"
-    buy = await predict(server, {"symbol": "AAPL", "data": turn(trend=0.4, last=-3)})
-    sell = await predict(server, {"symbol": "AAPL", "data": turn(trend=-0.4, last=3)})
+    after = await stored_history_end(server, "AAPL") + timedelta(days=1)
+    buy = await predict(server, {"symbol": "AAPL", "data": turn(trend=0.4, last=-3, start=after)})
+    sell = await predict(server, {"symbol": "AAPL", "data": turn(trend=-0.4, last=3, start=after)})
     assert (buy["recommendation"], sell["recommendation"]) == ("BUY", "SELL")
     listed = data(
         await server.graphql("{ notifications { type symbol message } }", headers=bearer(token))
@@ -256,3 +266,115 @@ async def test_a_changed_recommendation_notifies_the_alert_owner(server: Running
     assert [(n["type"], n["symbol"]) for n in listed["notifications"]] == [
         ("PREDICTION_UPDATE", "AAPL")
     ]
+
+
+def reason_codes(prediction: dict[str, Any]) -> list[str]:
+    return [reason["code"] for reason in prediction["reasons"]]
+
+
+def reason(prediction: dict[str, Any], code: str) -> str:
+    descriptions = [str(r["description"]) for r in prediction["reasons"] if r["code"] == code]
+    assert descriptions, f"no {code} among {reason_codes(prediction)}"
+    return descriptions[0]
+
+
+async def test_two_points_after_the_stored_history_extend_it(server: RunningServer) -> None:
+    """The seed API's own example: two {date, price} points for a symbol with history."""
+    last = await stored_history_end(server, "AAPL")
+    series = [
+        {"date": (last + timedelta(days=1)).isoformat(), "price": 201.5},
+        {"date": (last + timedelta(days=2)).isoformat(), "price": 203.25},
+    ]
+    result = await predict(server, {"symbol": "AAPL", "data": series})
+    assert result["__typename"] == "Prediction"
+    assert result["method"] == "RULES"
+    assert (result["price"], result["asOf"][:10]) == (203.25, series[1]["date"])
+    assert result["indicators"]["sma200"] is not None
+    merged = reason(result, "SUPPLIED_DATA_MERGED")
+    assert merged.startswith("2 points supplied over ")
+    assert f".. {last.isoformat()}, source simulator): 2 appended" in merged
+    assert [p["id"] for p in await stored(server, "AAPL")] == [result["id"]]
+
+
+async def test_a_point_on_a_stored_date_replaces_that_close(server: RunningServer) -> None:
+    last = await stored_history_end(server, "AAPL")
+    plain = await predict(server, {"symbol": "AAPL"})
+    result = await predict(
+        server, {"symbol": "AAPL", "data": [{"date": last.isoformat(), "price": 1.5}]}
+    )
+    assert result["asOf"] == plain["asOf"]
+    assert plain["price"] != 1.5
+    assert result["price"] == 1.5
+    assert "1 replaced the stored close of their date" in reason(result, "SUPPLIED_DATA_MERGED")
+
+
+async def test_too_few_points_of_a_symbol_with_no_history_are_insufficient(
+    server: RunningServer,
+) -> None:
+    result = await predict(server, {"symbol": "ACME", "data": points(2)})
+    assert result["__typename"] == "InsufficientDataError"
+    assert (result["required"], result["available"]) == (35, 2)
+    assert await stored(server, "ACME") == []
+
+
+async def test_points_of_a_symbol_with_no_history_say_so(server: RunningServer) -> None:
+    result = await predict(server, {"symbol": "ACME", "data": points(60)})
+    assert "No daily history of ACME is stored" in reason(result, "SUPPLIED_DATA_ONLY")
+
+
+async def test_with_a_model_two_points_over_the_stored_history_get_the_model(
+    server: RunningServer,
+) -> None:
+    model = small_model()
+    await server.app.state.runtime.services.predictions.save_model(model)
+    last = await stored_history_end(server, "AAPL")
+    series = [
+        {"date": (last + timedelta(days=1)).isoformat(), "price": 201.5},
+        {"date": (last + timedelta(days=2)).isoformat(), "price": 203.25},
+    ]
+    result = await predict(server, {"symbol": "AAPL", "data": series})
+    assert (result["method"], result["modelVersion"]) == ("MODEL", model.version)
+    assert reason_codes(result)[0] == "MODEL_OUTLOOK"
+    assert "SUPPLIED_DATA_MERGED" in reason_codes(result)
+
+
+async def test_with_a_model_too_short_a_series_falls_back_to_the_rules(
+    server: RunningServer,
+) -> None:
+    model = small_model()
+    await server.app.state.runtime.services.predictions.save_model(model)
+    result = await predict(server, {"symbol": "ACME", "data": points(60)})
+    assert (result["method"], result["modelVersion"]) == ("RULES", None)
+    assert f"{model.version} needs 200 daily closes, 60 are available" in reason(
+        result, "MODEL_FALLBACK_HISTORY"
+    )
+    short = await predict(server, {"symbol": "ACME", "data": points(10)})
+    assert (short["__typename"], short["required"], short["available"]) == (
+        "InsufficientDataError",
+        35,
+        10,
+    )
+
+
+async def test_with_a_model_another_horizon_falls_back_to_the_rules(
+    server: RunningServer,
+) -> None:
+    await server.app.state.runtime.services.predictions.save_model(small_model())
+    result = await predict(server, {"symbol": "AAPL", "horizonDays": 10})
+    assert (result["method"], result["horizonDays"]) == ("RULES", 10)
+    assert "not 10" in reason(result, "MODEL_FALLBACK_HORIZON")
+
+
+async def test_a_volume_model_falls_back_when_points_add_days_without_volume(
+    server: RunningServer,
+) -> None:
+    model = small_model(volume=True)
+    await server.app.state.runtime.services.predictions.save_model(model)
+    last = await stored_history_end(server, "AAPL")
+    later = [{"date": (last + timedelta(days=1)).isoformat(), "price": 150.0}]
+    appended = await predict(server, {"symbol": "AAPL", "data": later})
+    assert appended["method"] == "RULES"
+    assert "needs daily volumes" in reason(appended, "MODEL_FALLBACK_VOLUME")
+    same_day = [{"date": last.isoformat(), "price": 150.0}]
+    replaced = await predict(server, {"symbol": "AAPL", "data": same_day})
+    assert (replaced["method"], replaced["modelVersion"]) == ("MODEL", model.version)

@@ -114,6 +114,16 @@ async def test_no_model_is_active_at_first(store: SqlModelStore) -> None:
     assert await store.active() is None
 
 
+async def test_active_version_follows_saves_and_activations(store: SqlModelStore) -> None:
+    assert await store.active_version() is None
+    await store.save(model("m1"), activate=False)
+    assert await store.active_version() is None
+    await store.save(model("m2"), activate=True)
+    assert await store.active_version() == "m2"
+    assert await store.activate("m1") is True
+    assert await store.active_version() == "m1"
+
+
 async def test_saving_with_activate_makes_it_the_only_active_model(
     engine: AsyncEngine, store: SqlModelStore
 ) -> None:

@@ -167,8 +167,35 @@ async def running_stockql(
         yield running
 
 
+async def run_stockql(
+    args: Sequence[str], env: Mapping[str, str], *, directory: Path, within: float
+) -> tuple[int, str]:
+    """Run a `stockql` command that ends by itself (`train`, `migrate`) with `env` as its only
+    STOCKQL_* settings; returns its exit status and output. Killed after `within` seconds
+    (AssertionError)."""
+    running = await _spawn(
+        args[0], env, directory=directory, executable=STOCKQL, cwd=None, args=args[1:]
+    )
+    try:
+        async with asyncio.timeout(within):
+            status = await running.process.wait()
+    except TimeoutError:
+        raise AssertionError(
+            f"`stockql {' '.join(args)}` did not finish within {within} s\n" + _output_note(running)
+        ) from None
+    finally:
+        await _stop(running.process)
+    return status, running.output()
+
+
 async def _spawn(
-    command: str, env: Mapping[str, str], *, directory: Path, executable: Path, cwd: Path | None
+    command: str,
+    env: Mapping[str, str],
+    *,
+    directory: Path,
+    executable: Path,
+    cwd: Path | None,
+    args: Sequence[str] = (),
 ) -> StockqlProcess:
     # Only this test's STOCKQL_* settings: nothing leaks in from the developer's shell.
     child_env = {
@@ -181,6 +208,7 @@ async def _spawn(
         process = await asyncio.create_subprocess_exec(
             str(executable),
             command,
+            *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=output,
             stderr=asyncio.subprocess.STDOUT,

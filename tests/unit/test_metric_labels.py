@@ -10,6 +10,7 @@ from domain.cache import symbol_key
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
     ALL_STOCKS_CHANNEL,
+    MODEL_ACTIVATIONS_CHANNEL,
     predictions_channel,
     stock_channel,
     user_channel,
@@ -30,6 +31,7 @@ from domain.providers import (
         (user_channel("6f1c"), "user"),
         (predictions_channel("MSFT"), "predictions"),
         (ALL_PREDICTIONS_CHANNEL, "predictions_all"),
+        (MODEL_ACTIVATIONS_CHANNEL, "models"),
         ("stock", "other"),
         ("somebody:else", "other"),
     ],

@@ -21,6 +21,7 @@ from app.metrics import Metrics
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
     ALL_STOCKS_CHANNEL,
+    MODEL_ACTIVATIONS_CHANNEL,
     predictions_channel,
     stock_channel,
     user_channel,
@@ -31,7 +32,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PENDING = 256
 
 # Label values of the channels (never the channel itself: one per symbol or user).
-_KIND_OF_CHANNEL = {ALL_STOCKS_CHANNEL: "stocks_all", ALL_PREDICTIONS_CHANNEL: "predictions_all"}
+_KIND_OF_CHANNEL = {
+    ALL_STOCKS_CHANNEL: "stocks_all",
+    ALL_PREDICTIONS_CHANNEL: "predictions_all",
+    MODEL_ACTIVATIONS_CHANNEL: "models",
+}
 _KIND_OF_PREFIX = {
     channel(""): channel("").rstrip(":")
     for channel in (stock_channel, user_channel, predictions_channel)
@@ -39,8 +44,8 @@ _KIND_OF_PREFIX = {
 
 
 def channel_kind(channel: str) -> str:
-    """What kind of channel this is: stock, stocks_all, user, predictions, predictions_all;
-    other for any channel not made by domain.events."""
+    """What kind of channel this is: stock, stocks_all, user, predictions, predictions_all,
+    models; other for any channel not made by domain.events."""
     kind = _KIND_OF_CHANNEL.get(channel)
     if kind is not None:
         return kind

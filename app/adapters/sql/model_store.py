@@ -43,6 +43,13 @@ class SqlModelStore:
         """The active model, or None when none is."""
         return await self._one(select(MODELS).where(MODELS.c.active.is_(True)))
 
+    async def active_version(self) -> str | None:
+        """The active model's version, or None; reads neither the artifact nor the card."""
+        query = select(MODELS.c.version).where(MODELS.c.active.is_(True))
+        async with self._engine.connect() as connection:
+            version: str | None = (await connection.execute(query)).scalar_one_or_none()
+        return version
+
     async def get(self, version: str) -> StoredModel | None:
         """The model with this version, active or not, or None."""
         return await self._one(select(MODELS).where(MODELS.c.version == version))
