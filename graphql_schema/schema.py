@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from graphql_schema.control_characters import NoControlCharactersRule
 from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
@@ -166,6 +167,7 @@ def build_schema(
     limit_rules = [
         *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        NoControlCharactersRule,
     ]
     if not limits.introspection:
         limit_rules.append(NoSchemaIntrospectionCustomRule)
