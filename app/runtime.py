@@ -24,6 +24,7 @@ from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudg
 from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
+from app.adapters.login_attempts import MemoryLoginAttempts, RedisLoginAttempts
 from app.adapters.metered import MeteredCache, MeteredProvider
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
@@ -44,6 +45,7 @@ from domain.cache import Cache
 from domain.errors import NotFound, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
+from domain.login_throttle import LoginAttempts, LoginPolicy
 from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
 from domain.prediction_service import PredictionLimits, PredictionService
@@ -150,7 +152,10 @@ async def open_runtime(
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         users = await _open_user_store(settings, engine, stack)
         limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
-        accounts = _account_service(settings, users, limiter, quotes, notifier)
+        attempts: LoginAttempts = (
+            RedisLoginAttempts(redis) if redis is not None else MemoryLoginAttempts()
+        )
+        accounts = _account_service(settings, users, limiter, attempts, quotes, notifier)
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
@@ -209,6 +214,7 @@ def _account_service(
     settings: Settings,
     users: UserStore,
     limiter: RateLimiter,
+    attempts: LoginAttempts,
     quotes: QuoteService,
     notifier: Notifier,
 ) -> AccountService:
@@ -227,8 +233,16 @@ def _account_service(
         hasher=hasher,
         tokens=tokens,
         limiter=limiter,
+        login_attempts=attempts,
+        login_policy=LoginPolicy(
+            free_failures=settings.login_free_failures,
+            backoff_base_seconds=settings.login_backoff_base_seconds,
+            backoff_max_seconds=settings.login_backoff_max_seconds,
+            addresses_per_email=settings.login_addresses_per_email,
+            window_seconds=settings.login_failure_window_seconds,
+            remember_address_days=settings.login_remember_address_days,
+        ),
         limits=AccountLimits(
-            login_per_email=settings.login_limit_per_email,
             login_per_address=settings.login_limit_per_address,
             register_per_email=settings.register_limit_per_email,
             register_per_address=settings.register_limit_per_address,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 
 from domain.errors import InvalidInput, RateLimited, StockQLError
+from domain.login_throttle import LoginAttempts, LoginPolicy, LoginThrottle
 from domain.passwords import PasswordHasher
 from domain.rate_limits import RateLimiter
 from domain.symbols import normalize_symbol
@@ -77,9 +78,9 @@ class Forbidden(StockQLError):
 
 @dataclass(frozen=True, slots=True)
 class AccountLimits:
-    """Attempts allowed per window, per email and per client address."""
+    """Attempts allowed per window, per email and per client address. Logins per email are
+    throttled by domain.login_throttle instead (back-off, no lock-out)."""
 
-    login_per_email: int = 10
     login_per_address: int = 50
     login_window_seconds: int = 900
     register_per_email: int = 5
@@ -111,6 +112,8 @@ class AccountService:
         hasher: PasswordHasher,
         tokens: TokenIssuer,
         limiter: RateLimiter,
+        login_attempts: LoginAttempts,
+        login_policy: LoginPolicy | None = None,
         limits: AccountLimits | None = None,
         symbol_exists: SymbolCheck = _any_symbol,
         on_account_updated: AccountUpdated | None = None,
@@ -122,6 +125,7 @@ class AccountService:
         self._tokens = tokens
         self._limiter = limiter
         self._limits = limits or AccountLimits()
+        self._throttle = LoginThrottle(login_attempts, login_policy, clock=clock)
         self._symbol_exists = symbol_exists
         self._on_account_updated = on_account_updated
         self._clock = clock
@@ -164,7 +168,8 @@ class AccountService:
 
     async def login(self, *, email: str, password: str, client: str) -> Session:
         """Check the password and issue a token. An unknown email costs the same password
-        check as a known one. Raises ValidationFailed, RateLimited or InvalidCredentials."""
+        check as a known one. Raises ValidationFailed, RateLimited (see
+        domain/login_throttle.py) or InvalidCredentials."""
         limits = self._limits
         problems = []
         if not email.strip() or len(email) > MAX_EMAIL_LENGTH:
@@ -175,13 +180,17 @@ class AccountService:
             raise ValidationFailed(problems)
         window = limits.login_window_seconds
         await self._limit(f"login:address:{client}", limits.login_per_address, window)
-        await self._limit(f"login:email:{email_key(email)}", limits.login_per_email, window)
+        key = email_key(email)
+        await self._throttle.check(key, client)
         user = await self._store.find_by_email(email)
         if user is None:
             await self._hasher.verify_dummy(password)
+            await self._throttle.failed(key, client)
             raise InvalidCredentials
         if not await self._hasher.verify(user.password_hash, password):
+            await self._throttle.failed(key, client)
             raise InvalidCredentials
+        await self._throttle.succeeded(key, client)
         if self._hasher.needs_rehash(user.password_hash):
             rehashed = await self._store.update(
                 user.id, password_hash=await self._hasher.hash(password)
