@@ -155,7 +155,7 @@ async def open_runtime(
         attempts: LoginAttempts = (
             RedisLoginAttempts(redis) if redis is not None else MemoryLoginAttempts()
         )
-        accounts = _account_service(settings, users, limiter, attempts, quotes, notifier)
+        accounts = _account_service(settings, users, limiter, attempts, cache, quotes, notifier)
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
@@ -215,6 +215,7 @@ def _account_service(
     users: UserStore,
     limiter: RateLimiter,
     attempts: LoginAttempts,
+    revoked_tokens: Cache,
     quotes: QuoteService,
     notifier: Notifier,
 ) -> AccountService:
@@ -234,6 +235,7 @@ def _account_service(
         tokens=tokens,
         limiter=limiter,
         login_attempts=attempts,
+        revoked_tokens=revoked_tokens,
         login_policy=LoginPolicy(
             free_failures=settings.login_free_failures,
             backoff_base_seconds=settings.login_backoff_base_seconds,

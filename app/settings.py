@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_subscriptions: int = Field(default=50, ge=1)
+    # An open websocket's token is checked this often (and when it expires): a revoked
+    # token's connection is closed (4401) within about this long.
+    ws_token_check_seconds: float = Field(default=30.0, gt=0)
     jwt_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
     # Argon2id cost; None keeps argon2-cffi's RFC 9106 low-memory profile.
     password_time_cost: int | None = Field(default=None, ge=1)
