@@ -85,7 +85,9 @@ async def test_logout_everywhere_revokes_every_token_but_new_ones_work(
 async def test_a_password_change_revokes_every_token(server: RunningServer) -> None:
     token, user = await signed_up(server)
     other = await second_token(server, user["email"])
-    change = {"input": {"password": "a brand new secret", "currentPassword": PASSWORD}}
+    change: dict[str, object] = {
+        "input": {"password": "a brand new secret", "currentPassword": PASSWORD}
+    }
     body = await server.graphql(CHANGE_PASSWORD, change, headers=bearer(token))
     assert data(body)["updateProfile"]["__typename"] == "User"
     assert not await signed_in(server, token)
