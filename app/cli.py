@@ -67,6 +67,8 @@ def serve(
         # Keeps configure_logging's handlers: uvicorn's own config would add plain-text ones.
         log_config=None,
         ws=StockQLWebSocketProtocol,
+        # Websocket messages get the HTTP body limit (uvicorn's own default is 16 MiB).
+        ws_max_size=settings.max_body_bytes,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     server = GracefulServer(config, websockets=websockets, requests=requests)

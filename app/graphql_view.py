@@ -60,6 +60,7 @@ class GraphQLView(GraphQL[Context, None]):
         trust_forwarded_for: bool = False,
         metrics: Metrics | None = None,
         ide_page: Callable[[], Awaitable[Response]] | None = None,
+        token_check_seconds: float = 30.0,
         **kwargs: object,
     ) -> None:
         """`ide_page` gives the GraphiQL page built from web/, or the page that explains why
@@ -70,6 +71,8 @@ class GraphQLView(GraphQL[Context, None]):
         # Read by the websocket handlers (open connections).
         self.metrics = metrics if metrics is not None else Metrics()
         self._ide_page = ide_page
+        # How often an open websocket's token is checked for revocation (app/websocket_handlers.py).
+        self.token_check_seconds = token_check_seconds
 
     async def render_graphql_ide(self, _request: Request) -> Response:
         if self._ide_page is None:

@@ -64,6 +64,7 @@ def create_app(
         allowed_origins=settings.ws_allowed_origins,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        token_check_seconds=settings.ws_token_check_seconds,
     )
 
     @asynccontextmanager

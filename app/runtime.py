@@ -25,6 +25,7 @@ from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
 from app.adapters.live_symbols import MemoryLiveSymbols, RedisLiveSymbols, renewing
+from app.adapters.login_attempts import MemoryLoginAttempts, RedisLoginAttempts
 from app.adapters.metered import MeteredCache, MeteredProvider
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
@@ -46,6 +47,7 @@ from domain.cache_clearing import CacheClearing
 from domain.errors import NotFound, RateLimited, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
+from domain.login_throttle import LoginAttempts, LoginPolicy
 from domain.model_activation import following_active_model
 from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
@@ -165,7 +167,10 @@ async def open_runtime(
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         users = await _open_user_store(settings, engine, stack)
         limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
-        accounts = _account_service(settings, users, limiter, quotes, notifier)
+        attempts: LoginAttempts = (
+            RedisLoginAttempts(redis) if redis is not None else MemoryLoginAttempts()
+        )
+        accounts = _account_service(settings, users, limiter, attempts, cache, quotes, notifier)
         alerts = AlertService(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
@@ -242,6 +247,8 @@ def _account_service(
     settings: Settings,
     users: UserStore,
     limiter: RateLimiter,
+    attempts: LoginAttempts,
+    revoked_tokens: Cache,
     quotes: QuoteService,
     notifier: Notifier,
 ) -> AccountService:
@@ -260,8 +267,17 @@ def _account_service(
         hasher=hasher,
         tokens=tokens,
         limiter=limiter,
+        login_attempts=attempts,
+        revoked_tokens=revoked_tokens,
+        login_policy=LoginPolicy(
+            free_failures=settings.login_free_failures,
+            backoff_base_seconds=settings.login_backoff_base_seconds,
+            backoff_max_seconds=settings.login_backoff_max_seconds,
+            addresses_per_email=settings.login_addresses_per_email,
+            window_seconds=settings.login_failure_window_seconds,
+            remember_address_days=settings.login_remember_address_days,
+        ),
         limits=AccountLimits(
-            login_per_email=settings.login_limit_per_email,
             login_per_address=settings.login_limit_per_address,
             register_per_email=settings.register_limit_per_email,
             register_per_address=settings.register_limit_per_address,

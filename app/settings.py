@@ -113,11 +113,23 @@ class Settings(BaseSettings):
     cors_allowed_origins: Annotated[tuple[str, ...] | None, NoDecode] = None
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_subscriptions: int = Field(default=50, ge=1)
+    # An open websocket's token is checked this often (and when it expires): a revoked
+    # token's connection is closed (4401) within about this long.
+    ws_token_check_seconds: float = Field(default=30.0, gt=0)
     jwt_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
     # Argon2id cost; None keeps argon2-cffi's RFC 9106 low-memory profile.
     password_time_cost: int | None = Field(default=None, ge=1)
     password_memory_kib: int | None = Field(default=None, ge=64)
-    login_limit_per_email: int = Field(default=10, ge=1)
+    # Login throttling (README, "Login throttling"): wrong passwords per email and address
+    # before that address waits, doubling from the base up to the maximum; distinct failing
+    # addresses per email before addresses that never signed in to it are refused; how long
+    # failures and signed-in addresses are remembered; attempts per address (any email).
+    login_free_failures: int = Field(default=5, ge=0)
+    login_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    login_addresses_per_email: int = Field(default=100, ge=1)
+    login_failure_window_seconds: int = Field(default=3600, ge=1)
+    login_remember_address_days: int = Field(default=90, ge=1)
     login_limit_per_address: int = Field(default=50, ge=1)
     register_limit_per_email: int = Field(default=5, ge=1)
     register_limit_per_address: int = Field(default=20, ge=1)

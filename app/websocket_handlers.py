@@ -1,22 +1,34 @@
 """strawberry's websocket protocol handlers, counting open connections and logging each
 operation with its id bound (`operation_id`) for every line written while it runs. Each
-operation may write shared subscription events itself (graphql_schema/direct_delivery.py)."""
+operation may write shared subscription events itself (graphql_schema/direct_delivery.py).
+
+A connection signed in with a token is closed with 4401 as soon as the token is no longer
+valid: each operation checks it first, and a watch checks it when it expires and every
+`token_check_seconds` meanwhile (a revocation, on any replica, is seen within that)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
 from structlog.contextvars import bind_contextvars
 
 from app.metrics import Metrics
+from domain.accounts import Unauthenticated
+from domain.errors import StockQLError
 from graphql_schema.context import Context
 from graphql_schema.direct_delivery import (
     DirectOutput,
@@ -26,10 +38,19 @@ from graphql_schema.direct_delivery import (
 )
 
 log = logging.getLogger(__name__)
+# The close code of graphql-transport-ws for an unauthorized connection.
+UNAUTHORIZED = 4401
+# Checked this long past the expiry second, when the token is surely expired.
+_PAST_EXPIRY_SECONDS = 0.05
+DEFAULT_TOKEN_CHECK_SECONDS = 30.0
 
 
 class _MeteredView(Protocol):
     metrics: Metrics
+
+
+class _Closable(Protocol):
+    async def close(self, code: int, reason: str) -> None: ...
 
 
 class _TextWebSocket(Protocol):
@@ -59,6 +80,51 @@ def _counted(view: object) -> Iterator[None]:
         gauge.dec()
 
 
+async def _token_still_valid(context: Context, websocket: object) -> bool:
+    """Whether the connection's token (if any) is still valid; closes it with 4401 if not.
+    Other failures (the database down) leave the decision to the next check."""
+    if context.token is None:
+        return True
+    try:
+        await context.check_token()
+    except Unauthenticated as error:
+        await cast("_Closable", websocket).close(UNAUTHORIZED, error.message)
+        return False
+    except StockQLError as error:
+        log.warning("could not check a websocket's token: %s", error.message)
+    return True
+
+
+async def _watch_token(context: Context, websocket: object, every: float) -> None:
+    while True:
+        wait = every
+        expires_at = context.token_expires_at
+        if expires_at is not None:
+            until_expiry = (expires_at - datetime.now(UTC)).total_seconds()
+            wait = min(every, max(0.0, until_expiry) + _PAST_EXPIRY_SECONDS)
+        await asyncio.sleep(wait)
+        if not await _token_still_valid(context, websocket):
+            return
+
+
+class _TokenWatch:
+    """The watch of one connection's token, from its acknowledgement to its end."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, context: Context, websocket: object, view: object) -> None:
+        """Watch the token the connection signed in with, if any (`view`: the GraphQLView)."""
+        if context.token is None or self._task is not None:
+            return
+        every = float(getattr(view, "token_check_seconds", DEFAULT_TOKEN_CHECK_SECONDS))
+        self._task = asyncio.create_task(_watch_token(context, websocket, every))
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 @contextmanager
 def _logged(operation_id: str) -> Iterator[None]:
     """Bind `operation_id` for what the operation logs and log its start and end. Each
@@ -75,10 +141,21 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws."""
 
     async def handle(self) -> None:
+        self._token_watch = _TokenWatch()
         with _counted(self.view):
-            await super().handle()
+            try:
+                await super().handle()
+            finally:
+                self._token_watch.stop()
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self._token_watch.start(self.context, self.websocket, self.view)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
+        if not await _token_still_valid(self.context, self.websocket):
+            return
         output = _direct_output(
             self.websocket,
             transport_ws_prefix(operation.id),
@@ -93,8 +170,17 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """graphql-ws (subscriptions-transport-ws)."""
 
     async def handle(self) -> None:
+        self._token_watch = _TokenWatch()
         with _counted(self.view):
-            await super().handle()
+            try:
+                await super().handle()
+            finally:
+                self._token_watch.stop()
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self._token_watch.start(self.context, self.websocket, self.view)
 
     async def handle_async_results(
         self,
@@ -103,6 +189,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, Any] | None,
     ) -> None:
+        if not await _token_still_valid(self.context, self.websocket):
+            return
         output = _direct_output(
             self.websocket,
             legacy_ws_prefix(operation_id),

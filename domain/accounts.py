@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
 
+from domain.cache import Cache
 from domain.errors import InvalidInput, RateLimited, StockQLError
+from domain.login_throttle import LoginAttempts, LoginPolicy, LoginThrottle
 from domain.passwords import PasswordHasher
 from domain.rate_limits import RateLimiter
 from domain.symbols import normalize_symbol
-from domain.tokens import InvalidToken, TokenIssuer
+from domain.tokens import InvalidToken, TokenClaims, TokenIssuer
 from domain.users import (
     MAX_WATCHLIST,
     EmailTaken,
@@ -77,9 +79,9 @@ class Forbidden(StockQLError):
 
 @dataclass(frozen=True, slots=True)
 class AccountLimits:
-    """Attempts allowed per window, per email and per client address."""
+    """Attempts allowed per window, per email and per client address. Logins per email are
+    throttled by domain.login_throttle instead (back-off, no lock-out)."""
 
-    login_per_email: int = 10
     login_per_address: int = 50
     login_window_seconds: int = 900
     register_per_email: int = 5
@@ -111,7 +113,10 @@ class AccountService:
         hasher: PasswordHasher,
         tokens: TokenIssuer,
         limiter: RateLimiter,
+        login_attempts: LoginAttempts,
+        login_policy: LoginPolicy | None = None,
         limits: AccountLimits | None = None,
+        revoked_tokens: Cache | None = None,
         symbol_exists: SymbolCheck = _any_symbol,
         on_account_updated: AccountUpdated | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -122,7 +127,11 @@ class AccountService:
         self._tokens = tokens
         self._limiter = limiter
         self._limits = limits or AccountLimits()
+        self._throttle = LoginThrottle(login_attempts, login_policy, clock=clock)
         self._symbol_exists = symbol_exists
+        # Single tokens signed out (by id) until they would have expired; None: logout
+        # revokes every token of the user, as logoutEverywhere does.
+        self._revoked_tokens = revoked_tokens
         self._on_account_updated = on_account_updated
         self._clock = clock
         self._new_id = new_id
@@ -164,7 +173,8 @@ class AccountService:
 
     async def login(self, *, email: str, password: str, client: str) -> Session:
         """Check the password and issue a token. An unknown email costs the same password
-        check as a known one. Raises ValidationFailed, RateLimited or InvalidCredentials."""
+        check as a known one. Raises ValidationFailed, RateLimited (see
+        domain/login_throttle.py) or InvalidCredentials."""
         limits = self._limits
         problems = []
         if not email.strip() or len(email) > MAX_EMAIL_LENGTH:
@@ -175,13 +185,17 @@ class AccountService:
             raise ValidationFailed(problems)
         window = limits.login_window_seconds
         await self._limit(f"login:address:{client}", limits.login_per_address, window)
-        await self._limit(f"login:email:{email_key(email)}", limits.login_per_email, window)
+        key = email_key(email)
+        await self._throttle.check(key, client)
         user = await self._store.find_by_email(email)
         if user is None:
             await self._hasher.verify_dummy(password)
+            await self._throttle.failed(key, client)
             raise InvalidCredentials
         if not await self._hasher.verify(user.password_hash, password):
+            await self._throttle.failed(key, client)
             raise InvalidCredentials
+        await self._throttle.succeeded(key, client)
         if self._hasher.needs_rehash(user.password_hash):
             rehashed = await self._store.update(
                 user.id, password_hash=await self._hasher.hash(password)
@@ -191,7 +205,14 @@ class AccountService:
 
     async def authenticate(self, token: str) -> User:
         """The user a token belongs to, with the role stored now (not the token's).
-        Raises Unauthenticated for any bad, expired or orphaned token."""
+        Raises Unauthenticated for any bad, expired, revoked or orphaned token."""
+        user, _ = await self.verify_token(token)
+        return user
+
+    async def verify_token(self, token: str) -> tuple[User, datetime]:
+        """The user a token belongs to and when the token expires. Raises Unauthenticated
+        for a bad or expired token, one signed out (logout), one of an older generation
+        (logoutEverywhere, a password change), or one whose user no longer exists."""
         try:
             claims = self._tokens.decode(token)
         except InvalidToken as error:
@@ -199,7 +220,34 @@ class AccountService:
         user = await self._store.get(claims.user_id)
         if user is None:
             raise Unauthenticated("The token's user no longer exists")
-        return user
+        if claims.generation != user.token_generation or await self._is_signed_out(claims):
+            raise Unauthenticated("The token was revoked; sign in again")
+        return user, claims.expires_at
+
+    async def logout(self, token: str) -> None:
+        """Revoke this one token (the user's other tokens stay valid). Raises Unauthenticated
+        for a token that is not valid now."""
+        user, expires_at = await self.verify_token(token)
+        token_id = self._tokens.decode(token).token_id
+        if self._revoked_tokens is None or token_id is None:
+            # No place to remember one token (or an old token without an id): all of them.
+            await self.logout_everywhere(user)
+            return
+        remaining = (expires_at - self._clock()).total_seconds()
+        await self._revoked_tokens.set(
+            _revoked_key(token_id), b"1", ttl_seconds=max(1.0, remaining + 1)
+        )
+
+    async def logout_everywhere(self, user: User) -> None:
+        """Revoke every token of `user` issued until now, on every replica at once."""
+        if await self._store.revoke_tokens(user.id) is None:
+            raise Unauthenticated("The account no longer exists")
+        log.info("revoked every token of user %s", user.id)
+
+    async def _is_signed_out(self, claims: TokenClaims) -> bool:
+        if self._revoked_tokens is None or claims.token_id is None:
+            return False
+        return await self._revoked_tokens.get(_revoked_key(claims.token_id)) is not None
 
     async def update_profile(
         self,
@@ -210,7 +258,8 @@ class AccountService:
         password: str | None = None,
         current_password: str | None = None,
     ) -> User:
-        """Change the given fields. A new email or password needs the current password.
+        """Change the given fields. A new email or password needs the current password; a new
+        password revokes every token issued before (sign in again).
         Raises ValidationFailed, InvalidCredentials or EmailAlreadyUsed, changing nothing."""
         problems: list[FieldProblem] = []
         if name is not None:
@@ -246,6 +295,9 @@ class AccountService:
             raise EmailAlreadyUsed(email or "") from error
         if updated is None:
             raise Unauthenticated("The account no longer exists")
+        if password is not None:
+            # Whoever held a token (a stolen one too) must prove the new password now.
+            updated = await self._store.revoke_tokens(user.id) or updated
         changed = [
             what
             for what, value in (("name", name), ("email", email), ("password", password))
@@ -292,13 +344,17 @@ class AccountService:
         return user
 
     def _session(self, user: User) -> Session:
-        issued = self._tokens.issue(user.id, user.role)
+        issued = self._tokens.issue(user.id, user.role, generation=user.token_generation)
         return Session(user=user, token=issued.token, expires_at=issued.expires_at)
 
     async def _limit(self, key: str, limit: int, window_seconds: int) -> None:
         retry_after = await self._limiter.hit(key, limit=limit, window_seconds=window_seconds)
         if retry_after is not None:
             raise RateLimited("Too many attempts; try again later", retry_after_seconds=retry_after)
+
+
+def _revoked_key(token_id: str) -> str:
+    return f"stockql:revoked-token:{token_id}"
 
 
 def _clean_name(name: str) -> str:

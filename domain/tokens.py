@@ -1,4 +1,6 @@
-"""Access tokens: JWT HS256 with the claims sub (user id), role, iat and exp.
+"""Access tokens: JWT HS256 with the claims sub (user id), role, iat, exp, gen (the user's
+token generation when issued: raising it revokes the token) and jti (the token's own id,
+for revoking one token).
 
 python-jose trusts a token's own header unless told which algorithms to accept, and checks
 `exp` against the real clock; so decoding here always names HS256, and checks every claim
@@ -8,6 +10,7 @@ itself against an injected clock.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +55,9 @@ class TokenClaims:
     role: Role
     issued_at: datetime
     expires_at: datetime
+    # Tokens issued before these claims existed carry neither: generation 0, no id.
+    generation: int = 0
+    token_id: str | None = None
 
 
 def check_secret(secret: str) -> None:
@@ -98,13 +104,21 @@ class TokenIssuer:
         self._lifetime_seconds = int(lifetime.total_seconds())
         self._clock = clock
 
-    def issue(self, user_id: str, role: Role) -> IssuedToken:
-        """A token for `user_id` with `role`, valid from now (to the second) for `lifetime`."""
+    def issue(self, user_id: str, role: Role, *, generation: int = 0) -> IssuedToken:
+        """A token for `user_id` with `role` and the user's token `generation`, valid from now
+        (to the second) for `lifetime`, with a random id of its own."""
         if not user_id:
             raise ValueError("a token needs a user id")
         issued_at = int(self._now().timestamp())
         expires_at = issued_at + self._lifetime_seconds
-        claims = {"sub": user_id, "role": role.value, "iat": issued_at, "exp": expires_at}
+        claims = {
+            "sub": user_id,
+            "role": role.value,
+            "iat": issued_at,
+            "exp": expires_at,
+            "gen": generation,
+            "jti": secrets.token_urlsafe(16),
+        }
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
         return IssuedToken(token=token, expires_at=datetime.fromtimestamp(expires_at, UTC))
 
@@ -133,11 +147,17 @@ class TokenIssuer:
         user_id, role, issued_at, expires_at = _read_claims(claims)
         if self._now().timestamp() >= expires_at:
             raise InvalidToken("The token has expired.")
+        generation, token_id = claims.get("gen", 0), claims.get("jti")
+        # A generation is a count: the same range as a timestamp's will do.
+        if not _is_timestamp(generation) or not isinstance(token_id, str | None):
+            raise InvalidToken("The token has no valid generation or id.")
         return TokenClaims(
             user_id=user_id,
             role=role,
             issued_at=datetime.fromtimestamp(issued_at, UTC),
             expires_at=datetime.fromtimestamp(expires_at, UTC),
+            generation=generation,
+            token_id=token_id,
         )
 
     def _now(self) -> datetime:

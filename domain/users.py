@@ -27,6 +27,8 @@ class User:
     password_hash: str
     created_at: datetime
     watchlist: tuple[str, ...] = ()
+    # Tokens carry the generation they were issued in; raising it revokes all of them.
+    token_generation: int = 0
 
     def __repr__(self) -> str:
         # Keep the hash out of logs and tracebacks that print the object.
@@ -94,6 +96,11 @@ class UserStore(Protocol):
 
     async def remove_from_watchlist(self, user_id: str, symbol: str) -> User | None:
         """Remove `symbol` if present; returns the updated user or None."""
+        ...
+
+    async def revoke_tokens(self, user_id: str) -> User | None:
+        """Raise the user's token generation by one (atomically), so that every token issued
+        before is refused; returns the updated user, or None when there is none."""
         ...
 
     async def delete(self, user_id: str) -> bool:

@@ -1,6 +1,7 @@
 """The per-request context read by resolvers through `info.context`, with its signed-in user."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,6 +55,8 @@ class Context:
     client_address: str = "unknown"
     # The websocket connection_init payload; strawberry sets it before on_ws_connect.
     connection_params: dict[str, object] | None = None
+    # When the token expires, once it was verified.
+    token_expires_at: datetime | None = None
     _user: list[User | None] = field(default_factory=list)
 
     async def sign_in_websocket(self) -> None:
@@ -64,19 +67,22 @@ class Context:
         if raw is None:
             return
         self.token = bearer_token(raw if isinstance(raw, str) else "")
+        await self.check_token()
+
+    async def check_token(self) -> None:
+        """Verify the token again, now (each websocket operation, and while a connection
+        stays open): raises Unauthenticated once it expired or was revoked."""
         self._user.clear()
-        if await self.current_user() is None:
-            raise Unauthenticated("The token is invalid or expired")
+        await self.current_user()
 
     async def current_user(self) -> User | None:
-        """The signed-in user, or None without a valid token (checked once per request)."""
+        """The signed-in user, or None without a token (checked once per request). A token
+        that is present but invalid, expired or revoked raises Unauthenticated: a client
+        must not take its stale token's answers for anonymous ones."""
         if not self._user:
             user = None
             if self.token is not None:
-                try:
-                    user = await self.services.accounts.authenticate(self.token)
-                except Unauthenticated:
-                    user = None
+                user, self.token_expires_at = await self.services.accounts.verify_token(self.token)
             self._user.append(user)
         return self._user[0]
 
@@ -84,8 +90,7 @@ class Context:
         """The signed-in user; raises Unauthenticated (top-level UNAUTHENTICATED) otherwise."""
         user = await self.current_user()
         if user is None:
-            message = "Sign in first" if self.token is None else "The token is invalid or expired"
-            raise Unauthenticated(message)
+            raise Unauthenticated("Sign in first")
         return user
 
     async def require_admin(self) -> User:

@@ -28,12 +28,15 @@ from typing import Any, TypeVar
 
 import orjson
 from graphql import (
+    DocumentNode,
     ExecutionResult,
+    GraphQLError,
     GraphQLLeafType,
     GraphQLList,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
     is_leaf_type,
     is_non_null_type,
 )
@@ -43,6 +46,8 @@ from graphql.execution.incremental.incremental_executor import DeliveryGroupMap
 from graphql.execution.types import ExperimentalIncrementalExecutionResults
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graphql_schema.control_characters import variable_problem
 
 _NONE = type(None)
 # Exact types whose values can be neither exceptions nor awaitables, so graphql-core would
@@ -106,6 +111,26 @@ class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
     # can be shared; set on the per-event copies only.
     _shared_request: str | None = None
     _request_key: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> list[GraphQLError] | Executor[Any]:
+        """The executor, or the errors that refuse the request before any resolver runs:
+        variables holding control characters (graphql_schema/control_characters.py)."""
+        refused = variable_problem(raw_variable_values)
+        if refused is not None:
+            return [refused]
+        return super().build(
+            schema, document, root_value, context_value, raw_variable_values, *args, **kwargs
+        )
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)

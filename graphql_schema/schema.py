@@ -1,5 +1,6 @@
 """The Schema: root types composed from the per-domain resolver classes, limits and errors."""
 
+import re
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graphql_schema.context import Context
+from graphql_schema.control_characters import NoControlCharactersRule
 from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
@@ -71,11 +73,18 @@ class SchemaLimits:
 
 class StockQLSchema(strawberry.Schema):
     def __init__(
-        self, *args: Any, on_error_code: Callable[[str], None] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        on_error_code: Callable[[str], None] | None = None,
+        hide_suggestions: bool = False,
+        **kwargs: Any,
     ) -> None:
-        """`on_error_code` is called with the extensions.code of every error sent to a client."""
+        """`on_error_code` is called with the extensions.code of every error sent to a client;
+        `hide_suggestions` drops graphql-core's "Did you mean ...?" from messages (with
+        introspection off they would reveal the schema's names one guess at a time)."""
         super().__init__(*args, **kwargs)
         self._on_error_code = on_error_code
+        self._hide_suggestions = hide_suggestions
 
     async def execute(
         self,
@@ -143,9 +152,16 @@ class StockQLSchema(strawberry.Schema):
                 )
         names = context.services.symbol_names if isinstance(context, Context) else None
         errors[:] = [client_error(error, names) for error in errors]
+        if self._hide_suggestions:
+            for error in errors:
+                error.message = _SUGGESTION.sub("", error.message)
         if self._on_error_code is not None:
             for error in errors:
                 self._on_error_code(str((error.extensions or {}).get("code", "")))
+
+
+# graphql-core's did_you_mean(): " Did you mean 'a', 'b', or 'c'?" (also "the enum value").
+_SUGGESTION = re.compile(r" Did you mean [^?]*\?")
 
 
 async def _refused(message: str) -> AsyncGenerator[PreExecutionError, None]:
@@ -169,6 +185,7 @@ def build_schema(
     limit_rules = [
         *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        NoControlCharactersRule,
     ]
     if not limits.introspection:
         limit_rules.append(NoSchemaIntrospectionCustomRule)
@@ -191,6 +208,7 @@ def build_schema(
         config=StrawberryConfig(scalar_map=scalar_map()),
         execution_context_class=StockQLExecutionContext,
         on_error_code=on_error_code,
+        hide_suggestions=not limits.introspection,
     )
 
 

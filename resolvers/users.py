@@ -17,7 +17,12 @@ from graphql_schema.types.users import (
 
 @strawberry.type
 class UsersQuery:
-    @strawberry.field(description="The signed-in user; null without a valid token.")
+    @strawberry.field(
+        description=(
+            "The signed-in user; null without a token. An invalid, expired or revoked token "
+            "is an UNAUTHENTICATED error."
+        )
+    )
     async def me(self, info: Info) -> User | None:
         user = await info.context.current_user()
         return None if user is None else User.from_domain(user)
@@ -53,6 +58,28 @@ class UsersMutation:
             current_password=input.current_password,
         )
         return User.from_domain(updated)
+
+    @strawberry.mutation(
+        description=(
+            "Signs out the token sent with this request: it is refused from now on, on every "
+            "replica. The user's other tokens stay valid. Requires a signed-in user."
+        )
+    )
+    async def logout(self, info: Info) -> bool:
+        await info.context.require_user()
+        await info.context.services.accounts.logout(info.context.token or "")
+        return True
+
+    @strawberry.mutation(
+        description=(
+            "Revokes every token of the signed-in user, this one included (changing the "
+            "password does too). Open websockets signed in with them are closed (4401)."
+        )
+    )
+    async def logout_everywhere(self, info: Info) -> bool:
+        user = await info.context.require_user()
+        await info.context.services.accounts.logout_everywhere(user)
+        return True
 
     @strawberry.mutation(description="Requires a signed-in user.")
     async def add_to_watchlist(self, info: Info, symbol: str) -> User:

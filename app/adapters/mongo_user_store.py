@@ -1,8 +1,8 @@
 """UserStore on MongoDB through PyMongo's async API: one document per user, `_id` = user id.
 
 Documents: `_id`, name, email, email_key, role, password_hash, created_at, watchlist (array,
-in the order symbols were added), updated_at. A unique index on email_key (ensure_indexes)
-decides who owns an email. Timestamps keep millisecond precision (BSON dates).
+in the order symbols were added), token_generation, updated_at. A unique index on email_key
+(ensure_indexes) decides who owns an email. Timestamps keep millisecond precision (BSON dates).
 """
 
 from __future__ import annotations
@@ -138,6 +138,15 @@ class MongoUserStore:
             raise EmailTaken from error
         return _user_or_none(document)
 
+    async def revoke_tokens(self, user_id: str) -> User | None:
+        """Raise the token generation by one ($inc is atomic); the updated user or None."""
+        document = await self._users.find_one_and_update(
+            {"_id": user_id},
+            {"$inc": {"token_generation": 1}, "$set": {"updated_at": datetime.now(UTC)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _user_or_none(document)
+
     async def add_to_watchlist(self, user_id: str, symbol: str) -> User | None:
         """Append `symbol` unless present; returns the updated user, or None when there is none.
 
@@ -199,6 +208,7 @@ def _document(user: User) -> dict[str, Any]:
         "password_hash": user.password_hash,
         "created_at": user.created_at,
         "watchlist": list(user.watchlist),
+        "token_generation": user.token_generation,
     }
 
 
@@ -217,6 +227,8 @@ def _user(document: Document) -> User:
             else created_at.astimezone(UTC)
         ),
         watchlist=tuple(document["watchlist"]),
+        # Documents written before token generations existed have none: generation 0.
+        token_generation=int(document.get("token_generation", 0)),
     )
 
 

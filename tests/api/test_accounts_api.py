@@ -243,23 +243,10 @@ async def test_two_concurrent_registrations_of_one_email_create_one_user(
 async def limited_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     settings = api_settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'limits.db'}",
-        login_limit_per_email=3,
         register_limit_per_address=4,
     )
     async with running_server(settings) as server:
         yield server
-
-
-async def test_repeated_logins_for_one_email_are_rate_limited(
-    limited_server: RunningServer,
-) -> None:
-    email = unique_email()
-    await signed_up(limited_server, email=email)
-    answers = [await login(limited_server, email, "wrong password!") for _ in range(3)]
-    assert {answer["__typename"] for answer in answers} == {"InvalidCredentialsError"}
-    limited = await login(limited_server, email, PASSWORD)
-    assert limited["__typename"] == "RateLimitedError"
-    assert 0 < limited["retryAfterSeconds"] <= 900
 
 
 async def test_registrations_from_one_address_are_rate_limited(

@@ -237,7 +237,7 @@ async def test_indicator_window_larger_than_the_data_is_empty_with_a_warning(
     server: RunningServer,
 ) -> None:
     start = (datetime.now(UTC).date() - timedelta(days=40)).isoformat()
-    body = await server.graphql(
+    body: dict[str, Any] = await server.graphql(
         'query($start: Date) { history(symbol: "AAPL", interval: WEEKLY, start: $start)'
         " { columns { timestamp } sma(window: 999) { value } } }",
         {"start": start},

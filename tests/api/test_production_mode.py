@@ -207,3 +207,14 @@ async def test_queries_deeper_than_the_limit_are_refused(pg_url: str, redis_url:
         body = await server.graphql(deep)
         assert error_code(body) == "BAD_USER_INPUT"
         assert "depth" in first_message(body)
+
+
+async def test_without_introspection_errors_suggest_no_field_names(
+    production: RunningServer,
+) -> None:
+    body = await production.graphql("{ symbol }")
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert "Did you mean" not in first_message(body)
+    assert "Cannot query field 'symbol'" in first_message(body)
+    enum = await production.graphql('{ history(symbol: "AAPL", interval: DAILYY) { symbol } }')
+    assert "Did you mean" not in first_message(enum)

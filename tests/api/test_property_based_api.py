@@ -74,7 +74,8 @@ LEAKS = re.compile(
 # Generous limits: the fuzz should reach the resolvers, not stop at the rate limiter.
 UNLIMITED = 1_000_000
 LIMITS = {
-    "login_limit_per_email": UNLIMITED,
+    "login_free_failures": UNLIMITED,
+    "login_addresses_per_email": UNLIMITED,
     "login_limit_per_address": UNLIMITED,
     "register_limit_per_email": UNLIMITED,
     "register_limit_per_address": UNLIMITED,

@@ -352,3 +352,19 @@ async def test_delete_removes_the_user_and_frees_the_email(store: UserStore) -> 
     assert await store.delete(ADA.id) is False
     assert await store.get(GRACE.id) == GRACE
     await store.create(new_user(ADA.email))
+
+
+async def test_revoking_tokens_raises_the_generation_once_per_call_even_at_once(
+    store: UserStore,
+) -> None:
+    await store.create(ADA)
+    assert (await store.get(ADA.id)).token_generation == 0  # type: ignore[union-attr]
+    revoked = await store.revoke_tokens(ADA.id)
+    assert revoked is not None
+    assert revoked.token_generation == 1
+    await asyncio.gather(*(store.revoke_tokens(ADA.id) for _ in range(5)))
+    again = await store.get(ADA.id)
+    assert again is not None
+    assert again.token_generation == 6
+    assert again.email == ADA.email
+    assert await store.revoke_tokens("nobody") is None

@@ -204,6 +204,13 @@ class FakeUserStore:
         self.users[user_id] = user
         return user
 
+    async def revoke_tokens(self, user_id: str) -> User | None:
+        user = self.users.get(user_id)
+        if user is None:
+            return None
+        self.users[user_id] = replace(user, token_generation=user.token_generation + 1)
+        return self.users[user_id]
+
     async def add_to_watchlist(self, user_id: str, symbol: str) -> User | None:
         user = self.users.get(user_id)
         if user is None or symbol in user.watchlist:

@@ -4,10 +4,10 @@ Every field of Query, Mutation and Subscription is one `Operation`: a document s
 field with every argument it and its selected subfields take (PriceHistory.sma(window) too),
 each argument a variable `$a0`, `$a1`, ... `requests(operation)` draws a request in one of three
 forms: variables, or the same values inlined as literals, holding values the declared types
-accept (edges included: 32-bit Int limits, huge and control-character strings, empty lists)
-with at times one argument of any JSON instead; or variables that are all any JSON (wrong
-types, nesting, numbers past 64 bits, NaN). New operations and arguments are covered as soon
-as the schema has them."""
+accept (edges included: 32-bit Int limits, huge strings, strings with NUL and other control
+characters, empty lists) with at times one argument of any JSON instead; or variables that
+are all any JSON (wrong types, nesting, numbers past 64 bits, NaN). New operations and
+arguments are covered as soon as the schema has them."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ PLAUSIBLE_STRINGS = (
     "2024-01-02T15:30:00Z", "9999-12-31T23:59:59Z", "ada@example.com", "correct horse battery",
     "1732255200000-0", "0-0", "99999999999999999999-0", "-1", "", " ", "null", "__typename",
     "PRICE_ABOVE", "DAILY", "Traceback", "'; DROP TABLE users; --",
+)  # fmt: skip
+# Control characters, NUL first: PostgreSQL cannot store NUL in text, so each must be refused
+# as bad input before any statement runs (st.text() alone rarely draws them).
+CONTROL_STRINGS = (
+    "\x00", "AAPL\x00", "ada\x00@example.com", "\x00\x00\x00", "\x01", "\x08", "\x0b",
+    "\x1b[31mred", "\x7f", "\x85", "\x9f", "tab\tand\nnewline\r",
 )  # fmt: skip
 PLAUSIBLE_DATES = ("2024-01-02", "2024-03-28", "2015-06-30", "2024-12-31", "2030-01-01")
 NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
@@ -150,6 +156,12 @@ def _strings() -> st.SearchStrategy[str]:
     )
     return st.one_of(
         st.sampled_from(PLAUSIBLE_STRINGS),
+        st.sampled_from(CONTROL_STRINGS),
+        st.builds(
+            lambda text, control: text + control,
+            st.text(max_size=8),
+            st.sampled_from(CONTROL_STRINGS),
+        ),
         st.text(),  # any unicode, control characters included
         st.text(st.characters(codec="ascii"), max_size=12),
         huge,

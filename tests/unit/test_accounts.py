@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.adapters.login_attempts import MemoryLoginAttempts
 from app.adapters.rate_limiter import MemoryRateLimiter
 from domain.accounts import (
     AccountLimits,
@@ -16,6 +17,7 @@ from domain.accounts import (
     ValidationFailed,
 )
 from domain.errors import InvalidInput, RateLimited
+from domain.login_throttle import LoginPolicy
 from domain.passwords import PasswordHasher
 from domain.tokens import TokenIssuer
 from domain.users import Role
@@ -56,6 +58,8 @@ def service(store: FakeUserStore, hasher: PasswordHasher, **limits: int) -> Acco
         hasher=hasher,
         tokens=TokenIssuer(secret=SECRET, lifetime=timedelta(hours=1)),
         limiter=MemoryRateLimiter(),
+        login_attempts=MemoryLoginAttempts(),
+        login_policy=LoginPolicy(free_failures=limits.pop("free_failures", 5)),
         limits=AccountLimits(**limits),
         symbol_exists=symbol_exists,
     )
@@ -120,16 +124,21 @@ async def test_login_rehashes_when_the_cost_changed(store: FakeUserStore) -> Non
     assert "t=2" in user.password_hash
 
 
-async def test_every_login_attempt_counts_toward_the_email_limit(
+async def test_failed_logins_slow_that_address_for_that_email_only(
     store: FakeUserStore, hasher: CountingHasher
 ) -> None:
-    accounts = service(store, hasher, login_per_email=2)
-    for _ in range(2):
+    accounts = service(store, hasher, free_failures=2)
+    await accounts.register(name="A", email="a@example.com", password=PASSWORD, client="y")
+    for _ in range(3):
         with pytest.raises(InvalidCredentials):
             await accounts.login(email="a@example.com", password="wrong pass", client="x")
+    # The email key, not its spelling, is counted; the right password waits too.
     with pytest.raises(RateLimited) as limited:
-        await accounts.login(email="A@example.com", password="wrong pass", client="y")
+        await accounts.login(email="A@example.com", password=PASSWORD, client="x")
     assert limited.value.retry_after_seconds >= 1
+    # The owner, from another address, is not locked out.
+    session = await accounts.login(email="a@example.com", password=PASSWORD, client="y")
+    assert session.user.email == "a@example.com"
 
 
 async def test_update_with_a_wrong_current_password_changes_nothing(

@@ -85,7 +85,31 @@ def test_an_issued_token_carries_integer_claims_and_names_hs256(issuer: TokenIss
 
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header == HS256_HEADER
-    assert payload_of(token) == valid_claims()
+    claims = payload_of(token)
+    token_id = claims.pop("jti")
+    assert isinstance(token_id, str)
+    assert len(token_id) >= 16
+    assert claims == valid_claims() | {"gen": 0}
+
+
+def test_every_token_has_an_id_of_its_own_and_its_generation(issuer: TokenIssuer) -> None:
+    first, second = (issuer.issue("user-1", Role.USER, generation=3) for _ in range(2))
+    decoded = issuer.decode(first.token)
+    assert decoded.generation == 3
+    assert decoded.token_id != issuer.decode(second.token).token_id
+
+
+def test_a_token_without_generation_or_id_is_of_generation_zero(issuer: TokenIssuer) -> None:
+    decoded = issuer.decode(sign(HS256_HEADER, valid_claims()))
+    assert (decoded.generation, decoded.token_id) == (0, None)
+
+
+@pytest.mark.parametrize("bad", [{"gen": -1}, {"gen": "1"}, {"gen": True}, {"jti": 5}])
+def test_a_mistyped_generation_or_id_is_invalid(
+    issuer: TokenIssuer, bad: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidToken):
+        issuer.decode(sign(HS256_HEADER, valid_claims() | bad))
 
 
 def test_a_hand_signed_token_with_the_same_secret_decodes(issuer: TokenIssuer) -> None:

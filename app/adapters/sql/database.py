@@ -32,10 +32,13 @@ def create_engine(
     On PostgreSQL, a checkout waits at most `pool_timeout` seconds for a pooled connection and
     a statement runs at most `statement_timeout` seconds (None: no limit); either failing is
     DatabaseUnavailable. The caller owns the engine and must `await engine.dispose()` it.
+
+    Statement errors never carry their parameters (`hide_parameters`): they hold users'
+    emails, names and password hashes, and such errors are logged.
     """
     options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, **options)
+        engine = create_async_engine(url, hide_parameters=True, **options)
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
@@ -55,6 +58,7 @@ def create_engine(
         server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
     engine = create_async_engine(
         url,
+        hide_parameters=True,
         connect_args={
             "server_settings": server_settings,
             # asyncpg waits 60 s by default for a server that does not answer.

@@ -100,6 +100,7 @@ class UserRow(SQLModel, table=True):
     # Symbols in the order they were added. JSON keeps that order on SQLite and PostgreSQL alike;
     # the list is small (MAX_WATCHLIST) and always read and written whole.
     watchlist: list[str] = Field(default_factory=list, sa_type=JSON)
+    token_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     updated_at: datetime = Field(sa_type=UtcDateTime)
 
 

@@ -97,6 +97,19 @@ class SqlUserStore:
             raise
         return None if row is None else _user(row)
 
+    async def revoke_tokens(self, user_id: str) -> User | None:
+        """Raise the token generation by one in a single statement (concurrent calls each
+        count); returns the updated user, or None when there is none."""
+        statement = (
+            update(USERS)
+            .where(USERS.c.id == user_id)
+            .values(token_generation=USERS.c.token_generation + 1, updated_at=datetime.now(UTC))
+            .returning(*USERS.c)
+        )
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else _user(row)
+
     async def add_to_watchlist(self, user_id: str, symbol: str) -> User | None:
         """Append `symbol` unless present; returns the updated user, or None when there is none.
 
@@ -176,6 +189,7 @@ def _row(user: User) -> dict[str, Any]:
         "password_hash": user.password_hash,
         "created_at": user.created_at,
         "watchlist": list(user.watchlist),
+        "token_generation": user.token_generation,
     }
 
 
@@ -188,4 +202,5 @@ def _user(row: Row[Any]) -> User:
         password_hash=row.password_hash,
         created_at=row.created_at,
         watchlist=tuple(row.watchlist),
+        token_generation=row.token_generation,
     )
