@@ -1371,7 +1371,7 @@ SUBCLASSES = [
     Subclass(
         "graphql-core",
         StockQLExecutionContext,
-        _overrides("build_per_event_executor", "execute_operation", "complete_list_value"),
+        _overrides("build", "build_per_event_executor", "execute_operation", "complete_list_value"),
         EXECUTION,
     ),
     Subclass(
@@ -1414,12 +1414,15 @@ SUBCLASSES = [
         VIEW,
     ),
     Subclass(
-        "strawberry-graphql", TransportWSHandler, _overrides("handle", "run_operation"), HANDLERS
+        "strawberry-graphql",
+        TransportWSHandler,
+        _overrides("handle", "run_operation", "handle_connection_init"),
+        HANDLERS,
     ),
     Subclass(
         "strawberry-graphql",
         LegacyWSHandler,
-        _overrides("handle", "handle_async_results"),
+        _overrides("handle", "handle_async_results", "handle_connection_init"),
         HANDLERS,
     ),
     Subclass("uvicorn", StockQLWebSocketProtocol, _overrides("handle_connect"), PROTOCOL),
