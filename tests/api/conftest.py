@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings
+from tests.support.fake_alphavantage import FakeAlphaVantage
 from tests.support.server import RunningServer, running_server
 
 TEST_JWT_SECRET = "test-secret-of-at-least-thirty-two-bytes-0123456789"
@@ -24,6 +25,24 @@ def api_settings(**overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings.model_validate(values)
+
+
+def alpha_vantage_settings(
+    fake: FakeAlphaVantage, *, database_url: str, redis_url: str, **overrides: object
+) -> Settings:
+    """A test server on the fake Alpha Vantage, with a budget and no retries that never
+    get in a test's way."""
+    return api_settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        provider="alphavantage",
+        alphavantage_api_key=fake.api_key,
+        alphavantage_base_url=fake.base_url,
+        alphavantage_calls_per_minute=1000,
+        alphavantage_calls_per_day=10_000,
+        alphavantage_max_retries=0,
+        **overrides,
+    )
 
 
 @pytest.fixture

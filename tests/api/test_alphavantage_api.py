@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.api.conftest import api_settings
+from tests.api.conftest import alpha_vantage_settings, api_settings
 from tests.support.fake_alphavantage import (
     BURST_LIMIT,
     EMPTY_QUOTE,
@@ -39,16 +39,7 @@ SEARCH = "query($q: String!) { searchSymbols(query: $q) { symbol name } }"
 async def server(
     pg_url: str, redis_url: str, fake_alphavantage: FakeAlphaVantage
 ) -> AsyncIterator[RunningServer]:
-    settings = api_settings(
-        database_url=pg_url,
-        redis_url=redis_url,
-        provider="alphavantage",
-        alphavantage_api_key=fake_alphavantage.api_key,
-        alphavantage_base_url=fake_alphavantage.base_url,
-        alphavantage_calls_per_minute=1000,
-        alphavantage_calls_per_day=10_000,
-        alphavantage_max_retries=0,
-    )
+    settings = alpha_vantage_settings(fake_alphavantage, database_url=pg_url, redis_url=redis_url)
     async with running_server(settings) as running:
         yield running
 

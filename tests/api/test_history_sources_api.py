@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from app.adapters.sql.tables import BarRow
 from app.cli import cli
-from tests.api.conftest import api_settings
+from tests.api.conftest import alpha_vantage_settings, api_settings
 from tests.support.accounts import admin_token, bearer
 from tests.support.fake_alphavantage import UNKNOWN_PREFIX, FakeAlphaVantage
 from tests.support.graphql import data, error_code, first_error
@@ -77,16 +77,7 @@ async def simulated(pg_url: str, redis_url: str) -> AsyncIterator[RunningServer]
 async def alpha_vantage(
     pg_url: str, redis_url: str, fake_alphavantage: FakeAlphaVantage
 ) -> AsyncIterator[RunningServer]:
-    settings = api_settings(
-        database_url=pg_url,
-        redis_url=redis_url,
-        provider="alphavantage",
-        alphavantage_api_key=fake_alphavantage.api_key,
-        alphavantage_base_url=fake_alphavantage.base_url,
-        alphavantage_calls_per_minute=1000,
-        alphavantage_calls_per_day=10_000,
-        alphavantage_max_retries=0,
-    )
+    settings = alpha_vantage_settings(fake_alphavantage, database_url=pg_url, redis_url=redis_url)
     async with running_server(settings) as running:
         yield running
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import api_settings
+from tests.api.conftest import alpha_vantage_settings
 from tests.support.accounts import bearer, signed_up
 from tests.support.fake_alphavantage import FakeAlphaVantage
 from tests.support.graphql import data, first_error
@@ -128,16 +128,7 @@ async def test_create_alert_on_a_company_name_is_a_not_found_error_with_suggesti
 async def alphavantage_server(
     pg_url: str, redis_url: str, fake_alphavantage: FakeAlphaVantage
 ) -> AsyncIterator[RunningServer]:
-    settings = api_settings(
-        database_url=pg_url,
-        redis_url=redis_url,
-        provider="alphavantage",
-        alphavantage_api_key=fake_alphavantage.api_key,
-        alphavantage_base_url=fake_alphavantage.base_url,
-        alphavantage_calls_per_minute=1000,
-        alphavantage_calls_per_day=10_000,
-        alphavantage_max_retries=0,
-    )
+    settings = alpha_vantage_settings(fake_alphavantage, database_url=pg_url, redis_url=redis_url)
     async with running_server(settings) as running:
         yield running
 
