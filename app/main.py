@@ -98,8 +98,3 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-
-
-def create_app_from_env() -> Starlette:
-    """Factory for uvicorn: settings from the environment."""
-    return create_app(Settings())

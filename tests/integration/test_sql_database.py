@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.adapters.sql.database import create_engine, ping, session_factory
-from app.adapters.sql.tables import BarFetchRow
-from app.migrate import upgrade_database
+from app.adapters.sql.database import create_engine, ping
 from domain.errors import DatabaseUnavailable
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/stockql"
@@ -87,23 +84,6 @@ async def test_sqlite_rolls_back_ddl_with_the_transaction(sqlite_engine: AsyncEn
         await connection.exec_driver_sql("CREATE TABLE scratch (id INTEGER PRIMARY KEY)")
         await connection.rollback()
         assert await connection.run_sync(table_names) == []
-
-
-async def test_session_objects_stay_readable_after_commit(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"
-    await asyncio.to_thread(upgrade_database, url)
-    engine = create_engine(url)
-    fetched_at = datetime(2024, 1, 2, 21, tzinfo=UTC)
-    try:
-        async with session_factory(engine)() as session:
-            row = BarFetchRow(symbol="AAPL", interval="daily", fetched_at=fetched_at, source="csv")
-            session.add(row)
-            await session.commit()
-
-            # Expired attributes would need a lazy load, which fails outside a greenlet.
-            assert row.fetched_at == fetched_at
-    finally:
-        await engine.dispose()
 
 
 async def test_a_statement_past_the_statement_timeout_raises_database_unavailable(

@@ -1029,8 +1029,12 @@ def server(live_server: LiveServer) -> GracefulServer:
 
 @pytest.fixture(scope="module")
 async def broadcast() -> AsyncIterator[BoundedBroadcast]:
-    async with BoundedBroadcast(backend=MemoryBackend()) as connected:
+    connected = BoundedBroadcast(backend=MemoryBackend())
+    await connected.connect()
+    try:
         yield connected
+    finally:
+        await connected.disconnect()
 
 
 # Pools and clients connect on first use, and these are only looked at.

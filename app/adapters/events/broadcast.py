@@ -7,15 +7,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import urlparse
+from typing import Any
 
 from broadcaster import Broadcast, Event
 
 from app.adapters.events.backend import EventBackend
-from app.adapters.events.memory_backend import MemoryBackend
-from app.adapters.events.redis_backend import RedisBackend
 from app.adapters.events.subscriber import BoundedSubscriber, Delivery
 from app.metrics import Metrics
 from domain.events import (
@@ -75,18 +71,13 @@ class BoundedBroadcast(Broadcast):
 
     def __init__(
         self,
-        url: str | None = None,
         *,
-        backend: EventBackend | None = None,
+        backend: EventBackend,
         max_pending: int = DEFAULT_MAX_PENDING,
         metrics: Metrics | None = None,
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, not {max_pending}")
-        if backend is None:
-            if url is None:
-                raise ValueError("BoundedBroadcast needs a url or a backend")
-            backend = self._create_backend(url)
         super().__init__(backend=backend)
         # The same object as broadcaster's self._backend, typed as one of ours.
         self._events_backend = backend
@@ -94,31 +85,10 @@ class BoundedBroadcast(Broadcast):
         self._metrics = metrics if metrics is not None else Metrics()
         self._channels: dict[str, _Channel] = {}
 
-    def _create_backend(self, url: str) -> EventBackend:
-        """This project's backends for redis://, rediss://, unix:// and memory:// URLs."""
-        scheme = urlparse(url).scheme
-        if scheme in ("redis", "rediss", "unix"):
-            return RedisBackend(url)
-        if scheme == "memory":
-            return MemoryBackend()
-        raise ValueError(f"Unsupported event backend: {scheme!r}")
-
     @property
     def connected(self) -> bool:
         """Whether published messages can currently reach subscribers (Redis is reachable)."""
         return self._events_backend.connected
-
-    async def __aenter__(self) -> Self:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.disconnect()
 
     async def disconnect(self) -> None:
         """Stop the listener, end every subscription (their iterators stop), disconnect."""

@@ -6,9 +6,8 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.adapters.sql.outage import OutageReportingPool, report_outages
 
@@ -68,11 +67,6 @@ def create_engine(
     )
     report_outages(engine)
     return engine
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`; objects stay readable after commit (no implicit reload in async)."""
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
 async def ping(engine: AsyncEngine) -> None:
