@@ -1,12 +1,15 @@
 """Subscription events executed once for every subscriber that asks the same."""
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
 from strawberry.types import ExecutionResult
 
+from domain import events
 from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.types.realtime import PredictionUpdate, StockPriceUpdate
 from tests.support.tick_payloads import PrivateTick, Query, Tick
 
 TICK = Tick(symbol="AAPL", price=101.5)
@@ -62,3 +65,52 @@ async def test_unmarked_payloads_and_failed_events_are_not_shared() -> None:
     assert failed.errors
     assert again.errors
     assert failed.errors[0] is not again.errors[0]
+
+
+# What resolvers/realtime.py does: each subscriber's generator converts the one event it
+# received with the payload type's `from_domain`. Sharing is keyed by the payload's identity,
+# so it rests on `from_domain` returning the same object for the same event (its cache).
+PRICE_EVENT = events.PriceUpdated(
+    symbol="AAPL", price=101.5, timestamp=datetime(2026, 12, 4, 15, 30, tzinfo=UTC), sequence="1-0"
+)
+PREDICTION_EVENT = events.PredictionMade(
+    symbol="AAPL",
+    recommendation="BUY",
+    confidence=0.61,
+    prediction_id="42",
+    timestamp=datetime(2026, 12, 4, 15, 30, tzinfo=UTC),
+)
+
+
+@strawberry.type
+class RealPayloadSubscription:
+    @strawberry.subscription
+    async def stock_price(self) -> AsyncGenerator[StockPriceUpdate, None]:
+        yield StockPriceUpdate.from_domain(PRICE_EVENT)
+
+    @strawberry.subscription
+    async def predictions(self) -> AsyncGenerator[PredictionUpdate, None]:
+        yield PredictionUpdate.from_domain(PREDICTION_EVENT)
+
+
+REAL_PAYLOAD_SCHEMA = strawberry.Schema(
+    query=Query,
+    subscription=RealPayloadSubscription,
+    execution_context_class=StockQLExecutionContext,
+)
+
+
+async def real_payload_results(query: str) -> list[ExecutionResult]:
+    stream = await REAL_PAYLOAD_SCHEMA.subscribe(query)
+    assert isinstance(stream, AsyncIterator)
+    return [result async for result in stream]
+
+
+async def test_subscribers_converting_the_same_event_share_its_result() -> None:
+    for query in (
+        "subscription { stockPrice { symbol price sequence } }",
+        "subscription { predictions { symbol prediction confidence } }",
+    ):
+        first, second = await real_payload_results(query), await real_payload_results(query)
+        assert first[0].errors is None
+        assert second[0].data is first[0].data, query
