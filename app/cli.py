@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
+import os
+import secrets
+import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +23,8 @@ from app import signals_cli
 from app.garbage_collection import tune_garbage_collector
 from app.logs import configure_logging
 from app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 cli = typer.Typer(
     help="StockQL: a GraphQL API for stock market data and trading signals.",
@@ -51,9 +58,37 @@ def _settings_problem(problem: ErrorDetails) -> str:
 def serve(
     host: str | None = typer.Option(None, help="Defaults to STOCKQL_HOST (127.0.0.1)."),
     port: int | None = typer.Option(None, help="Defaults to STOCKQL_PORT (8000)."),
+    workers: str | None = typer.Option(
+        None,
+        help="Server processes on the port: a number, or 'auto' for one per CPU. Defaults "
+        "to STOCKQL_SERVE_WORKERS (1). More than one needs STOCKQL_REDIS_URL.",
+    ),
 ) -> None:
     """Run the API server (GraphiQL at /graphql)."""
+    from app.serving_processes import check_workers, worker_count
+
     settings = _settings()  # first: bad settings are reported before the app is imported
+    try:
+        count = worker_count(workers or settings.serve_workers)
+        check_workers(settings, count)
+    except ValueError as error:
+        typer.echo(f"stockql: {error}", err=True)
+        raise typer.Exit(2) from None
+    host = host or settings.host
+    port = port if port is not None else settings.port
+    status = (
+        run_server(settings, host, port)
+        if count == 1
+        else _serve_in_processes(settings, host, port, count)
+    )
+    if status:
+        raise typer.Exit(status)
+
+
+def run_server(
+    settings: Settings, host: str, port: int, sockets: list[socket.socket] | None = None
+) -> int:
+    """One server process (on `sockets` when a supervisor bound them); its exit status."""
     from app.main import create_app
     from app.shutdown import GracefulServer, InFlightRequests, OpenWebSockets
     from app.websocket_protocol import StockQLWebSocketProtocol
@@ -61,8 +96,8 @@ def serve(
     websockets, requests = OpenWebSockets(), InFlightRequests()
     config = uvicorn.Config(
         create_app(settings, websockets=websockets, requests=requests),
-        host=host or settings.host,
-        port=port if port is not None else settings.port,
+        host=host,
+        port=port,
         log_level=settings.log_level,
         # Keeps configure_logging's handlers: uvicorn's own config would add plain-text ones.
         log_config=None,
@@ -73,9 +108,37 @@ def serve(
     )
     server = GracefulServer(config, websockets=websockets, requests=requests)
     tune_garbage_collector(settings.gc_young_threshold)
-    server.run()
-    if not server.started:
-        raise typer.Exit(STARTUP_FAILURE)
+    server.run(sockets)
+    return 0 if server.started else STARTUP_FAILURE
+
+
+def _serve_in_processes(settings: Settings, host: str, port: int, count: int) -> int:
+    from app.serving_processes import Supervisor, listening_sockets
+
+    if settings.migrates_on_start:
+        # Once, here: N children migrating one SQLite file at once would race.
+        from app.migrate import upgrade_database
+
+        upgrade_database(settings.database_url)
+        os.environ["STOCKQL_MIGRATE_ON_START"] = "false"  # inherited by the children
+    if settings.jwt_secret is None:
+        # Per-process secrets would make a token from one process invalid on the others.
+        log.warning("STOCKQL_JWT_SECRET is not set: tokens are signed with a secret made now")
+        os.environ["STOCKQL_JWT_SECRET"] = secrets.token_urlsafe(48)
+    try:
+        sockets = listening_sockets(host, port, count)
+    except OSError as error:
+        typer.echo(f"stockql: cannot listen on {host}:{port}: {error.strerror}", err=True)
+        return STARTUP_FAILURE
+    target = functools.partial(_serve_child, host, port)
+    return Supervisor(target, sockets, settings.shutdown_timeout_seconds).run(count)
+
+
+def _serve_child(host: str, port: int, sock: socket.socket) -> None:
+    """One of `serve --workers N`'s processes (spawned: it reads the settings again)."""
+    settings = _settings()
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(run_server(settings, host, port, [sock]))
 
 
 @cli.command()

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # `serve` processes on the port: a number, or "auto" for one per CPU (needs Redis past 1).
+    serve_workers: str = Field(default="1", pattern=r"^(auto|[1-9][0-9]*)$")
     log_level: str = "info"
     # One JSON object per line; None: console (readable) lines in development, JSON elsewhere.
     log_format: Literal["json", "console"] | None = None
