@@ -94,16 +94,25 @@ class LoadResult:
 
 
 def start_server(
-    stack: ExitStack, name: str, command: list[str], directory: Path, port: int
+    stack: ExitStack,
+    name: str,
+    command: list[str],
+    directory: Path,
+    port: int,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    env = os.environ | {
-        "STOCKQL_DATABASE_URL": f"sqlite+aiosqlite:///{directory / f'{name}.db'}",
-        "STOCKQL_HOST": "127.0.0.1",
-        "STOCKQL_PORT": str(port),
-        "STOCKQL_LOG_LEVEL": "warning",
-        "STOCKQL_WORKER_IN_PROCESS": "false",
-        "STOCKQL_QUOTE_TTL_SECONDS": "3600",
-    }
+    env = (
+        os.environ
+        | (extra_env or {})
+        | {
+            "STOCKQL_DATABASE_URL": f"sqlite+aiosqlite:///{directory / f'{name}.db'}",
+            "STOCKQL_HOST": "127.0.0.1",
+            "STOCKQL_PORT": str(port),
+            "STOCKQL_LOG_LEVEL": "warning",
+            "STOCKQL_WORKER_IN_PROCESS": "false",
+            "STOCKQL_QUOTE_TTL_SECONDS": "3600",
+        }
+    )
     log = stack.enter_context((directory / f"{name}.log").open("wb"))
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     stack.callback(stop, process)
