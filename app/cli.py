@@ -192,6 +192,7 @@ def import_csv(
 
     from app.adapters.cache import RedisCache
     from app.adapters.csv_bars import IMPORT_SOURCE, CsvImportError, parse_bar_csv
+    from app.adapters.response_stores import RedisResponseStore
     from app.adapters.sql.bar_store import SqlBarStore
     from app.adapters.sql.database import create_engine
     from app.migrate import upgrade_database
@@ -235,12 +236,14 @@ def import_csv(
 
     async def clear_cached() -> None:
         # Servers sharing this Redis would serve their cached copy of the symbol (simulated
-        # bars, say) until it expires; without Redis, clearCache does this in each server.
+        # bars, say) until it expires; without Redis, clearCache does this in each server
+        # (else their history responses show the import within history's max age).
         client = aioredis.from_url(settings.redis_url) if settings.redis_url else None
         if client is None:
             return
         try:
             await RedisCache(client).clear_symbol(ticker)
+            await RedisResponseStore(client, max_entry_bytes=0).invalidate(ticker)
         finally:
             await client.aclose()
 

@@ -45,14 +45,28 @@ class OperationNames:
         return name
 
 
+class OperationCounter:
+    """Counts operations and observes their durations per name and type: those executed (the
+    extension below) and those the response cache answers (app/response_cache.py)."""
+
+    def __init__(self, metrics: Metrics, names: OperationNames | None = None) -> None:
+        self.metrics = metrics
+        self._names = names if names is not None else OperationNames()
+
+    def count(self, name: object, operation_type: str, seconds: float) -> None:
+        labels = (self._names.label(name), operation_type)
+        self.metrics.graphql_requests.labels(*labels).inc()
+        self.metrics.graphql_duration.labels(*labels).observe(seconds)
+
+
 class GraphQLMetrics(SchemaExtension):
     """Counts each operation and observes its duration when it ends; a subscription is running
     from the start of its execution (it passed validation) until it ends."""
 
-    def __init__(self, *, metrics: Metrics, names: OperationNames) -> None:
+    def __init__(self, *, counter: OperationCounter) -> None:
         super().__init__()
-        self._metrics = metrics
-        self._names = names
+        self._counter = counter
+        self._metrics = counter.metrics
         self._subscribed = False
 
     def on_operation(self) -> Iterator[None]:
@@ -63,9 +77,9 @@ class GraphQLMetrics(SchemaExtension):
             # Also when a subscription is stopped: its stream is closed at this yield.
             if self._subscribed:
                 self._metrics.subscriptions.dec()
-            labels = (self._names.label(self.execution_context.operation_name), self._type())
-            self._metrics.graphql_requests.labels(*labels).inc()
-            self._metrics.graphql_duration.labels(*labels).observe(time.perf_counter() - started)
+            self._counter.count(
+                self.execution_context.operation_name, self._type(), time.perf_counter() - started
+            )
 
     def on_execute(self) -> Iterator[None]:
         # Execution starts only for a valid document: a refused subscription never counts.
@@ -83,7 +97,6 @@ class GraphQLMetrics(SchemaExtension):
             return UNKNOWN_TYPE
 
 
-def graphql_metrics(metrics: Metrics) -> Callable[[], SchemaExtension]:
-    """The extension factory for build_schema: one OperationNames shared by every operation."""
-    names = OperationNames()
-    return lambda: GraphQLMetrics(metrics=metrics, names=names)
+def graphql_metrics(counter: OperationCounter) -> Callable[[], SchemaExtension]:
+    """The extension factory for build_schema: one counter shared by every operation."""
+    return lambda: GraphQLMetrics(counter=counter)

@@ -13,17 +13,19 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from app.cors import cors_middleware
-from app.graphql_metrics import graphql_metrics
+from app.graphql_metrics import OperationCounter, graphql_metrics
 from app.graphql_view import GraphQLView
 from app.health import healthz, readyz
 from app.limits import BodySizeLimit
 from app.metrics import Metrics, metrics_endpoint
 from app.request_ids import RequestIds
+from app.response_cache import CachingGraphQLEndpoint
 from app.runtime import open_runtime
 from app.settings import Settings
 from app.shutdown import InFlightRequests, OpenWebSockets
 from app.web import DEFAULT_WEB_DIRECTORY, GRAPHIQL_PAGE, WebBuild
 from app.worker import running_worker
+from graphql_schema.cache_control import query_hints
 from graphql_schema.schema import SchemaLimits, build_schema
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ def create_app(
     if requests is None:
         requests = InFlightRequests()
     metrics = Metrics()
+    operations = OperationCounter(metrics)
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_query_depth,
@@ -49,7 +52,7 @@ def create_app(
             max_aliases=settings.max_query_aliases,
             introspection=settings.introspection_enabled,
         ),
-        extensions=[graphql_metrics(metrics)],
+        extensions=[graphql_metrics(operations)],
         on_error_code=metrics.count_graphql_error,
     )
     web = WebBuild(settings.web_directory or DEFAULT_WEB_DIRECTORY)
@@ -66,6 +69,9 @@ def create_app(
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
         token_check_seconds=settings.ws_token_check_seconds,
     )
+    graphql = CachingGraphQLEndpoint(
+        view, hints=query_hints(schema), max_tokens=settings.max_query_tokens, operations=operations
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,6 +80,7 @@ def create_app(
             app.state.runtime = runtime
             if settings.runs_worker_in_process:
                 await stack.enter_async_context(running_worker(runtime))
+            graphql.store = runtime.responses
             # Everything made during start-up lives as long as the process: keeping it out of
             # the collector's generations turns ~100 ms full collections into a few ms.
             gc.freeze()
@@ -84,7 +91,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(metrics)),
-            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             *web.routes(),
         ],

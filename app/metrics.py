@@ -58,6 +58,13 @@ class Metrics:
             buckets=_REQUEST_BUCKETS,
             registry=registry,
         )
+        self.response_cache = Counter(
+            "stockql_response_cache",
+            "POSTed GraphQL operations by response cache outcome: hit, miss, stored (a miss "
+            "whose result was kept), bypass (not cacheable: mutations, PRIVATE fields).",
+            ["outcome"],
+            registry=registry,
+        )
         self.graphql_errors = Counter(
             "stockql_graphql_errors",
             "GraphQL errors sent to clients, by extensions.code (after masking).",
@@ -146,6 +153,10 @@ class Metrics:
 
     def count_graphql_error(self, code: str) -> None:
         self.graphql_errors.labels(code).inc()
+
+    def count_response_cache(self, outcome: str) -> None:
+        """outcome: hit, miss, stored or bypass (see app/response_cache.py)."""
+        self.response_cache.labels(outcome).inc()
 
     def watch_model(self, active_version: Callable[[], str | None]) -> None:
         """Report `active_version()` at each scrape as stockql_active_model_info{version}

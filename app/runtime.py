@@ -29,6 +29,7 @@ from app.adapters.login_attempts import MemoryLoginAttempts, RedisLoginAttempts
 from app.adapters.metered import MeteredCache, MeteredProvider
 from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
+from app.adapters.response_stores import ResponseStore, response_store
 from app.adapters.simulator import MarketSimulator
 from app.adapters.sql.alert_store import SqlAlertStore
 from app.adapters.sql.bar_store import SqlBarStore
@@ -40,6 +41,7 @@ from app.adapters.sql.user_store import SqlUserStore
 from app.adapters.symbol_directory import SymbolDirectory
 from app.metrics import Metrics
 from app.migrate import upgrade_database
+from app.response_invalidation import InvalidatingPredictionStore, InvalidatingPriceFeed
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService, SymbolCheck
 from domain.cache import Cache
@@ -52,6 +54,7 @@ from domain.model_activation import following_active_model
 from domain.notifications import AlertService, Notifier
 from domain.passwords import PasswordHasher
 from domain.prediction_service import PredictionLimits, PredictionService
+from domain.predictions import PredictionStore
 from domain.providers import MarketDataProvider
 from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
@@ -76,6 +79,8 @@ class Runtime:
     services: Services
     bus: EventBus
     metrics: Metrics
+    # Whole responses of cacheable queries (app/response_cache.py); None when turned off.
+    responses: ResponseStore | None = None
 
     async def check_ready(self) -> dict[str, str]:
         """ "ok" or the failure per dependency; raises nothing."""
@@ -156,9 +161,12 @@ async def open_runtime(
         bus: EventBus = await stack.enter_async_context(
             open_event_bus(settings.redis_url, metrics=metrics)
         )
+        responses = _response_store(settings, redis)
         prices: PriceFeed = (
             RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
         )
+        if responses is not None:
+            prices = InvalidatingPriceFeed(prices, responses)
         tracked = TrackedSymbols(
             configured=settings.symbols,
             live=await _open_live_symbols(settings, redis, stack),
@@ -179,7 +187,7 @@ async def open_runtime(
         )
         predictions = PredictionService(
             history=history,
-            predictions=SqlPredictionStore(engine),
+            predictions=_invalidating_predictions(SqlPredictionStore(engine), responses),
             models=SqlModelStore(engine),
             bus=bus,
             alerts=alerts,
@@ -210,7 +218,11 @@ async def open_runtime(
             bus=bus,
             predictions=predictions,
             cache_clearing=CacheClearing(
-                cache=cache, store=store, quotes=quotes, tracked=settings.symbols
+                cache=cache,
+                store=store,
+                quotes=quotes,
+                tracked=settings.symbols,
+                also_clear=responses.invalidate if responses is not None else None,
             ),
             symbol_names=directory,
         )
@@ -221,8 +233,34 @@ async def open_runtime(
             "yes" if redis else "no",
         )
         yield Runtime(
-            settings, engine, redis, provider, store, users, services, bus=bus, metrics=metrics
+            settings,
+            engine,
+            redis,
+            provider,
+            store,
+            users,
+            services,
+            bus=bus,
+            metrics=metrics,
+            responses=responses,
         )
+
+
+def _invalidating_predictions(
+    store: PredictionStore, responses: ResponseStore | None
+) -> PredictionStore:
+    return store if responses is None else InvalidatingPredictionStore(store, responses)
+
+
+def _response_store(settings: Settings, redis: aioredis.Redis | None) -> ResponseStore | None:
+    """The response cache's store: in Redis, shared by every process, else in memory."""
+    if not settings.response_cache:
+        return None
+    return response_store(
+        redis,
+        max_bytes=settings.response_cache_max_bytes,
+        max_entry_bytes=settings.response_cache_max_entry_bytes,
+    )
 
 
 async def _open_live_symbols(

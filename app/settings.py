@@ -101,6 +101,11 @@ class Settings(BaseSettings):
 
     max_history_rows: int = Field(default=20_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Whole responses of PUBLIC queries, per their fields' @cacheControl hints: in Redis when
+    # configured, else in memory up to max_bytes; larger responses are not kept.
+    response_cache: bool = True
+    response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    response_cache_max_entry_bytes: int = Field(default=1024 * 1024, ge=0)
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=4000, ge=10)
     max_query_aliases: int = Field(default=30, ge=1)

@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/latest_price_load.py [--duration 10] [--connections 4] [--rounds 2]
 
-Needs wrk (Debian: apt-get install wrk). Starts two server processes on loopback, each with
-its own temporary SQLite file: `stockql serve` (GraphQL) and bench/_plain_quote_app.py (the
-project's QuoteService behind a plain Starlette route). Both run single-process uvicorn with
-access logs off (STOCKQL_LOG_LEVEL=warning), no in-process worker jobs, and a quote TTL longer
-than the run, so every measured request is a cache hit. Each round runs wrk for --duration
-seconds against GraphQL, then against plain; every process started here is stopped on exit.
+Needs wrk (Debian: apt-get install wrk). Starts three server processes on loopback, each with
+its own temporary SQLite file: `stockql serve` (GraphQL) with its response cache on (the
+default) and off, and bench/_plain_quote_app.py (the project's QuoteService behind a plain
+Starlette route). All run single-process uvicorn with access logs off
+(STOCKQL_LOG_LEVEL=warning), no in-process worker jobs, and a quote TTL longer than the run, so
+every measured request is a quote cache hit (and, with the response cache, a response cache
+hit but one per latestPrice max age). Each round runs wrk for --duration seconds against each
+server in turn; every process started here is stopped on exit.
 """
 
 from __future__ import annotations
@@ -206,35 +208,40 @@ def main(duration: int, connections: int, rounds: int) -> None:
         sys.exit("wrk is required: apt-get install -y wrk")
     with tempfile.TemporaryDirectory(prefix="stockql-load-") as name, ExitStack() as stack:
         directory = Path(name)
-        graphql_port, plain_port = free_port(), free_port()
-        start_server(
-            stack, "graphql", [str(PYTHON.with_name("stockql")), "serve"], directory, graphql_port
-        )
+        body = json.dumps({"query": QUERY})
+        targets = []
+        for target_name, response_cache in (("graphql", "true"), ("uncached", "false")):
+            port = free_port()
+            stockql = [str(PYTHON.with_name("stockql")), "serve"]
+            extra = {"STOCKQL_RESPONSE_CACHE": response_cache}
+            start_server(stack, target_name, stockql, directory, port, extra_env=extra)
+            targets.append(Target(target_name, f"http://127.0.0.1:{port}/graphql", body))
+        plain_port = free_port()
         plain_app = str(ROOT / "bench" / "_plain_quote_app.py")
         start_server(
             stack, "plain", [str(PYTHON), plain_app, f"--port={plain_port}"], directory, plain_port
         )
-        graphql = Target(
-            "graphql", f"http://127.0.0.1:{graphql_port}/graphql", json.dumps({"query": QUERY})
-        )
         plain = Target("plain", f"http://127.0.0.1:{plain_port}/quote?symbol=AAPL", None)
-        check_same_quote(graphql, plain)
+        targets.append(plain)
+        for target in targets[:-1]:
+            check_same_quote(target, plain)
         script = directory / "quote.lua"
         script.write_text(WRK_SCRIPT)
-        for target in (graphql, plain):  # warm caches, code paths and connections
+        for target in targets:  # warm caches, code paths and connections
             run_wrk(target, script, duration=2, connections=connections)
-        results: dict[str, list[LoadResult]] = {"graphql": [], "plain": []}
+        results: dict[str, list[LoadResult]] = {target.name: [] for target in targets}
         for round_number in range(1, rounds + 1):
-            for target in (graphql, plain):
+            for target in targets:
                 result = run_wrk(target, script, duration=duration, connections=connections)
                 results[target.name].append(result)
                 rate = result.requests_per_second
                 print(
-                    f"round {round_number} {target.name:<8}{rate:>10.0f} req/s"
+                    f"round {round_number} {target.name:<9}{rate:>10.0f} req/s"
                     f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
                     f"  ({result.requests} requests)"
                 )
-        check_same_quote(graphql, plain)
+        for target in targets[:-1]:
+            check_same_quote(target, plain)
     report(results, duration, connections)
 
 
@@ -245,12 +252,14 @@ def report(results: dict[str, list[LoadResult]], duration: int, connections: int
     }
     print(
         f"\ncached latestPrice, wrk 1 thread x {connections} connections, {duration} s per run, "
-        f"{len(results['graphql'])} runs each (mean)"
+        f"{len(results['plain'])} runs each (mean)"
     )
-    print(f"  graphql  {mean['graphql']:>8.0f} req/s")
-    print(f"  plain    {mean['plain']:>8.0f} req/s")
+    for name, rate in mean.items():
+        print(f"  {name:<9}{rate:>8.0f} req/s")
+    print("  (graphql: response cache on, the default; uncached: STOCKQL_RESPONSE_CACHE=false)")
     print(f"  graphql/plain throughput {mean['graphql'] / mean['plain']:.2f}")
-    print(f"  plain is {mean['plain'] / mean['graphql']:.2f}x faster")
+    print(f"  uncached/plain throughput {mean['uncached'] / mean['plain']:.2f}")
+    print(f"  response cache speed-up {mean['graphql'] / mean['uncached']:.2f}x")
 
 
 def _exit_on_sigterm(_signal: int, _frame: FrameType | None) -> None:

@@ -6,7 +6,7 @@ data now."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from domain.bar_store import BarStore
@@ -26,14 +26,22 @@ class ClearedCache:
 
 class CacheClearing:
     def __init__(
-        self, *, cache: Cache, store: BarStore, quotes: QuoteService, tracked: Iterable[str]
+        self,
+        *,
+        cache: Cache,
+        store: BarStore,
+        quotes: QuoteService,
+        tracked: Iterable[str],
+        also_clear: Callable[[str | None], Awaitable[None]] | None = None,
     ) -> None:
         """`quotes` tells whether the provider knows a symbol that is neither stored nor
-        tracked; `tracked` are the symbols followed in real time."""
+        tracked; `tracked` are the symbols followed in real time; `also_clear` drops what
+        else was computed from the symbol's data (whole cached responses)."""
         self._cache = cache
         self._store = store
         self._quotes = quotes
         self._tracked = frozenset(tracked)
+        self._also_clear = also_clear
 
     async def clear(self, symbol: str | None) -> ClearedCache:
         """Clear `symbol` (every symbol when None). Raises InvalidInput for a malformed
@@ -42,13 +50,19 @@ class CacheClearing:
         if symbol is None:
             await self._store.request_refresh(None)
             removed = await self._cache.clear_symbol(None)
+            await self._clear_derived(None)
             return ClearedCache(sorted(removed), sum(removed.values()))
         symbol = normalize_symbol(symbol)
         stored = await self._store.request_refresh(symbol)
         keys = sum((await self._cache.clear_symbol(symbol)).values())
         if not (stored or keys or symbol in self._tracked):
             await self._check_known(symbol)
+        await self._clear_derived(symbol)
         return ClearedCache([symbol], keys)
+
+    async def _clear_derived(self, symbol: str | None) -> None:
+        if self._also_clear is not None:
+            await self._also_clear(symbol)
 
     async def _check_known(self, symbol: str) -> None:
         """Raises the very NotFound history raises for a symbol the provider does not know

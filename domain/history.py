@@ -189,6 +189,18 @@ class HistoryService:
             return _decode(blob)
         return await self._flights.run(key, lambda: self._load(symbol, interval, key))
 
+    def fresh_for(self, history: PriceHistory) -> float:
+        """Seconds until `history` is due for a refresh (0 when stale): how long a copy of a
+        response showing it may be kept. A series the provider may not write (an import)
+        changes only by an import or a clear, which invalidate such copies themselves."""
+        ttl = self._policy.ttl(history.interval)
+        if history.stale:
+            return 0.0
+        if not provider_may_write(history.source, self._provider.name):
+            return ttl
+        age = (self._clock() - history.fetched_at).total_seconds()
+        return max(0.0, ttl - age)
+
     async def refresh(self, symbol: str, interval: Interval = Interval.DAILY) -> StoredSeries:
         """Fetch from the provider now, whatever the cache holds (the worker's scheduled
         refresh); on a provider failure the stored bars come back with stale=True."""

@@ -53,6 +53,11 @@ class QuoteService:
         await self._unknown.check(symbol)
         return await self._flights.run(key, lambda: self._fetch(symbol, key))
 
+    def fresh_for(self, quote: Quote) -> float:
+        """At most how many seconds `quote` stays the answer (0 for a stale one, which the
+        next read may replace): how long a copy of a response showing it may be kept."""
+        return 0.0 if quote.stale else self._ttl_seconds
+
     async def refresh(self, symbol: str) -> Quote:
         """Fetch from the provider now and cache it (used by the polling job)."""
         symbol = normalize_symbol(symbol)

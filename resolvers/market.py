@@ -5,6 +5,7 @@ from datetime import date
 import strawberry
 
 from domain.market import Interval as DomainInterval
+from graphql_schema.cache_control import CacheControl, lower_max_age
 from graphql_schema.context import Info
 from graphql_schema.types.market import (
     ClearCacheResult,
@@ -18,7 +19,7 @@ from graphql_schema.warnings import warn
 
 @strawberry.type
 class MarketQuery:
-    @strawberry.field
+    @strawberry.field(directives=[CacheControl(max_age=60)])
     async def history(
         self,
         info: Info,
@@ -33,18 +34,25 @@ class MarketQuery:
         )
         for message in history.warnings:
             warn(info, "HISTORY_STARTS_LATER", message)
+        lower_max_age(info, info.context.services.history.fresh_for(history))
         return PriceHistory.from_domain(history)
 
-    @strawberry.field
+    @strawberry.field(directives=[CacheControl(max_age=5)])
     async def latest_price(self, info: Info, symbol: str) -> Quote:
-        return Quote.from_domain(await info.context.services.quotes.latest(symbol))
+        quotes = info.context.services.quotes
+        quote = await quotes.latest(symbol)
+        lower_max_age(info, quotes.fresh_for(quote))
+        return Quote.from_domain(quote)
 
-    @strawberry.field
+    @strawberry.field(directives=[CacheControl(max_age=3600)])
     async def search_symbols(self, info: Info, query: str) -> list[SymbolMatch]:
         matches = await info.context.services.search.search(query)
         return [SymbolMatch.from_domain(match) for match in matches]
 
-    @strawberry.field(description="Symbols the server tracks in real time.")
+    @strawberry.field(
+        description="Symbols the server tracks in real time.",
+        directives=[CacheControl(max_age=30)],
+    )
     def symbols(self, info: Info) -> list[str]:
         return list(info.context.services.symbols)
 

@@ -2,13 +2,17 @@
 
 import strawberry
 
+from graphql_schema.cache_control import CacheControl, CacheControlScope
 from graphql_schema.context import Info
 from graphql_schema.types.notifications import Notification
 
 
 @strawberry.type
 class NotificationsQuery:
-    @strawberry.field(description="Requires a signed-in user. Newest first; limit is 1 to 200.")
+    @strawberry.field(
+        description="Requires a signed-in user. Newest first; limit is 1 to 200.",
+        directives=[CacheControl(max_age=0, scope=CacheControlScope.PRIVATE)],
+    )
     async def notifications(
         self, info: Info, unread_only: bool = False, limit: int = 50
     ) -> list[Notification]:

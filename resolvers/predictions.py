@@ -5,6 +5,7 @@ from datetime import date
 import strawberry
 
 from domain.signals.recommendations import PredictionMethod
+from graphql_schema.cache_control import CacheControl
 from graphql_schema.context import Info
 from graphql_schema.types.predictions import (
     BacktestReport,
@@ -17,17 +18,23 @@ from graphql_schema.types.predictions import (
 
 @strawberry.type
 class PredictionsQuery:
-    @strawberry.field(description="Stored predictions of a symbol, newest first.")
+    @strawberry.field(
+        description="Stored predictions of a symbol, newest first.",
+        directives=[CacheControl(max_age=10)],
+    )
     async def predictions(self, info: Info, symbol: str, limit: int = 20) -> list[Prediction]:
         stored = await info.context.services.predictions.recent(symbol, limit=limit)
         return [Prediction.from_domain(prediction) for prediction in stored]
 
-    @strawberry.field(description="The active trained model; null until one is trained.")
+    @strawberry.field(
+        description="The active trained model; null until one is trained.",
+        directives=[CacheControl(max_age=60)],
+    )
     async def model_info(self, info: Info) -> ModelInfo | None:
         model = await info.context.services.predictions.model_info()
         return None if model is None else ModelInfo.from_domain(model)
 
-    @strawberry.field
+    @strawberry.field(directives=[CacheControl(max_age=300)])
     async def backtest(
         self,
         info: Info,

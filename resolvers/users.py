@@ -2,6 +2,7 @@
 
 import strawberry
 
+from graphql_schema.cache_control import CacheControl, CacheControlScope
 from graphql_schema.context import Info
 from graphql_schema.types.users import (
     AuthPayload,
@@ -21,7 +22,8 @@ class UsersQuery:
         description=(
             "The signed-in user; null without a token. An invalid, expired or revoked token "
             "is an UNAUTHENTICATED error."
-        )
+        ),
+        directives=[CacheControl(max_age=0, scope=CacheControlScope.PRIVATE)],
     )
     async def me(self, info: Info) -> User | None:
         user = await info.context.current_user()

@@ -116,7 +116,9 @@ async def test_predict_without_data_uses_the_stored_history(server: RunningServe
 
 async def test_predictions_are_listed_newest_first(server: RunningServer) -> None:
     first = await predict(server, {"symbol": "MSFT"})
+    assert [p["id"] for p in await stored(server, "MSFT")] == [first["id"]]
     second = await predict(server, {"symbol": "MSFT"})
+    # The same query again: a cached answer would miss the new prediction.
     assert [p["id"] for p in await stored(server, "MSFT")] == [second["id"], first["id"]]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from domain.sequences import parse_sequence
 from tests.api.conftest import api_settings
 from tests.support.metrics import scrape
 from tests.support.server import RunningServer, running_server
-from tests.support.services import postgres_database, redis_database
+from tests.support.services import service_settings
 from tests.support.waiting import eventually
 from tests.support.ws import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, graphql_ws
 
@@ -32,14 +31,7 @@ PROTOCOLS = pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunningServer]:
     """The app with its worker jobs in process, on PostgreSQL and Redis or on the embedded
     defaults (SQLite, in-process bus and counts); at most one live symbol besides these."""
-    async with AsyncExitStack() as stack:
-        if request.param == "redis":
-            services = {
-                "database_url": await stack.enter_async_context(postgres_database()),
-                "redis_url": await stack.enter_async_context(redis_database()),
-            }
-        else:
-            services = {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"}
+    async with service_settings(request.param, tmp_path) as services:
         settings = api_settings(
             **services,
             symbols=CONFIGURED,
@@ -47,7 +39,8 @@ async def server(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             simulator_tick_seconds=TICK,
             max_live_symbols=1,
         )
-        yield await stack.enter_async_context(running_server(settings))
+        async with running_server(settings) as running:
+            yield running
 
 
 async def tracked(server: RunningServer) -> tuple[str, ...]:

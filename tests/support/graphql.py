@@ -24,3 +24,8 @@ def error_code(body: dict[str, Any]) -> str:
     assert body.get("errors"), body
     code: str = body["errors"][0]["extensions"]["code"]
     return code
+
+
+def replayed(body: dict[str, Any]) -> bool:
+    """Whether the response cache answered with a stored result (app/response_cache.py)."""
+    return bool(body.get("extensions", {}).get("responseCache", {}).get("hit"))

@@ -17,6 +17,8 @@ from app.main import create_app
 from app.settings import Settings
 from app.websocket_protocol import StockQLWebSocketProtocol
 
+SHUTDOWN_SECONDS = 10
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -51,7 +53,13 @@ class RunningServer:
 async def serving(app: ASGIApp, port: int) -> AsyncIterator[None]:
     """`app` served by uvicorn on 127.0.0.1:`port` as `stockql serve` serves it, until exit."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws=StockQLWebSocketProtocol
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws=StockQLWebSocketProtocol,
+        # A test that failed with a connection still open must not hold up the next one.
+        timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -64,7 +72,11 @@ async def serving(app: ASGIApp, port: int) -> AsyncIterator[None]:
         yield
     finally:
         server.should_exit = True
-        await task
+        try:
+            await asyncio.wait_for(task, timeout=SHUTDOWN_SECONDS * 3)
+        except TimeoutError:
+            # wait_for cancelled the stuck shutdown: fail this test, not the whole run.
+            raise AssertionError("the server did not stop within its shutdown time") from None
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import NoReturn
 
 import asyncpg
@@ -80,3 +81,14 @@ async def redis_database(db: int = 9) -> AsyncIterator[str]:
         await client.flushdb()
     finally:
         await client.aclose()
+
+
+@asynccontextmanager
+async def service_settings(kind: str, directory: Path) -> AsyncIterator[dict[str, str]]:
+    """Settings of the services for `kind`: "redis" is a throwaway PostgreSQL database and
+    Redis; "embedded" an SQLite file in `directory` and no Redis (in-process everything)."""
+    if kind == "embedded":
+        yield {"database_url": f"sqlite+aiosqlite:///{directory / 'stockql.db'}"}
+        return
+    async with postgres_database() as database_url, redis_database() as redis_url:
+        yield {"database_url": database_url, "redis_url": redis_url}
