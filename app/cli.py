@@ -71,6 +71,10 @@ def serve(
     try:
         count = worker_count(workers or settings.serve_workers)
         check_workers(settings, count)
+        if settings.trusted_documents is not None:
+            from app.persisted_queries import load_trusted_documents
+
+            load_trusted_documents(settings.trusted_documents)  # read again by each process
     except ValueError as error:
         typer.echo(f"stockql: {error}", err=True)
         raise typer.Exit(2) from None

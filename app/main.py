@@ -18,6 +18,7 @@ from app.graphql_view import GraphQLView
 from app.health import healthz, readyz
 from app.limits import BodySizeLimit
 from app.metrics import Metrics, metrics_endpoint
+from app.persisted_queries import PersistedQueries, load_trusted_documents, persisted_query_store
 from app.request_ids import RequestIds
 from app.response_cache import CachingGraphQLEndpoint
 from app.runtime import open_runtime
@@ -45,12 +46,18 @@ def create_app(
         requests = InFlightRequests()
     metrics = Metrics()
     operations = OperationCounter(metrics)
+    trusted = (
+        load_trusted_documents(settings.trusted_documents)
+        if settings.trusted_documents is not None
+        else None
+    )
     schema = build_schema(
         SchemaLimits(
             max_depth=settings.max_query_depth,
             max_tokens=settings.max_query_tokens,
             max_aliases=settings.max_query_aliases,
             introspection=settings.introspection_enabled,
+            trusted_documents=frozenset(trusted) if trusted is not None else None,
         ),
         extensions=[graphql_metrics(operations)],
         on_error_code=metrics.count_graphql_error,
@@ -72,6 +79,7 @@ def create_app(
     graphql = CachingGraphQLEndpoint(
         view, hints=query_hints(schema), max_tokens=settings.max_query_tokens, operations=operations
     )
+    persisted = PersistedQueries(graphql, trusted=trusted)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,6 +89,7 @@ def create_app(
             if settings.runs_worker_in_process:
                 await stack.enter_async_context(running_worker(runtime))
             graphql.store = runtime.responses
+            persisted.store = persisted_query_store(runtime.redis)
             # Everything made during start-up lives as long as the process: keeping it out of
             # the collector's generations turns ~100 ms full collections into a few ms.
             gc.freeze()
@@ -91,7 +100,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(metrics)),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", persisted, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             *web.routes(),
         ],

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from graphql import DocumentNode, GraphQLError, parse
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.adapters.response_stores import ResponseStore
 from app.graphql_metrics import OperationCounter
+from app.request_bodies import replaying, whole_body
 from graphql_schema.cache_control import (
     MAX_AGE_SCOPE_KEY,
     NOT_CACHEABLE,
@@ -45,8 +47,8 @@ HIT_MARK = b'"' + RESPONSE_CACHE_EXTENSION.encode() + b'":{"hit":true}}}'
 
 
 class CachingGraphQLEndpoint:
-    """Wraps the GraphQL view (an ASGI app): POSTed queries go through the cache, anything
-    else (GET, GraphiQL, websockets) straight to the view."""
+    """Wraps the GraphQL view (an ASGI app): queries POSTed or sent over GET go through the
+    cache, anything else (GraphiQL, websockets) straight to the view."""
 
     def __init__(
         self,
@@ -68,14 +70,22 @@ class CachingGraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         store = self.store
-        if scope["type"] != "http" or scope["method"] != "POST" or store is None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "POST") or store is None:
             await self._view(scope, receive, send)
             return
-        body, disconnected = await _whole_body(receive)
-        if disconnected:
-            return
-        replay = _replaying(body, receive)
-        policy, operation_name = self._policy(body)
+        if scope["method"] == "POST":
+            body, disconnected = await whole_body(receive)
+            if disconnected:
+                return
+            replay = replaying(body, receive)
+            request = _json_object(body)
+        else:
+            body, replay = b"GET?" + scope["query_string"], receive
+            request = _query_parameters(scope["query_string"])
+            if request is None:  # GraphiQL, or the view's own error
+                await self._view(scope, receive, send)
+                return
+        policy, operation_name = self._policy(request)
         if not policy.shared:
             self._metrics.count_response_cache("bypass")
             await self._view(scope, replay, _with_cache_control(send, policy))
@@ -85,7 +95,8 @@ class CachingGraphQLEndpoint:
         hit = await store.get(key)
         if hit is not None:
             self._metrics.count_response_cache("hit")
-            await _send_cached(send, hit.body + HIT_MARK, f"public, max-age={hit.max_age}")
+            cache_control = f"public, max-age={hit.max_age}"
+            await _send_cached(send, hit.body, cache_control, if_none_match(scope))
             self._operations.count(operation_name, "query", time.perf_counter() - started)
             return
         self._metrics.count_response_cache("miss")
@@ -97,14 +108,10 @@ class CachingGraphQLEndpoint:
         ):
             self._metrics.count_response_cache("stored")
 
-    def _policy(self, body: bytes) -> tuple[CachePolicy, str | None]:
+    def _policy(self, request: dict[str, Any] | None) -> tuple[CachePolicy, str | None]:
         """The request's cache policy and its operation's name (for the metrics)."""
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
+        if request is None:
             return NOT_CACHEABLE, None  # the view answers it with its own error
-        if not isinstance(request, dict):
-            return NOT_CACHEABLE, None
         query, name, variables = (request.get(k) for k in ("query", "operationName", "variables"))
         if not isinstance(query, str) or not isinstance(name, str | None):
             return NOT_CACHEABLE, None
@@ -120,6 +127,36 @@ class CachingGraphQLEndpoint:
         return cache_policy(document, name, variables, self._hints), operation_name
 
 
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return request if isinstance(request, dict) else None
+
+
+def _query_parameters(query_string: bytes) -> dict[str, Any] | None:
+    """A GET request's query, operationName and variables (JSON); None without a query."""
+    params: dict[str, Any] = dict(parse_qsl(query_string.decode("latin-1")))
+    if "query" not in params:
+        return None
+    if "variables" in params:
+        try:
+            params["variables"] = orjson.loads(params["variables"]) if params["variables"] else None
+        except orjson.JSONDecodeError:
+            return {}  # not cacheable: the view answers it with its own error
+    return params
+
+
+def etag_of(replayable: bytes) -> bytes:
+    """The same stored result gives the same tag, whether it was executed or replayed."""
+    return b'"' + hashlib.sha256(replayable).hexdigest()[:32].encode() + b'"'
+
+
+def if_none_match(scope: Scope) -> bytes | None:
+    return next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+
+
 def _parsed(query: str, max_tokens: int) -> DocumentNode | None:
     try:
         return parse(query, max_tokens=max_tokens)
@@ -130,31 +167,6 @@ def _parsed(query: str, max_tokens: int) -> DocumentNode | None:
 def _key(scope: Scope, body: bytes) -> str:
     accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
     return hashlib.sha256(accept + b"\n" + body).hexdigest()
-
-
-async def _whole_body(receive: Receive) -> tuple[bytes, bool]:
-    """The request body (already bounded by BodySizeLimit), and whether the client left."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"", True
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks), False
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()  # waits for the disconnect, as Starlette expects
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def _with_cache_control(send: Send, policy: CachePolicy) -> Send:
@@ -174,19 +186,33 @@ def _replaced_header(message: Mapping[str, Any], value: bytes) -> list[tuple[byt
     return headers
 
 
-async def _send_cached(send: Send, body: bytes, cache_control: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", cache_control.encode()),
-            ],
-        }
-    )
+async def _send_cached(
+    send: Send, replayable: bytes, cache_control: str, client_tag: bytes | None
+) -> None:
+    """A stored result, or 304 when the client holds it already (If-None-Match)."""
+    tag = etag_of(replayable)
+    headers = [(b"cache-control", cache_control.encode()), (b"etag", tag)]
+    if _not_modified(client_tag, tag):
+        await _send_not_modified(send, headers)
+        return
+    body = replayable + HIT_MARK
+    headers += [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _not_modified(client_tag: bytes | None, tag: bytes) -> bool:
+    if client_tag is None:
+        return False
+    return tag in {held.strip().removeprefix(b"W/") for held in client_tag.split(b",")}
+
+
+async def _send_not_modified(send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": 304, "headers": headers})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class _BufferedResponse:
@@ -219,10 +245,21 @@ class _BufferedResponse:
         policy = replace(self._policy, max_age=self.max_age)
         shared = self._start["status"] == 200 and policy.shared
         replayable = _replayable(body) if shared else None
-        header = policy.cache_control_header() if replayable else "no-store"
-        await self._send({**self._start, "headers": _replaced_header(self._start, header.encode())})
-        await self._send({"type": "http.response.body", "body": body, "more_body": False})
         self.cacheable_body = replayable
+        if replayable is None:
+            headers = _replaced_header(self._start, b"no-store")
+            await self._send({**self._start, "headers": headers})
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        cache_control = policy.cache_control_header()
+        tag = etag_of(replayable)
+        if _not_modified(if_none_match(self._scope), tag):
+            headers = [(b"cache-control", cache_control.encode()), (b"etag", tag)]
+            await _send_not_modified(self._send, headers)
+            return
+        headers = [*_replaced_header(self._start, cache_control.encode()), (b"etag", tag)]
+        await self._send({**self._start, "headers": headers})
+        await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _replayable(body: bytes) -> bytes | None:

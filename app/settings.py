@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Whole responses of PUBLIC queries, per their fields' @cacheControl hints: in Redis when
     # configured, else in memory up to max_bytes; larger responses are not kept.
     response_cache: bool = True
+    # A manifest of hash -> document: only those documents run over HTTP (sent by hash or in
+    # full); unset, any document runs and Automatic Persisted Queries register new ones.
+    trusted_documents: Path | None = None
     response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     response_cache_max_entry_bytes: int = Field(default=1024 * 1024, ge=0)
     max_query_depth: int = Field(default=12, ge=1)

@@ -29,6 +29,7 @@ from graphql_schema.errors import client_error, is_expected, log
 from graphql_schema.execution import StockQLExecutionContext
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
 from graphql_schema.scalars import scalar_map
+from graphql_schema.trusted_documents import trusted_documents_rule
 from graphql_schema.types.errors import exception_handlers
 from graphql_schema.warnings import OperationWarnings
 from resolvers.alerts import AlertsMutation
@@ -69,6 +70,8 @@ class SchemaLimits:
     max_aliases: int = 30
     # False refuses __schema and __type in every document (__typename still works).
     introspection: bool = True
+    # SHA-256 hashes of the only documents that run (STOCKQL_TRUSTED_DOCUMENTS); None: any.
+    trusted_documents: frozenset[str] | None = None
 
 
 class StockQLSchema(strawberry.Schema):
@@ -189,6 +192,8 @@ def build_schema(
     ]
     if not limits.introspection:
         limit_rules.append(NoSchemaIntrospectionCustomRule)
+    if limits.trusted_documents is not None:
+        limit_rules.append(trusted_documents_rule(limits.trusted_documents))
     # One cache per schema: every document in it passed this schema's token limit.
     documents = ParsedDocuments(max_entries=PARSED_DOCUMENTS)
     all_extensions: list[type[SchemaExtension] | Any] = [
