@@ -13,7 +13,6 @@ manifest's documents run over HTTP, sent by hash or in full, and nothing is regi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -28,11 +27,11 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.request_bodies import replaying, whole_body
+from graphql_schema.trusted_documents import NOT_TRUSTED, NOT_TRUSTED_MESSAGE, document_hash
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
-NOT_TRUSTED = "PERSISTED_QUERY_NOT_TRUSTED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 MEMORY_DOCUMENTS = 10_000
 REDIS_TTL_SECONDS = 7 * 24 * 3600
@@ -115,14 +114,10 @@ def load_trusted_documents(path: Path) -> dict[str, str]:
     for sha256_hash, query in pairs:
         if not isinstance(sha256_hash, str) or not isinstance(query, str):
             raise TrustedDocumentsError(f"{path}: every entry needs a hash and a document")
-        if sha256_of(query) != sha256_hash.lower():
+        if document_hash(query) != sha256_hash.lower():
             raise TrustedDocumentsError(f"{path}: {sha256_hash} is not the hash of its document")
         documents[sha256_hash.lower()] = query
     return documents
-
-
-def sha256_of(query: str) -> str:
-    return hashlib.sha256(query.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +192,9 @@ class PersistedQueries:
         persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
         if persisted is None:
             if self._trusted is not None and (
-                query is None or sha256_of(query) not in self._trusted
+                query is None or document_hash(query) not in self._trusted
             ):
-                return _Refusal(NOT_TRUSTED, "Only the server's trusted documents run", 400)
+                return _not_trusted()
             return query
         if not isinstance(persisted, dict) or persisted.get("version") != 1:
             return _Refusal(BAD_USER_INPUT, "Unsupported persistedQuery version", 400)
@@ -208,7 +203,7 @@ class PersistedQueries:
             return _Refusal(BAD_USER_INPUT, "persistedQuery.sha256Hash must be 64 hex digits", 400)
         sha256_hash = sha256_hash.lower()
         if query is not None:
-            if sha256_of(query) != sha256_hash:
+            if document_hash(query) != sha256_hash:
                 return _Refusal(BAD_USER_INPUT, "provided sha does not match query", 400)
             if self._trusted is not None:
                 return query if sha256_hash in self._trusted else _not_trusted()
@@ -222,7 +217,7 @@ class PersistedQueries:
 
 
 def _not_trusted() -> _Refusal:
-    return _Refusal(NOT_TRUSTED, "Only the server's trusted documents run", 400)
+    return _Refusal(NOT_TRUSTED, NOT_TRUSTED_MESSAGE, 400)
 
 
 async def _send_refusal(send: Send, refusal: _Refusal) -> None:

@@ -9,10 +9,15 @@ import hashlib
 from collections.abc import Collection
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, ValidationContext, ValidationRule
+from graphql import DocumentNode, GraphQLError, ValidationRule
 
 NOT_TRUSTED = "PERSISTED_QUERY_NOT_TRUSTED"
 NOT_TRUSTED_MESSAGE = "Only the server's trusted documents run"
+
+
+def document_hash(document: str) -> str:
+    """A document's SHA-256 as lower-case hex, the key of Apollo's persisted queries."""
+    return hashlib.sha256(document.encode()).hexdigest()
 
 
 def trusted_documents_rule(hashes: Collection[str]) -> type[ValidationRule]:
@@ -20,12 +25,9 @@ def trusted_documents_rule(hashes: Collection[str]) -> type[ValidationRule]:
     trusted = frozenset(hashes)
 
     class TrustedDocumentsRule(ValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-
         def enter_document(self, node: DocumentNode, *_args: Any) -> None:
             source = node.loc.source.body if node.loc is not None else None
-            if source is None or hashlib.sha256(source.encode()).hexdigest() not in trusted:
+            if source is None or document_hash(source) not in trusted:
                 self.report_error(
                     GraphQLError(NOT_TRUSTED_MESSAGE, extensions={"code": NOT_TRUSTED})
                 )
