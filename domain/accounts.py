@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from email_validator import EmailNotValidError, validate_email
 
 from domain.cache import Cache
+from domain.common_passwords import weakness
 from domain.errors import InvalidInput, RateLimited, StockQLError
 from domain.login_throttle import LoginAttempts, LoginPolicy, LoginThrottle
 from domain.passwords import PasswordHasher
@@ -148,7 +149,7 @@ class AccountService:
         name, email = _clean_name(name), email.strip()
         problems = _name_problems(name) + _email_problems(email)
         normalized = _normalize_email(email) if not problems else email
-        problems += _password_problems(password, normalized)
+        problems += _password_problems(password, normalized, name)
         if problems:
             raise ValidationFailed(problems)
         await self._limit(
@@ -166,7 +167,7 @@ class AccountService:
         name, email = _clean_name(name), email.strip()
         problems = _name_problems(name) + _email_problems(email)
         normalized = _normalize_email(email) if not problems else email
-        problems += _password_problems(password, normalized)
+        problems += _password_problems(password, normalized, name)
         if problems:
             raise ValidationFailed(problems)
         return await self._create(name=name, email=normalized, password=password, role=Role.ADMIN)
@@ -272,7 +273,7 @@ class AccountService:
             if not email_problems:
                 email = _normalize_email(email)
         if password is not None:
-            problems += _password_problems(password, email or user.email)
+            problems += _password_problems(password, email or user.email, name or user.name)
         sensitive = email is not None or password is not None
         if sensitive and not current_password:
             problems.append(
@@ -382,10 +383,12 @@ def _normalize_email(email: str) -> str:
     return validate_email(email, check_deliverability=False).normalized
 
 
-def _password_problems(password: str, email: str) -> list[FieldProblem]:
+def _password_problems(password: str, email: str, name: str) -> list[FieldProblem]:
     low, high = PASSWORD_LENGTH
     if not low <= len(password) <= high:
         return [FieldProblem("password", f"A password is {low} to {high} characters", "LENGTH")]
     if email_key(password) == email_key(email):
         return [FieldProblem("password", "The password must not be the email", "EQUALS_EMAIL")]
+    if reason := weakness(password, account_words=(email, email.partition("@")[0], name)):
+        return [FieldProblem("password", reason, "TOO_COMMON")]
     return []

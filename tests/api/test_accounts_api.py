@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,15 @@ mutation Update($input: UpdateProfileInput!) {
     ... on EmailTakenError { email }
     ... on InvalidCredentialsError { message }
     ... on ValidationError { fields { field code } }
+  }
+}
+"""
+
+REGISTER_WITH_REASONS = """
+mutation Register($input: RegisterInput!) {
+  register(input: $input) {
+    __typename
+    ... on ValidationError { fields { field code message } }
   }
 }
 """
@@ -165,6 +175,43 @@ async def test_password_and_email_change_with_the_current_password(server: Runni
     assert result["email"] == new_email
     assert (await login(server, new_email, PASSWORD))["__typename"] == "InvalidCredentialsError"
     assert (await login(server, new_email, "brand new secret"))["__typename"] == "AuthPayload"
+
+
+@pytest.mark.parametrize("password", ["password", "Password1", "12345678", "qwertyuiop"])
+async def test_common_passwords_are_refused_with_the_reason(
+    server: RunningServer, password: str
+) -> None:
+    email = unique_email()
+    body = await server.graphql(
+        REGISTER_WITH_REASONS,
+        {"input": {"name": "Ada", "email": email, "password": password}},
+    )
+    result = data(body)["register"]
+    assert result["__typename"] == "ValidationError"
+    [problem] = result["fields"]
+    assert (problem["field"], problem["code"]) == ("password", "TOO_COMMON")
+    assert "most common passwords" in problem["message"]
+    assert (await login(server, email, password))["__typename"] == "InvalidCredentialsError"
+
+
+async def test_a_password_made_of_the_email_name_is_refused(server: RunningServer) -> None:
+    email = f"margaret.{uuid.uuid4().hex[:8]}@example.com"
+    body = await server.graphql(
+        REGISTER_WITH_REASONS,
+        {"input": {"name": "Ada", "email": email, "password": email.split("@")[0] + "2024!"}},
+    )
+    assert data(body)["register"]["fields"][0]["code"] == "TOO_COMMON"
+
+
+async def test_changing_to_a_common_password_keeps_the_old_one(server: RunningServer) -> None:
+    email = unique_email()
+    token, _ = await signed_up(server, email=email)
+    result = await update(server, token, password="iloveyou1", currentPassword=PASSWORD)
+    assert result == {
+        "__typename": "ValidationError",
+        "fields": [{"field": "password", "code": "TOO_COMMON"}],
+    }
+    assert (await login(server, email, PASSWORD))["__typename"] == "AuthPayload"
 
 
 async def test_changing_to_a_taken_email_is_refused(server: RunningServer) -> None:
