@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from uvicorn.config import STARTUP_FAILURE
@@ -94,20 +93,18 @@ def run_server(
 ) -> int:
     """One server process (on `sockets` when a supervisor bound them); its exit status."""
     from app.main import create_app
+    from app.server_config import uvicorn_config
     from app.shutdown import GracefulServer, InFlightRequests, OpenWebSockets
-    from app.websocket_protocol import StockQLWebSocketProtocol
 
     websockets, requests = OpenWebSockets(), InFlightRequests()
-    config = uvicorn.Config(
+    config = uvicorn_config(
         create_app(settings, websockets=websockets, requests=requests),
+        settings,
         host=host,
         port=port,
         log_level=settings.log_level,
         # Keeps configure_logging's handlers: uvicorn's own config would add plain-text ones.
         log_config=None,
-        ws=StockQLWebSocketProtocol,
-        # Websocket messages get the HTTP body limit (uvicorn's own default is 16 MiB).
-        ws_max_size=settings.max_body_bytes,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     server = GracefulServer(config, websockets=websockets, requests=requests)

@@ -17,6 +17,7 @@ from app.graphql_metrics import OperationCounter, graphql_metrics
 from app.graphql_view import GraphQLView
 from app.health import healthz, readyz
 from app.limits import BodySizeLimit
+from app.memory_release import FreedMemoryRelease, ReleaseAfterLargeResponses, malloc_trim
 from app.metrics import Metrics, metrics_endpoint
 from app.persisted_queries import PersistedQueries, load_trusted_documents, persisted_query_store
 from app.request_ids import RequestIds
@@ -58,6 +59,8 @@ def create_app(
             max_aliases=settings.max_query_aliases,
             introspection=settings.introspection_enabled,
             trusted_documents=frozenset(trusted) if trusted is not None else None,
+            max_cost=settings.max_query_cost,
+            max_history_rows=settings.max_history_rows,
         ),
         extensions=[graphql_metrics(operations)],
         on_error_code=metrics.count_graphql_error,
@@ -99,7 +102,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint(metrics)),
+            *metrics_routes(settings, metrics),
             Route("/graphql", persisted, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             *web.routes(),
@@ -109,8 +112,18 @@ def create_app(
             Middleware(RequestIds),
             cors_middleware(settings),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            Middleware(ReleaseAfterLargeResponses, release=FreedMemoryRelease(malloc_trim())),
             Middleware(websockets.middleware),
             Middleware(requests.middleware),
         ],
         lifespan=lifespan,
     )
+
+
+def metrics_routes(settings: Settings, metrics: Metrics) -> list[Route]:
+    """GET /metrics, behind STOCKQL_METRICS_TOKEN when set; none in production without one."""
+    if not settings.serves_metrics:
+        log.warning("GET /metrics is off: in production it needs STOCKQL_METRICS_TOKEN")
+        return []
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    return [Route("/metrics", metrics_endpoint(metrics, token=token))]

@@ -8,6 +8,7 @@ adapters that set them (operation names, channel and cache kinds), never raw cli
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -188,10 +189,22 @@ class _ActiveModel(Collector):
         yield family
 
 
-def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint of GET /metrics: `metrics` as Prometheus scrapes it."""
+def metrics_endpoint(
+    metrics: Metrics, *, token: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of GET /metrics: `metrics` as Prometheus scrapes it, only to a
+    scraper that sends `Authorization: Bearer <token>` when `token` is set."""
+    expected = f"Bearer {token}".encode() if token is not None else None
 
     async def scrape(request: Request) -> Response:
+        if expected is not None:
+            sent = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(sent, expected):
+                return Response(
+                    "a bearer token is needed for /metrics\n",
+                    status_code=401,
+                    headers={"www-authenticate": 'Bearer realm="metrics"'},
+                )
         body, content_type = metrics.exposition(request.headers.get("accept", ""))
         return Response(body, headers={"content-type": content_type})
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     # `stockql worker` serves its metrics at http://STOCKQL_HOST:PORT/metrics when set.
     worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # `serve`'s GET /metrics asks for `Authorization: Bearer <token>` when set; in production it
+    # is not served without one.
+    metrics_token: SecretStr | None = None
 
     database_url: str = "sqlite+aiosqlite:///./stockql.db"
     # PostgreSQL: how long a request waits for one of the pooled connections, and how long
@@ -101,6 +104,11 @@ class Settings(BaseSettings):
 
     max_history_rows: int = Field(default=20_000, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # A request's head and body must arrive within this long (slow clients; app/http_protocol.py),
+    # a head within this size; an idle keep-alive connection is closed after keep_alive_seconds.
+    request_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_request_head_bytes: int = Field(default=64 * 1024, ge=4096)
+    keep_alive_seconds: int = Field(default=5, ge=1)
     # Whole responses of PUBLIC queries, per their fields' @cacheControl hints: in Redis when
     # configured, else in memory up to max_bytes; larger responses are not kept.
     response_cache: bool = True
@@ -112,6 +120,9 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=4000, ge=10)
     max_query_aliases: int = Field(default=30, ge=1)
+    # The values (response leaves) an operation may return at most, bars times fields, summed
+    # over aliases (graphql_schema/query_cost.py); larger ones get QUERY_TOO_EXPENSIVE.
+    max_query_cost: int = Field(default=500_000, ge=1000)
 
     # None in development: a random secret per process (tokens die with the process).
     jwt_secret: SecretStr | None = None
@@ -173,6 +184,12 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # docker compose passes an optional variable left empty in .env as "".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         if self.env != "production":
@@ -184,6 +201,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"STOCKQL_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} random bytes "
                 "in production, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        token = self.metrics_token.get_secret_value() if self.metrics_token else ""
+        if token and len(token.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"STOCKQL_METRICS_TOKEN must be at least {MIN_SECRET_BYTES} random bytes "
+                "in production"
             )
         return self
 
@@ -202,6 +225,11 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    @property
+    def serves_metrics(self) -> bool:
+        """Whether `serve` answers GET /metrics (behind metrics_token when that is set)."""
+        return self.metrics_token is not None or self.env != "production"
 
     @property
     def introspection_enabled(self) -> bool:

@@ -48,6 +48,7 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graphql_schema.control_characters import variable_problem
+from graphql_schema.query_cost import CostLimits, OperationCost, too_expensive
 
 _NONE = type(None)
 # Exact types whose values can be neither exceptions nor awaitables, so graphql-core would
@@ -107,6 +108,8 @@ _SUBSCRIPTION_EXECUTOR: ContextVar["StockQLExecutionContext | None"] = ContextVa
 
 
 class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    # The schema's operation cost limit; None counts nothing (see execution_context_class).
+    cost_limits: CostLimits | None = None
     # What the subscription asks (document, operation, variables) when its events' results
     # can be shared; set on the per-event copies only.
     _shared_request: str | None = None
@@ -124,13 +127,17 @@ class StockQLExecutionContext(StrawberryGraphQLCoreExecutionContext):
         **kwargs: Any,
     ) -> list[GraphQLError] | Executor[Any]:
         """The executor, or the errors that refuse the request before any resolver runs:
-        variables holding control characters (graphql_schema/control_characters.py)."""
+        variables holding control characters (graphql_schema/control_characters.py), an
+        operation over the cost limit (graphql_schema/query_cost.py)."""
         refused = variable_problem(raw_variable_values)
         if refused is not None:
             return [refused]
-        return super().build(
+        executor = super().build(
             schema, document, root_value, context_value, raw_variable_values, *args, **kwargs
         )
+        if cls.cost_limits is None or isinstance(executor, list):
+            return executor
+        return executor if (error := _over_budget(executor, cls.cost_limits)) is None else [error]
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
@@ -287,6 +294,22 @@ def subscription_executor_scope() -> Iterator[None]:
         yield
     finally:
         _SUBSCRIPTION_EXECUTOR.reset(token)
+
+
+def execution_context_class(cost_limits: CostLimits) -> type[StockQLExecutionContext]:
+    """The executor of a schema whose operations are held to `cost_limits`."""
+    return type("StockQLExecutionContext", (StockQLExecutionContext,), {"cost_limits": cost_limits})
+
+
+def _over_budget(executor: Executor[Any], limits: CostLimits) -> GraphQLError | None:
+    root = executor.schema.get_root_type(executor.operation.operation)
+    if root is None:
+        return None  # graphql-core refuses the operation type itself
+    counter = OperationCost(
+        executor.fragment_definitions, executor.variable_values, limits.max_bars
+    )
+    cost = counter.of(root, executor.operation.selection_set)
+    return too_expensive(cost, limits.max_cost) if cost > limits.max_cost else None
 
 
 def subscription_executor() -> StockQLExecutionContext | None:

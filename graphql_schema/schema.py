@@ -26,8 +26,9 @@ from strawberry.types.graphql import OperationType
 from graphql_schema.context import Context
 from graphql_schema.control_characters import NoControlCharactersRule
 from graphql_schema.errors import client_error, is_expected, log
-from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.execution import execution_context_class
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
+from graphql_schema.query_cost import CostLimits
 from graphql_schema.scalars import scalar_map
 from graphql_schema.trusted_documents import trusted_documents_rule
 from graphql_schema.types.errors import exception_handlers
@@ -72,6 +73,9 @@ class SchemaLimits:
     introspection: bool = True
     # SHA-256 hashes of the only documents that run (STOCKQL_TRUSTED_DOCUMENTS); None: any.
     trusted_documents: frozenset[str] | None = None
+    # Values an operation's answer may hold at most (graphql_schema/query_cost.py).
+    max_cost: int = 500_000
+    max_history_rows: int = 20_000
 
 
 class StockQLSchema(strawberry.Schema):
@@ -211,7 +215,9 @@ def build_schema(
         extensions=all_extensions,
         exception_handlers=exception_handlers(),
         config=StrawberryConfig(scalar_map=scalar_map()),
-        execution_context_class=StockQLExecutionContext,
+        execution_context_class=execution_context_class(
+            CostLimits(max_cost=limits.max_cost, max_bars=limits.max_history_rows)
+        ),
         on_error_code=on_error_code,
         hide_suggestions=not limits.introspection,
     )

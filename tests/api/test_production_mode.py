@@ -218,3 +218,24 @@ async def test_without_introspection_errors_suggest_no_field_names(
     assert "Cannot query field 'symbol'" in first_message(body)
     enum = await production.graphql('{ history(symbol: "AAPL", interval: DAILYY) { symbol } }')
     assert "Did you mean" not in first_message(enum)
+
+
+async def test_metrics_are_not_served_in_production_without_a_token(
+    production: RunningServer,
+) -> None:
+    assert (await production.client.get("/metrics")).status_code == 404
+
+
+async def test_metrics_in_production_need_the_token(pg_url: str, redis_url: str) -> None:
+    token = "scraper-secret-" + "x" * 32
+    settings = production_settings(pg_url, redis_url, metrics_token=token)
+    async with running_server(settings) as server:
+        anonymous = await server.client.get("/metrics")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        assert "stockql_" not in anonymous.text
+        wrong = await server.client.get("/metrics", headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        scraped = await server.client.get("/metrics", headers={"authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200
+        assert "stockql_graphql_requests_total" in scraped.text

@@ -56,6 +56,16 @@ def stockql_env(**values: str) -> dict[str, str]:
     return {f"STOCKQL_{name.upper()}": value for name, value in (defaults | values).items()}
 
 
+def embedded_serve_env(directory: Path, port: int, **values: str) -> dict[str, str]:
+    """stockql_env for one `serve` on its own SQLite file in `directory`, migrated at start."""
+    return stockql_env(
+        database_url=f"sqlite+aiosqlite:///{directory / 'stockql.db'}",
+        port=str(port),
+        migrate_on_start="true",
+        **values,
+    )
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of a process, in KiB (VmRSS of /proc/PID/status)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from app.main import create_app
+from app.server_config import uvicorn_config
 from app.settings import Settings
-from app.websocket_protocol import StockQLWebSocketProtocol
 
 SHUTDOWN_SECONDS = 10
 
@@ -50,14 +50,15 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def serving(app: ASGIApp, port: int) -> AsyncIterator[None]:
-    """`app` served by uvicorn on 127.0.0.1:`port` as `stockql serve` serves it, until exit."""
-    config = uvicorn.Config(
+async def serving(app: ASGIApp, port: int, settings: Settings | None = None) -> AsyncIterator[None]:
+    """`app` served by uvicorn on 127.0.0.1:`port` as `stockql serve` serves it (with the limits
+    of `settings`, by default the defaults), until exit."""
+    config = uvicorn_config(
         app,
+        settings or Settings.model_validate({"env": "test"}),
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws=StockQLWebSocketProtocol,
         # A test that failed with a connection still open must not hold up the next one.
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
     )
@@ -83,7 +84,7 @@ async def serving(app: ASGIApp, port: int) -> AsyncIterator[None]:
 async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     app = create_app(settings)
     port = free_port()
-    async with serving(app, port):
+    async with serving(app, port, settings):
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
             yield RunningServer(app=app, base_url=base_url, client=client)

@@ -92,7 +92,7 @@ def schema_problem(manifest: dict[str, Any]) -> str | None:
 def deployed_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The settings of the pods: the ConfigMap and the Secret example with its blanks filled."""
     filled = {key: value.replace(PLACEHOLDER, "pw") for key, value in secret_example_data().items()}
-    filled["STOCKQL_JWT_SECRET"] = STRONG_SECRET
+    filled["STOCKQL_JWT_SECRET"] = filled["STOCKQL_METRICS_TOKEN"] = STRONG_SECRET
     return settings_from_environment(monkeypatch, {**configmap_data(), **filled})
 
 
@@ -248,6 +248,7 @@ def test_configmap_and_a_filled_in_secret_make_production_settings(
     assert settings.port == exposed_port()
     assert settings.migrates_on_start is False
     assert settings.runs_worker_in_process is False
+    assert settings.serves_metrics is True  # to the scraper with the token
 
 
 def test_the_unedited_secret_example_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

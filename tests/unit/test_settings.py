@@ -46,6 +46,22 @@ def test_production_with_a_strong_secret_starts_without_graphiql() -> None:
     assert settings.migrates_on_start is False
 
 
+def test_metrics_are_served_in_production_only_with_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().serves_metrics is True
+    assert Settings(env="production", database_url=PG, jwt_secret=STRONG).serves_metrics is False
+    monkeypatch.setenv("STOCKQL_METRICS_TOKEN", "  ")  # an empty optional variable is unset
+    assert Settings(env="production", database_url=PG, jwt_secret=STRONG).metrics_token is None
+    monkeypatch.setenv("STOCKQL_METRICS_TOKEN", STRONG)
+    assert Settings(env="production", database_url=PG, jwt_secret=STRONG).serves_metrics is True
+
+
+def test_production_refuses_a_short_metrics_token() -> None:
+    with pytest.raises(ValidationError, match="STOCKQL_METRICS_TOKEN"):
+        Settings(env="production", database_url=PG, jwt_secret=STRONG, metrics_token="short")
+
+
 @pytest.mark.parametrize(
     "variable",
     [

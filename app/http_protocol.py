@@ -1,0 +1,113 @@
+"""uvicorn's httptools protocol with a deadline for reading a request and a cap on its head.
+
+uvicorn waits for a request's head and body as long as the client keeps the connection open:
+a client sending a header line every few seconds (slowloris) or a body one byte at a time
+holds a connection and its buffers indefinitely, and a head has no size limit. Here a request
+must be read whole (head and body) within `read_timeout` seconds of its first byte, or of the
+connection for the first request; a late head is answered 408, a late body closes the
+connection (the application is already reading it and sees a disconnect). A head over
+`max_head_bytes` (give or take one read) is answered 431. Idle keep-alive connections are uvicorn's
+`timeout_keep_alive`; websocket connections leave this protocol at the upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+def _closing_response(status: bytes) -> bytes:
+    return b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+_REQUEST_TIMEOUT = _closing_response(b"408 Request Timeout")
+_HEAD_TOO_LARGE = _closing_response(b"431 Request Header Fields Too Large")
+
+
+class DeadlineHttpProtocol(HttpToolsProtocol):
+    read_timeout: float = 10.0
+    max_head_bytes: int = 64 * 1024
+
+    _deadline: asyncio.TimerHandle | None = None
+    _reading_head = False
+    _head_bytes = 0
+    _body_read = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._reading_head = True
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._reading_head and not self.transport.is_closing():
+            # Still no whole head after this read, so all of it was head. The read that ends
+            # a head is not counted (it may hold body bytes too): asyncio reads at most 256 KiB.
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._refuse(_HEAD_TOO_LARGE)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._reading_head, self._head_bytes, self._body_read = False, 0, False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._body_read = True
+        super().on_message_complete()
+        self._next_head_if_done()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._next_head_if_done()
+
+    def _next_head_if_done(self) -> None:
+        # Once the request is read and answered, what comes next starts with a head. A
+        # response may come first (413 to a body still arriving): the rest is body, not head.
+        if self._body_read and self.cycle is not None and self.cycle.response_complete:
+            self._reading_head = True
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()
+        super().handle_websocket_upgrade()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self.read_timeout, self._read_timed_out)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _read_timed_out(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._reading_head:
+            self._refuse(_REQUEST_TIMEOUT)
+        else:
+            self.transport.close()
+
+    def _refuse(self, response: bytes) -> None:
+        self._disarm()
+        self.transport.write(response)
+        self.transport.close()
+
+
+def deadline_http_protocol(read_timeout: float, max_head_bytes: int) -> type[HttpToolsProtocol]:
+    """The protocol class for uvicorn's `http=`, with these limits."""
+    return type(
+        "DeadlineHttpProtocol",
+        (DeadlineHttpProtocol,),
+        {"read_timeout": read_timeout, "max_head_bytes": max_head_bytes},
+    )
