@@ -27,6 +27,23 @@ def api_settings(**overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
+# Generous limits: fuzzed requests should reach the resolvers, not stop at the rate limiter.
+UNLIMITED = 1_000_000
+NO_RATE_LIMITS = {
+    "login_free_failures": UNLIMITED,
+    "login_addresses_per_email": UNLIMITED,
+    "login_limit_per_address": UNLIMITED,
+    "register_limit_per_email": UNLIMITED,
+    "register_limit_per_address": UNLIMITED,
+    "predict_limit_per_address": UNLIMITED,
+}
+
+
+def fuzz_settings(**overrides: object) -> Settings:
+    """`api_settings` with no rate limit in the way of a fuzzer."""
+    return api_settings(**{**NO_RATE_LIMITS, **overrides})
+
+
 def alpha_vantage_settings(
     fake: FakeAlphaVantage, *, database_url: str, redis_url: str, **overrides: object
 ) -> Settings:

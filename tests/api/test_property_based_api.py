@@ -31,7 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import api_settings
+from tests.api.conftest import fuzz_settings
 from tests.support.accounts import admin_token, signed_up
 from tests.support.graphql_fuzz import Operation, Request, introspected_schema, operations, requests
 from tests.support.server import RunningServer, running_server
@@ -72,16 +72,6 @@ LEAKS = re.compile(
         ]
     )
 )
-# Generous limits: the fuzz should reach the resolvers, not stop at the rate limiter.
-UNLIMITED = 1_000_000
-LIMITS = {
-    "login_free_failures": UNLIMITED,
-    "login_addresses_per_email": UNLIMITED,
-    "login_limit_per_address": UNLIMITED,
-    "register_limit_per_email": UNLIMITED,
-    "register_limit_per_address": UNLIMITED,
-    "predict_limit_per_address": UNLIMITED,
-}
 PROFILES = {
     "ci": settings(
         max_examples=10,
@@ -130,11 +120,11 @@ async def target(
     if request.param == "sqlite":
         directory = tmp_path_factory.mktemp("fuzz")
         url = f"sqlite+aiosqlite:///{directory / 'stockql.db'}"
-        async with running_server(api_settings(database_url=url, **LIMITS)) as server:
+        async with running_server(fuzz_settings(database_url=url)) as server:
             yield await _signed_in(server)
         return
     async with postgres_database() as pg_url, redis_database() as redis_url:
-        settings_ = api_settings(database_url=pg_url, redis_url=redis_url, **LIMITS)
+        settings_ = fuzz_settings(database_url=pg_url, redis_url=redis_url)
         async with running_server(settings_) as server:
             yield await _signed_in(server)
 
