@@ -40,10 +40,11 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        head_before = self._reading_head
         super().data_received(data)
-        if self._reading_head and not self.transport.is_closing():
-            # Still no whole head after this read, so all of it was head. The read that ends
-            # a head is not counted (it may hold body bytes too): asyncio reads at most 256 KiB.
+        if head_before and self._reading_head and not self.transport.is_closing():
+            # A head before and after this read, so all of it was head. A read that ends a
+            # head or a body is not counted (it may hold both): asyncio reads at most 256 KiB.
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(_HEAD_TOO_LARGE)
@@ -61,7 +62,14 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self._disarm()
         self._body_read = True
         super().on_message_complete()
+        answered_first = self.cycle is not None and self.cycle.response_complete
         self._next_head_if_done()
+        if answered_first and self.timeout_keep_alive_task is None:
+            # uvicorn arms the idle timer when the response completes and stops it at every
+            # read, so the reads of a body answered early (413) would leave it stopped.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

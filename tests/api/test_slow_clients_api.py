@@ -129,3 +129,20 @@ async def test_a_quiet_websocket_outlives_the_request_deadline(server: RunningSe
         await asyncio.sleep(READ_TIMEOUT * 2.5)
         await ws.send({"type": "ping"})
         assert (await ws.connection.recv()) == '{"type":"pong"}'
+
+
+async def test_the_rest_of_a_refused_body_is_not_taken_for_a_head(server: RunningServer) -> None:
+    reader, writer = await connection(server)
+    size = 1_500_000  # over STOCKQL_MAX_BODY_BYTES: answered 413 before the body is read
+    writer.write(post_head(size))
+    status = await asyncio.wait_for(reader.readline(), 5)
+    assert status == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    for _ in range(size // 250_000):  # reads of the body after the answer, each over HEAD_LIMIT
+        writer.write(b"x" * 250_000)
+        await writer.drain()
+        await asyncio.sleep(0.05)
+    # The rest of the 413's body, then closed as an idle keep-alive connection, not a 431.
+    answer = await answer_and_close(reader, within=KEEP_ALIVE * 5)
+    writer.close()
+    assert answer == b"Request body is larger than 1000000 bytes"
