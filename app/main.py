@@ -112,7 +112,7 @@ def create_app(
             Middleware(RequestIds),
             cors_middleware(settings),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            Middleware(ReleaseAfterLargeResponses, release=FreedMemoryRelease(malloc_trim())),
+            *memory_release_middleware(),
             Middleware(websockets.middleware),
             Middleware(requests.middleware),
         ],
@@ -127,3 +127,11 @@ def metrics_routes(settings: Settings, metrics: Metrics) -> list[Route]:
         return []
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     return [Route("/metrics", metrics_endpoint(metrics, token=token))]
+
+
+def memory_release_middleware() -> list[Middleware]:
+    """Giving freed memory back after large responses, where the C library can (glibc)."""
+    trim = malloc_trim()
+    if trim is None:
+        return []  # nothing to release with: no byte counting on every response either
+    return [Middleware(ReleaseAfterLargeResponses, release=FreedMemoryRelease(trim))]

@@ -80,20 +80,18 @@ class OperationCost:
     def _selection(
         self, parent: GraphQLNamedType, selection_set: SelectionSetNode, bars: int | None
     ) -> int:
-        return sum(self._field(parent, node, bars) for node in self._fields(parent, selection_set))
+        return sum(self._field(parent, node, bars) for node in self._fields(selection_set))
 
-    def _fields(
-        self, parent: GraphQLNamedType, selection_set: SelectionSetNode
-    ) -> Iterable[FieldNode]:
+    def _fields(self, selection_set: SelectionSetNode) -> Iterable[FieldNode]:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 yield selection
             elif isinstance(selection, InlineFragmentNode):
-                yield from self._fields(parent, selection.selection_set)
+                yield from self._fields(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self._fragments.get(selection.name.value)
                 if fragment is not None:
-                    yield from self._fields(parent, fragment.selection_set)
+                    yield from self._fields(fragment.selection_set)
 
     def _field(self, parent: GraphQLNamedType, node: FieldNode, bars: int | None) -> int:
         definition = _field_definition(parent, node.name.value)
