@@ -288,7 +288,8 @@ def create_admin(
     """Create an ADMIN account. The password is asked for, or read from standard input
     when that is not a terminal (e.g. `echo "$PASSWORD" | stockql users create-admin ...`)."""
     from app.runtime import open_runtime
-    from domain.accounts import EmailAlreadyUsed, ValidationFailed
+    from domain.accounts import EmailAlreadyUsed
+    from domain.errors import ValidationFailed
 
     settings = _settings()
     if sys.stdin.isatty():

@@ -43,21 +43,23 @@ from app.metrics import Metrics
 from app.migrate import upgrade_database
 from app.response_invalidation import InvalidatingPredictionStore, InvalidatingPriceFeed
 from app.settings import Settings
-from domain.accounts import AccountLimits, AccountService, SymbolCheck
+from domain.accounts import AccountLimits, AccountService
+from domain.alerts.service import AlertService
 from domain.cache import Cache
 from domain.cache_clearing import CacheClearing
-from domain.errors import NotFound, RateLimited, UpstreamUnavailable
+from domain.errors import NotFound, RateLimited, SymbolCheck, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
 from domain.login_throttle import LoginAttempts, LoginPolicy
 from domain.model_activation import following_active_model
-from domain.notifications import AlertService, Notifier
+from domain.notifications import Notifier
 from domain.passwords import PasswordHasher
 from domain.prediction_service import PredictionLimits, PredictionService
 from domain.predictions import PredictionStore
 from domain.providers import MarketDataProvider
 from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
+from domain.reactions import Reactions, react_to_events
 from domain.symbol_search import SymbolSearchService
 from domain.tokens import TokenIssuer
 from domain.tracked_symbols import LiveSymbols, TrackedSymbols
@@ -79,6 +81,8 @@ class Runtime:
     services: Services
     bus: EventBus
     metrics: Metrics
+    # What follows an event (domain/reactions.py): announced by the worker's jobs too.
+    reactions: Reactions
     # Whole responses of cacheable queries (app/response_cache.py); None when turned off.
     responses: ResponseStore | None = None
 
@@ -185,15 +189,17 @@ async def open_runtime(
         history = HistoryService(
             provider=provider, store=store, cache=cache, policy=policy, unknown=unknown
         )
+        reactions = Reactions()
         predictions = PredictionService(
             history=history,
             predictions=_invalidating_predictions(SqlPredictionStore(engine), responses),
             models=SqlModelStore(engine),
             bus=bus,
-            alerts=alerts,
+            reactions=reactions,
             limiter=limiter,
             limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
         )
+        react_to_events(reactions, alerts=alerts, history=history, predict=predictions.predict)
         await predictions.load_active_model()
         await stack.enter_async_context(
             following_active_model(predictions, bus, check_seconds=settings.model_check_seconds)
@@ -242,6 +248,7 @@ async def open_runtime(
             services,
             bus=bus,
             metrics=metrics,
+            reactions=reactions,
             responses=responses,
         )
 

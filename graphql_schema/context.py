@@ -8,12 +8,14 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from domain.accounts import AccountService, Forbidden, Unauthenticated
+from domain.accounts import AccountService
+from domain.alerts.service import AlertService
 from domain.cache import Cache
 from domain.cache_clearing import CacheClearing
+from domain.errors import Forbidden, Unauthenticated
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryService
-from domain.notifications import AlertService, Notifier
+from domain.notifications import Notifier
 from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
 from domain.symbol_names import SymbolNames

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sql.alert_store import SqlAlertStore
-from domain.alerts import Alert, AlertCondition, AlertFrequency, TooManyAlerts
+from domain.alerts.model import Alert, AlertCondition, AlertFrequency, TooManyAlerts
 
 NOW = datetime(2024, 5, 3, 14, 30, 15, 123_456, tzinfo=UTC)
 _ids = itertools.count(1)

@@ -198,14 +198,14 @@ NAMES = [
         "strawberry-graphql",
         "strawberry.schema.exceptions:CannotGetOperationTypeError.__init__",
         "a non-string operationName refused as bad input",
-        f"{SCHEMA}, graphql_schema/errors.py",
+        f"{SCHEMA}, graphql_schema/error_masking.py",
         signature="(self, operation_name)",
     ),
     Borrowed(
         "strawberry-graphql",
         "strawberry.schema.exceptions:InvalidOperationTypeError",
         "pre-execution errors told from internal ones",
-        "graphql_schema/errors.py",
+        "graphql_schema/error_masking.py",
     ),
     Borrowed(
         "strawberry-graphql",
