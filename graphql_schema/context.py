@@ -10,7 +10,6 @@ from strawberry.types import Info as StrawberryInfo
 
 from domain.accounts import AccountService
 from domain.alerts.service import AlertService
-from domain.cache import Cache
 from domain.cache_clearing import CacheClearing
 from domain.errors import Forbidden, Unauthenticated
 from domain.events import EventBus, PriceFeed
@@ -26,12 +25,12 @@ from domain.users import Role, User
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Domain services wired once by the application (see app/runtime.py)."""
+    """What resolvers use: the domain services wired once by the application (see
+    app/runtime.py, whose Runtime holds the rest)."""
 
     history: HistoryService
     quotes: QuoteService
     search: SymbolSearchService
-    cache: Cache
     accounts: AccountService
     symbols: tuple[str, ...]
     # The configured symbols and those with live subscribers (what the worker polls).

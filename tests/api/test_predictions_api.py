@@ -224,7 +224,7 @@ async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer
     close = last.close * 1.07
     newer = Bar(last.timestamp + timedelta(days=1), close, close, close, close, 1e6)
     await runtime.bar_store.upsert_bars("AAPL", Interval.DAILY, [newer], source="test")
-    await runtime.services.cache.clear_symbol("AAPL")
+    await runtime.cache.clear_symbol("AAPL")
     second = await predict(server, {"symbol": "AAPL"})
     assert second["price"] == pytest.approx(close)
     assert second["asOf"] > first["asOf"]

@@ -59,6 +59,7 @@ from graphql_schema.schema import StockQLSchema, build_schema
 from tests.support.server import free_port
 
 EXECUTION = "graphql_schema/execution.py"
+LIST_COMPLETION = "graphql_schema/list_completion.py"
 SCHEMA = "graphql_schema/schema.py"
 VIEW = "app/graphql_view.py"
 HANDLERS = "app/websocket_handlers.py"
@@ -106,7 +107,7 @@ NAMES = [
         "graphql-core",
         "graphql.execution.collect_fields:CollectedFields",
         "fields of plain objects read from collect_subfields",
-        EXECUTION,
+        LIST_COMPLETION,
     ),
     Borrowed(
         "graphql-core",
@@ -128,7 +129,9 @@ NAMES = [
     ),
     Borrowed("graphql-core", "graphql.pyutils:AwaitableOrValue", "return types", EXECUTION),
     Borrowed("graphql-core", "graphql.pyutils:Path", "complete_list_value's path", EXECUTION),
-    Borrowed("graphql-core", "graphql.pyutils:Undefined", "a coercion that failed", EXECUTION),
+    Borrowed(
+        "graphql-core", "graphql.pyutils:Undefined", "a coercion that failed", LIST_COMPLETION
+    ),
     Borrowed(
         "graphql-core",
         f"{_GRAPHQL_EXECUTOR}.build_per_event_executor",
@@ -169,7 +172,7 @@ NAMES = [
             "graphql-core",
             f"graphql.execution.collect_fields:CollectedFields.{field}",
             "the selected fields of plain objects",
-            EXECUTION,
+            LIST_COMPLETION,
         )
         for field in ("grouped_field_set", "new_defer_usages")
     ),
@@ -177,13 +180,13 @@ NAMES = [
         "graphql-core",
         "graphql.execution.collect_fields:FieldDetails.node",
         "a selected field's name and arguments",
-        EXECUTION,
+        LIST_COMPLETION,
     ),
     Borrowed(
         "graphql-core",
         "graphql:MiddlewareManager.middlewares",
         "no fast path when an extension wraps every resolver",
-        EXECUTION,
+        LIST_COMPLETION,
     ),
     # strawberry-graphql: internal modules, the schema methods overridden, the websocket view.
     Borrowed("strawberry-graphql", _GRAPHQL_EXECUTOR, "the executor subclassed", EXECUTION),
@@ -1074,7 +1077,7 @@ def test_strawberry_marks_plain_attribute_fields_and_their_python_names(
     message = depends(
         "strawberry-graphql",
         "the marks of plain attribute fields",
-        EXECUTION,
+        LIST_COMPLETION,
         "lists of plain objects completed in one pass",
     )
     plain = {
