@@ -81,20 +81,23 @@ def fit_calibrated(
     params: Params,
     features: FloatArray,
     classes: ClassArray,
-    calibration_splits: Sequence[tuple[IntArray, IntArray]],
+    calibration_folds: Sequence[tuple[IntArray, IntArray]],
     *,
     method: str,
     random_state: int,
 ) -> FittedEstimator:
-    """Fit `algorithm` with `params` (sklearn keyword arguments) and calibrate it on later,
-    purged rows: for each (train, calibrate) split a copy is fitted on `train` and calibrated
-    on `calibrate`, and the prediction is the mean of those pairs (CalibratedClassifierCV
-    with ensemble=True). Time-ordered splits cannot use ensemble=False, which needs folds
-    that partition all rows."""
+    """Fit `algorithm` with `params` (sklearn keyword arguments) on every row and calibrate
+    it on out-of-fold predictions: each (train, held-out) fold fits a copy on `train` and
+    predicts `held-out`; the held-out blocks must partition the rows (cross_val_predict),
+    and the calibrator is fitted on those predictions (CalibratedClassifierCV with
+    ensemble=False). So the newest rows train the estimator that predicts."""
     from sklearn.calibration import CalibratedClassifierCV
 
     calibrated = CalibratedClassifierCV(
-        _estimator(algorithm, params, random_state), method=method, cv=list(calibration_splits)
+        _estimator(algorithm, params, random_state),
+        method=method,
+        cv=list(calibration_folds),
+        ensemble=False,
     )
     with single_thread():
         calibrated.fit(features, classes)

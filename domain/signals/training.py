@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time as timer
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,7 +48,6 @@ from domain.signals.walk_forward import (
     WalkForward,
     compare_strategies,
     walk_forward,
-    walk_forward_splits,
 )
 
 Progress = Callable[[str, int, int], None]
@@ -68,10 +66,11 @@ class TrainingConfig:
       real base rates, and labels.decide then picks the class with the highest lift.
       "temperature" cannot shift base rates: its probabilities scored a worse log loss than
       always predicting the base rates (see docs/SIGNALS.md).
-    - `calibration_folds`: the last `calibration_share` of each training window is cut into
-      that many blocks; each block calibrates a copy fitted on the rows before it (purged),
-      and the copies' probabilities are averaged. So every fit costs `calibration_folds`
-      estimator fits, and the newest rows only ever calibrate.
+    - `calibration_folds`: the estimator is fitted on the whole (purged) training window;
+      the calibrator learns from out-of-fold predictions over that many time-ordered blocks
+      of the window, each predicted by a copy fitted on the window's other rows with the
+      labels overlapping the block purged (`calibration_folds`). So every fit costs
+      `calibration_folds + 1` estimator fits, and nothing recent is left out of the fit.
     - `cost_bps`: basis points per position change in the strategy comparison.
     - `overrides`: per algorithm, sklearn keyword arguments replacing those in PARAMS.
     """
@@ -82,8 +81,7 @@ class TrainingConfig:
     min_train_days: int = 500
     refit_every_days: int = 250
     calibration: Literal["sigmoid", "temperature", "isotonic"] = "sigmoid"
-    calibration_folds: int = 2
-    calibration_share: float = 0.4
+    calibration_folds: int = 5
     importance_repeats: int = 3
     cost_bps: float = 5.0
     random_state: int = 0
@@ -167,31 +165,37 @@ def train_model(
     )
 
 
-def calibration_splits(
-    dataset: Dataset, rows: IntArray, *, folds: int, share: float
+def calibration_folds(
+    dataset: Dataset, rows: IntArray, *, folds: int
 ) -> list[tuple[IntArray, IntArray]]:
-    """(fit, calibrate) positions within `rows` (time-ordered dataset rows): the last `share`
-    of their days in `folds` blocks, each fitted on the rows whose labels end before it."""
+    """(fit, held-out) positions within `rows` (time-ordered dataset rows): their days cut
+    into `folds` consecutive blocks; each block is held out, and fitted on the rows whose
+    labels end before the block starts or start after the block's last label ends, so no
+    fitted label shares a close with a held-out one. The held-out blocks partition `rows`."""
+    if folds < 2:
+        raise ValueError(f"calibration needs at least 2 folds, not {folds}")
     time, label_end = dataset.time[rows], dataset.label_end[rows]
-    days = len(np.unique(time))
-    first = max(1, math.floor(days * (1 - share)))
-    block = max(1, math.ceil((days - first) / folds))
-    splits = walk_forward_splits(time, label_end, min_train_days=first, refit_every_days=block)
-    return [(split.train, split.test) for split in splits]
+    days = np.unique(time)
+    if len(days) < folds:
+        raise ValueError(f"{len(days)} training days cannot make {folds} calibration folds")
+    splits = []
+    for block in np.array_split(days, folds):
+        held = np.flatnonzero((time >= block[0]) & (time <= block[-1]))
+        last_close_used = label_end[held].max()
+        fit = np.flatnonzero((label_end < block[0]) | (time > last_close_used))
+        splits.append((fit, held))
+    return splits
 
 
 def _fit(
     algorithm: str, config: TrainingConfig, dataset: Dataset, rows: IntArray
 ) -> FittedEstimator:
-    splits = calibration_splits(
-        dataset, rows, folds=config.calibration_folds, share=config.calibration_share
-    )
     return fit_calibrated(
         algorithm,
         config.params(algorithm),
         dataset.x[rows],
         dataset.y[rows],
-        splits,
+        calibration_folds(dataset, rows, folds=config.calibration_folds),
         method=config.calibration,
         random_state=config.random_state,
     )
@@ -238,7 +242,7 @@ def _info(
         **config.params(chosen),
         "calibration": config.calibration,
         "calibration_folds": config.calibration_folds,
-        "calibration_share": config.calibration_share,
+        "calibration_scheme": "purged out-of-fold",
         "random_state": config.random_state,
     }
     fingerprint = json.dumps(
