@@ -30,6 +30,7 @@ from domain.signals._sklearn import (
     library_versions,
 )
 from domain.signals.dataset import Dataset, IntArray, build_dataset
+from domain.signals.evaluation import SymbolEvaluation, evaluate_symbols, label_counts
 from domain.signals.features import FeatureSet
 from domain.signals.labels import CLASS_ORDER, ClassArray, LabelRule, class_priors
 from domain.signals.metrics import permutation_importances
@@ -93,26 +94,55 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class Evaluation:
+    """Every candidate's walk-forward on the same rows, the chosen one (best balanced
+    accuracy), its strategies and its per-symbol figures: all out of sample."""
+
+    dataset: Dataset
+    candidates: dict[str, WalkForward]
+    chosen: str
+    strategies: dict[str, StrategyComparison]
+    symbol_evaluations: tuple[SymbolEvaluation, ...]
+    walk_forward_seconds: float
+
+    @property
+    def result(self) -> WalkForward:
+        return self.candidates[self.chosen]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Training:
     """The chosen model and everything measured on the way (for reports and plots)."""
 
     model: TrainedModel
-    dataset: Dataset
-    candidates: dict[str, WalkForward]
-    strategies: dict[str, StrategyComparison]
-    walk_forward_seconds: float
+    evaluation: Evaluation
     final_fit_seconds: float
 
+    @property
+    def dataset(self) -> Dataset:
+        return self.evaluation.dataset
 
-def train_model(
+    @property
+    def candidates(self) -> dict[str, WalkForward]:
+        return self.evaluation.candidates
+
+    @property
+    def strategies(self) -> dict[str, StrategyComparison]:
+        return self.evaluation.strategies
+
+    @property
+    def walk_forward_seconds(self) -> float:
+        return self.evaluation.walk_forward_seconds
+
+
+def evaluate_candidates(
     histories: Mapping[str, PriceSeries],
     config: TrainingConfig | None = None,
     *,
     progress: Progress | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Training:
-    """Evaluate every candidate walk-forward on `histories` (symbol -> daily series), keep the
-    best by balanced accuracy and fit it on all labelled rows.
+) -> Evaluation:
+    """Evaluate every candidate walk-forward on `histories` (symbol -> daily series) and pick
+    the best by balanced accuracy; nothing is fitted on the last rows or stored.
 
     `progress(stage, done, total)` reports each refit. Raises ValueError when the data
     leaves no test period (fewer than min_train_days + 1 usable days) or a training window
@@ -133,34 +163,48 @@ def train_model(
         )
     walk_forward_seconds = timer.perf_counter() - started
     chosen = max(candidates, key=lambda name: candidates[name].model.balanced_accuracy)
-    result = candidates[chosen]
-    strategies = compare_strategies(dataset, result, cost_bps=config.cost_bps)
+    strategies = compare_strategies(dataset, candidates[chosen], cost_bps=config.cost_bps)
+    return Evaluation(
+        dataset=dataset,
+        candidates=candidates,
+        chosen=chosen,
+        strategies=strategies,
+        symbol_evaluations=evaluate_symbols(dataset, candidates[chosen], strategies),
+        walk_forward_seconds=walk_forward_seconds,
+    )
+
+
+def train_model(
+    histories: Mapping[str, PriceSeries],
+    config: TrainingConfig | None = None,
+    *,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Training:
+    """evaluate_candidates, then fit the chosen candidate on all labelled rows. Raises
+    ValueError as evaluate_candidates does."""
+    config = config or TrainingConfig()
+    evaluation = evaluate_candidates(histories, config, progress=progress)
+    dataset = evaluation.dataset
 
     started = timer.perf_counter()
     if progress is not None:
         progress("final fit", 0, 1)
     everything = np.arange(len(dataset), dtype=np.intp)
-    estimator = _fit(chosen, config, dataset, everything)
+    estimator = _fit(evaluation.chosen, config, dataset, everything)
     final_fit_seconds = timer.perf_counter() - started
     if progress is not None:
         progress("final fit", 1, 1)
 
     info = _info(
-        dataset=dataset,
+        evaluation=evaluation,
         config=config,
-        chosen=chosen,
-        candidates=candidates,
-        strategies=strategies,
         trained_at=clock(),
-        walk_forward_seconds=walk_forward_seconds,
         final_fit_seconds=final_fit_seconds,
     )
     return Training(
         model=TrainedModel(info, estimator),
-        dataset=dataset,
-        candidates=candidates,
-        strategies=strategies,
-        walk_forward_seconds=walk_forward_seconds,
+        evaluation=evaluation,
         final_fit_seconds=final_fit_seconds,
     )
 
@@ -226,16 +270,14 @@ def _stage(progress: Progress | None, stage: str) -> Callable[[int, int], None] 
 
 def _info(
     *,
-    dataset: Dataset,
+    evaluation: Evaluation,
     config: TrainingConfig,
-    chosen: str,
-    candidates: dict[str, WalkForward],
-    strategies: dict[str, StrategyComparison],
     trained_at: datetime,
-    walk_forward_seconds: float,
     final_fit_seconds: float,
 ) -> ModelInfo:
-    result = candidates[chosen]
+    dataset, chosen, candidates = evaluation.dataset, evaluation.chosen, evaluation.candidates
+    strategies, result = evaluation.strategies, evaluation.result
+    walk_forward_seconds = evaluation.walk_forward_seconds
     names = config.features.names
     deciles = np.quantile(dataset.x, np.linspace(0, 1, 11), axis=0)
     params = {
@@ -291,4 +333,7 @@ def _info(
         walk_forward_seconds=walk_forward_seconds,
         final_fit_seconds=final_fit_seconds,
         library_versions=library_versions(),
+        symbol_evaluations=evaluation.symbol_evaluations,
+        refits=result.splits,
+        label_counts=label_counts(dataset.y),
     )

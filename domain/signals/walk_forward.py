@@ -16,6 +16,7 @@ import time as timer
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,29 @@ class SplitScore:
     model: ClassificationMetrics
     rules: ClassificationMetrics
     majority: ClassificationMetrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "test_start": self.test_start.isoformat(),
+            "test_end": self.test_end.isoformat(),
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "model": self.model.to_dict(),
+            "rules": self.rules.to_dict(),
+            "majority": self.majority.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SplitScore:
+        return cls(
+            test_start=datetime.fromisoformat(data["test_start"]),
+            test_end=datetime.fromisoformat(data["test_end"]),
+            train_rows=int(data["train_rows"]),
+            test_rows=int(data["test_rows"]),
+            model=ClassificationMetrics.from_dict(data["model"]),
+            rules=ClassificationMetrics.from_dict(data["rules"]),
+            majority=ClassificationMetrics.from_dict(data["majority"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

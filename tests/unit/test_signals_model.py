@@ -86,6 +86,31 @@ def test_the_model_info_survives_json(both: Training) -> None:
     assert ModelInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
 
 
+def test_per_symbol_figures_add_up_to_the_pooled_test_rows(both: Training) -> None:
+    info = both.model.info
+
+    assert [e.symbol for e in info.symbol_evaluations] == ["AAA", "BBB", "CCC"]
+    assert sum(e.test_rows for e in info.symbol_evaluations) == info.metrics.samples
+    for evaluation in info.symbol_evaluations:
+        assert evaluation.model.samples == evaluation.rules.samples == evaluation.test_rows
+        assert evaluation.model_strategy == info.strategy_metrics[evaluation.symbol]
+        assert evaluation.buy_and_hold.exposure == 1.0
+    assert [refit.test_rows for refit in info.refits] == [
+        split.test_rows for split in both.candidates[info.algorithm].splits
+    ]
+    assert sum(info.label_counts.values()) == info.training_rows
+
+
+def test_a_model_info_stored_before_the_per_symbol_figures_still_loads(both: Training) -> None:
+    older = both.model.info.to_dict()
+    for key in ("symbol_evaluations", "refits", "label_counts"):
+        del older[key]
+
+    loaded = ModelInfo.from_dict(older)
+
+    assert (loaded.symbol_evaluations, loaded.refits, loaded.label_counts) == ((), (), {})
+
+
 def test_a_prediction_is_a_calibrated_model_signal_with_rule_and_feature_reasons(
     both: Training,
 ) -> None:
