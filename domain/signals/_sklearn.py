@@ -106,6 +106,39 @@ def fit_calibrated(
     return FittedEstimator(calibrated)
 
 
+def out_of_fold_probabilities(
+    fitted: FittedEstimator,
+    algorithm: str,
+    params: Params,
+    features: FloatArray,
+    classes: ClassArray,
+    calibration_folds: Sequence[tuple[IntArray, IntArray]],
+    *,
+    random_state: int,
+) -> FloatArray:
+    """The calibrated probabilities of `fitted` (from fit_calibrated on the same rows and
+    folds, sigmoid or isotonic) for each row as predicted by a copy that did not train on
+    it: the out-of-fold raw scores again (cross_val_predict; deterministic, so the ones the
+    calibrator learnt from), through the fitted calibrators, normalised like sklearn does."""
+    from sklearn.model_selection import cross_val_predict
+
+    with single_thread():
+        raw = cross_val_predict(
+            _estimator(algorithm, params, random_state),
+            features,
+            classes,
+            cv=list(calibration_folds),
+            method="decision_function",
+        )
+    (pair,) = fitted.estimator.calibrated_classifiers_
+    columns = [calibrator.predict(raw[:, k]) for k, calibrator in enumerate(pair.calibrators)]
+    proba = np.column_stack(columns)
+    total = proba.sum(axis=1, keepdims=True)
+    uniform = np.full_like(proba, 1.0 / proba.shape[1])
+    normalised: FloatArray = np.divide(proba, total, out=uniform, where=total != 0)
+    return normalised
+
+
 def classification_scores(truth: ClassArray, predicted: ClassArray) -> tuple[float, float, float]:
     """(accuracy, balanced accuracy, macro F1) as fractions in 0..1."""
     from sklearn.metrics import (

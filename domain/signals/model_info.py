@@ -48,6 +48,9 @@ class ModelInfo:
       majority class's scores and the long/flat strategies next to buy-and-hold; `refits`:
       the same scores per walk-forward test period; `label_counts`: how many training rows
       carry each label. Models stored before these existed load with them empty.
+    - `position_threshold`: with the nested-threshold decision layer (positions.py), the
+      BUY-minus-SELL lift above which the model's long/flat strategy is long; None when
+      its positions follow the recommendations.
     - Times are timezone-aware UTC; seconds are wall-clock on the training machine.
     """
 
@@ -82,6 +85,7 @@ class ModelInfo:
     symbol_evaluations: tuple[SymbolEvaluation, ...] = ()
     refits: tuple[SplitScore, ...] = ()
     label_counts: dict[str, int] = field(default_factory=dict)
+    position_threshold: float | None = None
 
     @property
     def horizon_days(self) -> int:
@@ -134,6 +138,7 @@ class ModelInfo:
             "symbol_evaluations": [e.to_dict() for e in self.symbol_evaluations],
             "refits": [refit.to_dict() for refit in self.refits],
             "label_counts": self.label_counts,
+            "position_threshold": self.position_threshold,
         }
 
     @classmethod
@@ -194,4 +199,9 @@ class ModelInfo:
             ),
             refits=tuple(SplitScore.from_dict(refit) for refit in data.get("refits", [])),
             label_counts={str(k): int(v) for k, v in data.get("label_counts", {}).items()},
+            position_threshold=(
+                None
+                if data.get("position_threshold") is None
+                else float(data["position_threshold"])
+            ),
         )

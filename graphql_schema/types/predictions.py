@@ -288,6 +288,11 @@ class ModelInfo:
     )
     refits: list[RefitEvaluation]
     label_distribution: list[LabelCount]
+    position_threshold: float | None = strawberry.field(
+        description="The model's long/flat strategy is long while p(BUY)/prior(BUY) - "
+        "p(SELL)/prior(SELL) is above this (chosen on the training rows' out-of-fold "
+        "probabilities), flat below; null when it follows the recommendations (HOLD keeps)."
+    )
 
     @classmethod
     def from_domain(cls, info: DomainModelInfo) -> "ModelInfo":
@@ -321,6 +326,7 @@ class ModelInfo:
                 LabelCount(label=Recommendation(name), count=count, share=count / total)
                 for name, count in info.label_counts.items()
             ],
+            position_threshold=info.position_threshold,
         )
 
 

@@ -230,6 +230,7 @@ MODEL_EVALUATION = """
   }
   refits { testStart testEnd trainRows testRows model { balancedAccuracy } majority { samples } }
   labelDistribution { label count share }
+  positionThreshold
 } }
 """
 
@@ -267,6 +268,7 @@ async def test_model_info_shows_each_symbol_each_refit_and_the_labels(
     assert set(labels) == {"SELL", "HOLD", "BUY"}
     assert sum(row["count"] for row in labels.values()) == domain.training_rows
     assert sum(row["share"] for row in labels.values()) == pytest.approx(1.0)
+    assert info["positionThreshold"] == domain.position_threshold
 
 
 async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer) -> None:

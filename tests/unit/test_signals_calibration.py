@@ -81,6 +81,8 @@ def test_on_pure_noise_the_walk_forward_scores_within_noise_of_a_third(algorithm
         min_train_days=300,
         refit_every_days=200,
         importance_repeats=1,
+        # Positions do not change the recommendations scored here.
+        positions="recommendation",
         overrides={"gradient_boosting": {"max_bins": 32, "max_iter": 30}},
     )
     scores = []
