@@ -131,6 +131,10 @@ def out_of_fold_probabilities(
             method="decision_function",
         )
     (pair,) = fitted.estimator.calibrated_classifiers_
+    if pair.method not in ("sigmoid", "isotonic"):
+        raise ValueError(
+            f"out-of-fold probabilities need one-vs-rest calibration, not {pair.method}"
+        )
     columns = [calibrator.predict(raw[:, k]) for k, calibrator in enumerate(pair.calibrators)]
     proba = np.column_stack(columns)
     total = proba.sum(axis=1, keepdims=True)

@@ -868,6 +868,22 @@ ATTRIBUTES = [
     ),
     Held(
         "scikit-learn",
+        "calibrated_classifier",
+        "calibrators",
+        "out-of-fold scores through the fitted calibrators (the nested position threshold)",
+        SKLEARN,
+        list,
+    ),
+    Held(
+        "scikit-learn",
+        "calibrated_classifier",
+        "method",
+        "only one-vs-rest calibrators map each class's score on its own",
+        SKLEARN,
+        str,
+    ),
+    Held(
+        "scikit-learn",
         "boosted_classifier",
         "_predictors",
         "the trees of a loaded model checked before use",
