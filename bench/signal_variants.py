@@ -3,7 +3,7 @@
     .venv/bin/python bench/signal_variants.py [--symbols AAPL IBM MSFT GOOG]
         [--algorithms logistic_regression|gradient_boosting|ensemble] [--horizon 5]
         [--threshold 0.01] [--C 0.05] [--extra regime,regime250,market,volz,logvol,warmup310]
-        [--decision lift|raw|nested|production]
+        [--decision lift|raw|nested|production] [--min-train 500] [--refit-every 250]
 
 A development harness, not the product: it builds the production dataset (close-only
 features, fixed thresholds), optionally appends experimental feature columns, and runs the
@@ -229,6 +229,8 @@ def main():
     parser.add_argument("--decision", default="lift")
     parser.add_argument("--volume", action="store_true")
     parser.add_argument("--C", type=float, default=None)
+    parser.add_argument("--min-train", type=int, default=500)
+    parser.add_argument("--refit-every", type=int, default=250)
     args = parser.parse_args()
     print("#", " ".join(sys.argv[1:]))
     histories = {s: sample_series(s) for s in args.symbols}
@@ -237,6 +239,8 @@ def main():
         features=FeatureSet(volume=args.volume),
         overrides={"logistic_regression": {"C": args.C}} if args.C else {},
         positions="nested_threshold" if args.decision == "production" else "recommendation",
+        min_train_days=args.min_train,
+        refit_every_days=args.refit_every,
     )
     dataset = build_dataset(histories, features=config.features, label_rule=config.label_rule)
     dataset = extra_columns(dataset, set(filter(None, args.extra.split(","))))
