@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from app.settings import Settings
-from domain.signals._sklearn import ALGORITHMS
+from domain.signals._sklearn import ALGORITHMS, KNOWN_ALGORITHMS
 from domain.signals.backtest import EquityPoint
 from domain.signals.labels import LabelRule
 from domain.signals.model_info import BASELINE_RULES
@@ -34,7 +34,8 @@ THRESHOLD = typer.Option(0.01, min=0.0, help="BUY above +x, SELL below -x (0.01 
 START = typer.Option(None, help="First date used (YYYY-MM-DD).")
 END = typer.Option(None, help="Last date used (YYYY-MM-DD).")
 ALGORITHMS_OPTION = typer.Option(
-    ",".join(ALGORITHMS), help="Candidates to compare (comma-separated)."
+    ",".join(ALGORITHMS),
+    help=f"Candidates to compare (comma-separated; {', '.join(KNOWN_ALGORITHMS)}).",
 )
 REFIT_EVERY = typer.Option(250, min=20, help="Trading days between walk-forward refits.")
 
@@ -189,9 +190,9 @@ async def _histories_told(
 
 def _candidates(algorithms: str) -> tuple[str, ...]:
     candidates = tuple(a.strip() for a in algorithms.split(",") if a.strip())
-    unknown = set(candidates) - set(ALGORITHMS)
+    unknown = set(candidates) - set(KNOWN_ALGORITHMS)
     if unknown or not candidates:
-        raise typer.BadParameter(f"algorithms are {', '.join(ALGORITHMS)}")
+        raise typer.BadParameter(f"algorithms are {', '.join(KNOWN_ALGORITHMS)}")
     return candidates
 
 

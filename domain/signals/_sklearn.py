@@ -24,7 +24,10 @@ CLASS_CODES = list(range(len(CLASS_ORDER)))
 
 LOGISTIC_REGRESSION = "logistic_regression"
 GRADIENT_BOOSTING = "gradient_boosting"
+# Soft vote of the two (their balanced-weight probabilities averaged), calibrated as one.
+ENSEMBLE = "ensemble"
 ALGORITHMS = (LOGISTIC_REGRESSION, GRADIENT_BOOSTING)
+KNOWN_ALGORITHMS = (*ALGORITHMS, ENSEMBLE)
 
 Params = dict[str, float | int | str | bool]
 
@@ -128,7 +131,8 @@ def out_of_fold_probabilities(
             features,
             classes,
             cv=list(calibration_folds),
-            method="decision_function",
+            # What CalibratedClassifierCV calibrates: decision_function when there is one.
+            method="predict_proba" if algorithm == ENSEMBLE else "decision_function",
         )
     (pair,) = fitted.estimator.calibrated_classifiers_
     if pair.method not in ("sigmoid", "isotonic"):
@@ -192,7 +196,28 @@ def _estimator(algorithm: str, params: Params, random_state: int) -> Any:
         return Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(**params))])
     if algorithm == GRADIENT_BOOSTING:
         return HistGradientBoostingClassifier(**params, random_state=random_state)
-    raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    if algorithm == ENSEMBLE:
+        from sklearn.ensemble import VotingClassifier
+
+        parts = [
+            (part, _estimator(part, ensemble_part(params, part), random_state))
+            for part in ALGORITHMS
+        ]
+        return VotingClassifier(parts, voting="soft")
+    raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(KNOWN_ALGORITHMS)}")
+
+
+def ensemble_params(parts: dict[str, Params]) -> Params:
+    """One flat dict of the ensemble's part parameters, keyed "part__name"."""
+    return {
+        f"{part}__{name}": value for part, values in parts.items() for name, value in values.items()
+    }
+
+
+def ensemble_part(params: Params, part: str) -> Params:
+    """The parameters of one part of an ensemble_params dict."""
+    prefix = f"{part}__"
+    return {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
 
 
 def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
@@ -201,7 +226,7 @@ def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
     must name a feature below `n_features` and children after itself, and no node may be
     categorical (these models never use categorical features). Raises ValueError."""
     from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
     from sklearn.pipeline import Pipeline
 
     if not isinstance(estimator, CalibratedClassifierCV):
@@ -210,12 +235,14 @@ def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
         raise ValueError(f"unexpected classes {estimator.classes_!r}")
     for pair in estimator.calibrated_classifiers_:
         inner = pair.estimator
-        if isinstance(inner, HistGradientBoostingClassifier):
-            for iteration in inner._predictors:
-                for predictor in iteration:
-                    _check_nodes(predictor.nodes, n_features)
-        elif not isinstance(inner, Pipeline):
-            raise ValueError(f"unexpected estimator {type(inner).__name__}")
+        parts = inner.estimators_ if isinstance(inner, VotingClassifier) else [inner]
+        for part in parts:
+            if isinstance(part, HistGradientBoostingClassifier):
+                for iteration in part._predictors:
+                    for predictor in iteration:
+                        _check_nodes(predictor.nodes, n_features)
+            elif not isinstance(part, Pipeline):
+                raise ValueError(f"unexpected estimator {type(part).__name__}")
     return FittedEstimator(estimator)
 
 

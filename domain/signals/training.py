@@ -22,10 +22,12 @@ import numpy as np
 
 from domain.signals._sklearn import (
     ALGORITHMS,
+    ENSEMBLE,
     PARAMS,
     Classifier,
     FittedEstimator,
     Params,
+    ensemble_params,
     fit_calibrated,
     library_versions,
     out_of_fold_probabilities,
@@ -104,7 +106,10 @@ class TrainingConfig:
     overrides: Mapping[str, Params] = field(default_factory=dict)
 
     def params(self, algorithm: str) -> Params:
-        """The estimator's keyword arguments: PARAMS with this config's overrides."""
+        """The estimator's keyword arguments: PARAMS with this config's overrides (for the
+        ensemble, each part's, keyed "part__name")."""
+        if algorithm == ENSEMBLE:
+            return ensemble_params({part: self.params(part) for part in ALGORITHMS})
         return {**PARAMS[algorithm], **self.overrides.get(algorithm, {})}
 
 
