@@ -275,6 +275,7 @@ def schema(
 
 cli.command()(signals_cli.train)
 cli.command()(signals_cli.backtest)
+cli.command()(signals_cli.evaluate)
 
 users_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")

@@ -229,10 +229,13 @@ class PredictionService:
         stored = await self._history.stored_series(symbol, Interval.DAILY)
         series = PriceSeries.from_bars(stored.series)
         if method is PredictionMethod.MODEL and self._model is not None:
-            classes = self._model.recommendations(model_input(self._model, series))[0]
+            data = model_input(self._model, series)
+            classes = self._model.recommendations(data)[0]
+            # With a position threshold the strategy is long or flat by it (positions.py).
+            acted_on = self._model.positions(data)
             horizon = self._model.info.horizon_days
         else:
-            classes = _rule_classes(series)
+            classes = acted_on = _rule_classes(series)
             horizon = self._limits.default_horizon_days
         stamps = series.timestamps
         first = 0 if start is None else _index_at(stamps, start)
@@ -247,7 +250,7 @@ class PredictionService:
         run = long_flat(
             stamps[first:stop],
             series.close[first:stop],
-            classes[first:stop],
+            acted_on[first:stop],
             cost_bps=self._limits.cost_bps,
         )
         return BacktestReport(

@@ -806,6 +806,22 @@ ATTRIBUTES = [
     ),
     Held(
         "scikit-learn",
+        "calibrated_classifier",
+        "calibrators",
+        "out-of-fold scores through the fitted calibrators (the nested position threshold)",
+        SKLEARN,
+        list,
+    ),
+    Held(
+        "scikit-learn",
+        "calibrated_classifier",
+        "method",
+        "only one-vs-rest calibrators map each class's score on its own",
+        SKLEARN,
+        str,
+    ),
+    Held(
+        "scikit-learn",
         "boosted_classifier",
         "_predictors",
         "the trees of a loaded model checked before use",
@@ -1019,7 +1035,7 @@ def calibrated_model() -> _sklearn.FittedEstimator:
     """A small model as `stockql train` fits it (gradient boosting, calibrated)."""
     rows = np.random.default_rng(7).normal(size=(300, 3))
     classes = (np.arange(300) % 3).astype(np.int8)
-    splits = [(np.arange(0, 200), np.arange(200, 300))]
+    splits = [(np.arange(150, 300), np.arange(0, 150)), (np.arange(0, 150), np.arange(150, 300))]
     params: _sklearn.Params = {"max_iter": 3, "max_depth": 2, "min_samples_leaf": 20}
     return _sklearn.fit_calibrated(
         _sklearn.GRADIENT_BOOSTING, params, rows, classes, splits, method="sigmoid", random_state=0
