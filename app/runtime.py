@@ -44,7 +44,9 @@ from app.migrate import upgrade_database
 from app.response_invalidation import InvalidatingPredictionStore, InvalidatingPriceFeed
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService
+from domain.active_model import ActiveModel
 from domain.alerts.service import AlertService
+from domain.backtesting import Backtester
 from domain.cache import Cache
 from domain.cache_clearing import CacheClearing
 from domain.errors import NotFound, RateLimited, SymbolCheck, UpstreamUnavailable
@@ -121,7 +123,7 @@ async def open_runtime(
         market = await _open_market(settings, engine, redis, cache, stack, metrics)
         live = await _open_realtime(settings, redis, responses, stack, metrics)
         people = await _open_people(settings, engine, redis, cache, limiter, market, live, stack)
-        predictions, reactions = await _open_predictions(
+        signals = await _open_signals(
             settings, engine, limiter, responses, market, live, people, stack, metrics
         )
         services = Services(
@@ -135,7 +137,9 @@ async def open_runtime(
             notifications=people.notifier,
             prices=live.prices,
             bus=live.bus,
-            predictions=predictions,
+            predictions=signals.predictions,
+            models=signals.models,
+            backtests=signals.backtests,
             cache_clearing=CacheClearing(
                 cache=cache,
                 store=market.store,
@@ -162,7 +166,7 @@ async def open_runtime(
             bus=live.bus,
             metrics=metrics,
             cache=cache,
-            reactions=reactions,
+            reactions=signals.reactions,
             responses=responses,
         )
 
@@ -318,7 +322,17 @@ async def _open_people(
     return _People(users, accounts, notifier, alerts)
 
 
-async def _open_predictions(
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """Predictions, the model they use, backtests, and the reactions to events."""
+
+    predictions: PredictionService
+    models: ActiveModel
+    backtests: Backtester
+    reactions: Reactions
+
+
+async def _open_signals(
     settings: Settings,
     engine: AsyncEngine,
     limiter: RateLimiter,
@@ -328,27 +342,29 @@ async def _open_predictions(
     people: _People,
     stack: AsyncExitStack,
     metrics: Metrics,
-) -> tuple[PredictionService, Reactions]:
-    """Predictions with the active model, and the reactions to events (domain/reactions.py)."""
+) -> _Signals:
+    models = ActiveModel(store=SqlModelStore(engine), bus=live.bus)
+    await models.load_active_model()
+    await stack.enter_async_context(
+        following_active_model(models, live.bus, check_seconds=settings.model_check_seconds)
+    )
+    metrics.watch_model(lambda: models.model.version if models.model else None)
+    limits = PredictionLimits(anonymous_per_address=settings.predict_limit_per_address)
     reactions = Reactions()
     predictions = PredictionService(
         history=market.history,
         predictions=_invalidating_predictions(SqlPredictionStore(engine), responses),
-        models=SqlModelStore(engine),
+        active=models,
         bus=live.bus,
         reactions=reactions,
         limiter=limiter,
-        limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
+        limits=limits,
     )
     react_to_events(
         reactions, alerts=people.alerts, history=market.history, predict=predictions.predict
     )
-    await predictions.load_active_model()
-    await stack.enter_async_context(
-        following_active_model(predictions, live.bus, check_seconds=settings.model_check_seconds)
-    )
-    metrics.watch_model(lambda: predictions.model.version if predictions.model else None)
-    return predictions, reactions
+    backtests = Backtester(history=market.history, active=models, limits=limits)
+    return _Signals(predictions, models, backtests, reactions)
 
 
 def _invalidating_predictions(

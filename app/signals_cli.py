@@ -150,7 +150,7 @@ def backtest(
             loaded = await load_training_histories(runtime, [symbol], first=first, last=last)
             for ticker, history in loaded.items():
                 console.print(history.describe(ticker), markup=False, highlight=False)
-            report = await runtime.services.predictions.backtest(
+            report = await runtime.services.backtests.backtest(
                 symbol, start=first, end=last, method=method
             )
         table = Table(title=f"{report.symbol} {report.method.value} {report.start} .. {report.end}")

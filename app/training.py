@@ -79,7 +79,7 @@ async def train_and_store(
     training = await in_daemon_thread(
         lambda: train_model(histories, config, progress=progress), name="stockql-training"
     )
-    await runtime.services.predictions.save_model(training.model, activate=activate)
+    await runtime.services.models.save_model(training.model, activate=activate)
     return training.model
 
 

@@ -9,7 +9,9 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from domain.accounts import AccountService
+from domain.active_model import ActiveModel
 from domain.alerts.service import AlertService
+from domain.backtesting import Backtester
 from domain.cache_clearing import CacheClearing
 from domain.errors import Forbidden, Unauthenticated
 from domain.events import EventBus, PriceFeed
@@ -40,6 +42,9 @@ class Services:
     prices: PriceFeed
     bus: EventBus
     predictions: PredictionService
+    # The model predictions use (modelInfo), and backtests of RULES or that model.
+    models: ActiveModel
+    backtests: Backtester
     cache_clearing: CacheClearing
     # The local directory that suggests tickers for unknown symbols (no provider call).
     symbol_names: SymbolNames | None = None

@@ -31,7 +31,7 @@ class PredictionsQuery:
         directives=[CacheControl(max_age=60)],
     )
     async def model_info(self, info: Info) -> ModelInfo | None:
-        model = await info.context.services.predictions.model_info()
+        model = await info.context.services.models.model_info()
         return None if model is None else ModelInfo.from_domain(model)
 
     @strawberry.field(directives=[CacheControl(max_age=300)])
@@ -43,7 +43,7 @@ class PredictionsQuery:
         end: date | None = None,
         method: PredictionMethod = PredictionMethod.MODEL,
     ) -> BacktestReport:
-        report = await info.context.services.predictions.backtest(
+        report = await info.context.services.backtests.backtest(
             symbol, start=start, end=end, method=method
         )
         return BacktestReport.from_domain(report)

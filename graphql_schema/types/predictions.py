@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from domain import prediction_service
+from domain import backtesting
 from domain.predictions import Prediction as DomainPrediction
 from domain.signals import backtest as domain_backtest
 from domain.signals import evaluation as domain_evaluation
@@ -348,7 +348,7 @@ class BacktestReport:
     equity: list[EquityPoint]
 
     @classmethod
-    def from_domain(cls, report: prediction_service.BacktestReport) -> "BacktestReport":
+    def from_domain(cls, report: backtesting.BacktestReport) -> "BacktestReport":
         return cls(
             symbol=report.symbol,
             method=report.method,

@@ -42,12 +42,12 @@ async def test_a_model_activated_on_one_replica_is_predicted_with_by_every_repli
         assert [(await prediction(s))["method"] for s in (first, second)] == ["RULES", "RULES"]
         model = small_model(1)
         # What `stockql train` and the worker's retraining do (app/training.py).
-        await first.app.state.runtime.services.predictions.save_model(model)
+        await first.app.state.runtime.services.models.save_model(model)
         for server in (first, second):
             await eventually(partial(answers_with, server, model), within=ANNOUNCED_WITHIN)
             assert await active_version(server) == model.version
         newer = small_model(2)
-        await second.app.state.runtime.services.predictions.save_model(newer)
+        await second.app.state.runtime.services.models.save_model(newer)
         for server in (first, second):
             await eventually(partial(answers_with, server, newer), within=ANNOUNCED_WITHIN)
 
@@ -77,7 +77,7 @@ async def test_on_the_embedded_default_a_model_trained_by_another_process_is_use
         assert (await prediction(server))["method"] == "RULES"
         model = small_model(4)
         async with open_runtime(api_settings(**settings, model_check_seconds=NEVER)) as other:
-            await other.services.predictions.save_model(model)
+            await other.services.models.save_model(model)
         await eventually(lambda: answers_with(server, model), within=CHECKED_WITHIN)
         assert await active_version(server) == model.version
 

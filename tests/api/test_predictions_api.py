@@ -239,7 +239,7 @@ async def test_model_info_shows_each_symbol_each_refit_and_the_labels(
     server: RunningServer,
 ) -> None:
     model = small_model()
-    await server.app.state.runtime.services.predictions.save_model(model)
+    await server.app.state.runtime.services.models.save_model(model)
 
     info = data(await server.graphql(MODEL_EVALUATION))["modelInfo"]
 
@@ -382,7 +382,7 @@ async def test_with_a_model_two_points_over_the_stored_history_get_the_model(
     server: RunningServer,
 ) -> None:
     model = small_model()
-    await server.app.state.runtime.services.predictions.save_model(model)
+    await server.app.state.runtime.services.models.save_model(model)
     last = await stored_history_end(server, "AAPL")
     series = [
         {"date": (last + timedelta(days=1)).isoformat(), "price": 201.5},
@@ -398,7 +398,7 @@ async def test_with_a_model_too_short_a_series_falls_back_to_the_rules(
     server: RunningServer,
 ) -> None:
     model = small_model()
-    await server.app.state.runtime.services.predictions.save_model(model)
+    await server.app.state.runtime.services.models.save_model(model)
     result = await predict(server, {"symbol": "ACME", "data": points(60)})
     assert (result["method"], result["modelVersion"]) == ("RULES", None)
     assert f"{model.version} needs 200 daily closes, 60 are available" in reason(
@@ -415,7 +415,7 @@ async def test_with_a_model_too_short_a_series_falls_back_to_the_rules(
 async def test_with_a_model_another_horizon_falls_back_to_the_rules(
     server: RunningServer,
 ) -> None:
-    await server.app.state.runtime.services.predictions.save_model(small_model())
+    await server.app.state.runtime.services.models.save_model(small_model())
     result = await predict(server, {"symbol": "AAPL", "horizonDays": 10})
     assert (result["method"], result["horizonDays"]) == ("RULES", 10)
     assert "not 10" in reason(result, "MODEL_FALLBACK_HORIZON")
@@ -425,7 +425,7 @@ async def test_a_volume_model_falls_back_when_points_add_days_without_volume(
     server: RunningServer,
 ) -> None:
     model = small_model(volume=True)
-    await server.app.state.runtime.services.predictions.save_model(model)
+    await server.app.state.runtime.services.models.save_model(model)
     last = await stored_history_end(server, "AAPL")
     later = [{"date": (last + timedelta(days=1)).isoformat(), "price": 150.0}]
     appended = await predict(server, {"symbol": "AAPL", "data": later})

@@ -36,7 +36,7 @@ async def test_a_model_activated_while_redis_is_down_reaches_the_other_replica(
         await redis.stop()
         model = small_model(5)
         # The announcement fails (logged); the activation stands.
-        await first.app.state.runtime.services.predictions.save_model(model)
+        await first.app.state.runtime.services.models.save_model(model)
         await eventually(lambda: answers_with(second, model), within=WITHIN)
         assert await answers_with(first, model)
         await redis.start()
@@ -55,5 +55,5 @@ async def test_announcements_reach_every_replica_again_after_a_redis_restart(
         # Each replica's event bus subscribes its channels again by itself.
         await eventually(lambda: announcements_reach(redis.url, 2), within=WITHIN)
         model = small_model(6)
-        await first.app.state.runtime.services.predictions.save_model(model)
+        await first.app.state.runtime.services.models.save_model(model)
         await eventually(lambda: answers_with(second, model), within=WITHIN)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.active_model import ActiveModel
 from domain.errors import RateLimited
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
@@ -88,7 +89,7 @@ class Service:
         self.service = PredictionService(
             history=self.history,  # type: ignore[arg-type]
             predictions=self.predictions,
-            models=None,  # type: ignore[arg-type]  # no model is loaded here
+            active=ActiveModel(store=None, bus=self.bus),  # type: ignore[arg-type]  # none loaded
             bus=self.bus,
             reactions=reactions,
             limiter=CountingLimiter(allowed),
