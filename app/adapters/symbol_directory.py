@@ -199,11 +199,6 @@ class SymbolDirectory:
     def listing(self, symbol: str) -> Listing | None:
         return self._by_symbol.get(symbol.strip().upper())
 
-    def name_of(self, symbol: str) -> str | None:
-        """The company or fund name, None when the symbol is not listed."""
-        listing = self.listing(symbol)
-        return listing.name if listing else None
-
     def search(self, query: str, *, limit: int = 10) -> list[SymbolMatch]:
         """At most `limit` listings matching `query`, best first; empty for a blank query.
 

@@ -99,9 +99,11 @@ def test_contains_ignores_case(directory: SymbolDirectory) -> None:
     assert not directory.contains("NOPE")
 
 
-def test_name_of_returns_the_name_or_none(directory: SymbolDirectory) -> None:
-    assert directory.name_of("SPY") == "SPDR S&P 500 ETF Trust"
-    assert directory.name_of("NOPE") is None
+def test_listing_gives_the_name_or_none(directory: SymbolDirectory) -> None:
+    listing = directory.listing("spy")
+    assert listing is not None
+    assert listing.name == "SPDR S&P 500 ETF Trust"
+    assert directory.listing("NOPE") is None
 
 
 def test_directory_can_hold_other_listings() -> None:
