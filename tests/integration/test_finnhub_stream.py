@@ -9,19 +9,14 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from app.adapters.streams._websocket_feed import Backoff, SymbolLimitExceeded
+from app.adapters.streams._websocket_feed import SymbolLimitExceeded
 from app.adapters.streams.finnhub import FinnhubFeed
 from app.metrics import Metrics
 from domain.streaming import Trade
 from tests.support.fake_finnhub import TOO_MANY_SYMBOLS, FakeFinnhub
-from tests.support.stream_consumers import RecordingConsumer
+from tests.support.streams import RecordingConsumer, quick_options, sample
 
-QUICK = Backoff(first_seconds=0.02, max_seconds=0.1)
 AT_MS = 1_765_117_800_123  # 2025-12-07T14:30:00.123Z
-
-
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 @pytest.fixture
@@ -30,26 +25,14 @@ async def fake() -> AsyncIterator[FakeFinnhub]:
         yield fake
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def metrics() -> Metrics:
-    return Metrics()
-
-
 def feed_for(
-    fake: FakeFinnhub, session: aiohttp.ClientSession, metrics: Metrics, **options: object
+    fake: FakeFinnhub, http_session: aiohttp.ClientSession, metrics: Metrics, **options: object
 ) -> FinnhubFeed:
     settings: dict[str, object] = {
-        "session": session,
+        "session": http_session,
         "api_key": fake.api_key,
         "url": fake.url,
-        "max_symbols": 3,
-        "backoff": QUICK,
+        "options": quick_options(),
         "metrics": metrics,
     }
     settings.update(options)
@@ -58,9 +41,9 @@ def feed_for(
 
 @pytest.fixture
 async def running(
-    fake: FakeFinnhub, session: aiohttp.ClientSession, metrics: Metrics
+    fake: FakeFinnhub, http_session: aiohttp.ClientSession, metrics: Metrics
 ) -> AsyncIterator[tuple[FinnhubFeed, RecordingConsumer]]:
-    feed = feed_for(fake, session, metrics)
+    feed = feed_for(fake, http_session, metrics)
     consumer = RecordingConsumer()
     await feed.follow(frozenset({"AAPL", "MSFT"}))
     task = asyncio.create_task(feed.run(consumer))
@@ -141,10 +124,10 @@ async def test_more_symbols_than_the_limit_are_refused_before_anything_is_sent(
 
 
 async def test_the_providers_symbol_limit_error_is_reported_not_raised(
-    fake: FakeFinnhub, session: aiohttp.ClientSession, metrics: Metrics
+    fake: FakeFinnhub, http_session: aiohttp.ClientSession, metrics: Metrics
 ) -> None:
     # Our limit above the plan's: the server refuses the fourth symbol with an error message.
-    feed = feed_for(fake, session, metrics, max_symbols=None)
+    feed = feed_for(fake, http_session, metrics, options=quick_options(None))
     consumer = RecordingConsumer()
     await feed.follow(frozenset({"AAPL", "MSFT", "TSLA", "GOOG"}))
     task = asyncio.create_task(feed.run(consumer))
@@ -160,9 +143,9 @@ async def test_the_providers_symbol_limit_error_is_reported_not_raised(
 
 
 async def test_a_refused_key_is_a_fatal_problem_that_names_no_key(
-    fake: FakeFinnhub, session: aiohttp.ClientSession, metrics: Metrics
+    fake: FakeFinnhub, http_session: aiohttp.ClientSession, metrics: Metrics
 ) -> None:
-    feed = feed_for(fake, session, metrics, api_key="wrong-key-123")
+    feed = feed_for(fake, http_session, metrics, api_key="wrong-key-123")
     consumer = RecordingConsumer()
     await asyncio.wait_for(feed.run(consumer), 5)
     [problem] = consumer.problems
@@ -172,12 +155,12 @@ async def test_a_refused_key_is_a_fatal_problem_that_names_no_key(
 
 
 async def test_a_second_connection_of_the_key_is_refused_and_retried(
-    fake: FakeFinnhub, session: aiohttp.ClientSession, metrics: Metrics
+    fake: FakeFinnhub, http_session: aiohttp.ClientSession, metrics: Metrics
 ) -> None:
-    first = feed_for(fake, session, metrics)
+    first = feed_for(fake, http_session, metrics)
     first_task = asyncio.create_task(first.run(RecordingConsumer()))
     await fake.wait_connections(1)
-    second = feed_for(fake, session, metrics)
+    second = feed_for(fake, http_session, metrics)
     consumer = RecordingConsumer()
     second_task = asyncio.create_task(second.run(consumer))
     try:

@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
 
+from tests.support.local_server import LocalServer
+
 FAKE_FINNHUB_KEY = "fake-finnhub-key"
 TOO_MANY_SYMBOLS = "Subscribing to too many symbols"
 
 
-class FakeFinnhub:
+class FakeFinnhub(LocalServer):
     def __init__(self, *, api_key: str = FAKE_FINNHUB_KEY, max_symbols: int = 50) -> None:
+        super().__init__()
         self.api_key = api_key
         self.max_symbols = max_symbols
         self.requests: list[dict[str, Any]] = []
@@ -41,8 +43,6 @@ class FakeFinnhub:
         self.refused: list[int] = []
         self._sockets: dict[web.WebSocketResponse, set[str]] = {}
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -57,25 +57,11 @@ class FakeFinnhub:
     def open_connections(self) -> int:
         return len(self._sockets)
 
-    async def __aenter__(self) -> FakeFinnhub:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._socket)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def closing(self) -> None:
         await self.drop()
-        assert self._runner is not None
-        await self._runner.cleanup()
 
     async def wait_subscribed(self, symbols: Iterable[str], *, seconds: float = 5.0) -> None:
         """Until the open connection follows exactly `symbols`."""

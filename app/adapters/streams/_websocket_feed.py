@@ -47,6 +47,24 @@ class SymbolLimitExceeded(StreamProblem):
         )
 
 
+def unreadable(provider: str, text: str) -> StreamProblem:
+    return StreamProblem(
+        f"{provider} sent a message that cannot be read: {text[:100]!r}", code="bad_message"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOptions:
+    """How a feed connects: `max_symbols` on one connection (None: no limit of ours),
+    the wait for authentication, the websocket ping interval (a dead connection is noticed
+    within about that long), and the reconnect backoff."""
+
+    max_symbols: int | None = None
+    auth_timeout_seconds: float = 10.0
+    heartbeat_seconds: float = 30.0
+    backoff: Backoff = Backoff()
+
+
 class WebSocketFeed(abc.ABC):
     """A StreamFeed over one websocket connection (see the module docstring)."""
 
@@ -55,16 +73,15 @@ class WebSocketFeed(abc.ABC):
         *,
         name: str,
         session: aiohttp.ClientSession,
-        max_symbols: int | None,
-        backoff: Backoff,
-        auth_timeout_seconds: float,
+        options: FeedOptions,
         metrics: Metrics | None = None,
     ) -> None:
         self._name = name
         self._session = session
-        self._max_symbols = max_symbols
-        self._backoff = backoff
-        self.auth_timeout_seconds = auth_timeout_seconds
+        self._options = options
+        self._max_symbols = options.max_symbols
+        self._backoff = options.backoff
+        self.auth_timeout_seconds = options.auth_timeout_seconds
         self._metrics = metrics
         self._wanted: frozenset[str] = frozenset()
         # What the open connection is subscribed to (as sent); empty while disconnected.
@@ -129,11 +146,9 @@ class WebSocketFeed(abc.ABC):
                 self._ws = ws
             self.connected.set()
             await consumer.on_connected(self.subscribed, reconnected=reconnected)
-            messages = self._metrics.stream_messages.labels(self._name) if self._metrics else None
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.TEXT:
-                    if messages is not None:
-                        messages.inc()
+                    self._count_message()
                     await self._receive(message.data, consumer)
                 elif message.type is aiohttp.WSMsgType.ERROR:
                     break
@@ -141,6 +156,10 @@ class WebSocketFeed(abc.ABC):
         return StreamProblem(
             f"{self._name} closed the connection (websocket code {code})", code="disconnected"
         )
+
+    def _count_message(self) -> None:
+        if self._metrics is not None:
+            self._metrics.stream_messages.labels(self._name).inc()
 
     async def _change(self, ws: aiohttp.ClientWebSocketResponse, wanted: frozenset[str]) -> None:
         added, removed = wanted - self.subscribed, self.subscribed - wanted

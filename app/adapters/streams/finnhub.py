@@ -16,14 +16,14 @@ from datetime import UTC, datetime
 import aiohttp
 import orjson
 
-from app.adapters.streams._websocket_feed import Backoff, WebSocketFeed
+from app.adapters.streams._websocket_feed import FeedOptions, WebSocketFeed, unreadable
 from app.metrics import Metrics
 from domain.streaming import StreamConsumer, StreamProblem, Trade
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "wss://ws.finnhub.io"
-FREE_SYMBOL_LIMIT = 50
+FREE_PLAN = FeedOptions(max_symbols=50)
 
 
 class FinnhubFeed(WebSocketFeed):
@@ -33,23 +33,17 @@ class FinnhubFeed(WebSocketFeed):
         session: aiohttp.ClientSession,
         api_key: str,
         url: str = DEFAULT_URL,
-        max_symbols: int | None = FREE_SYMBOL_LIMIT,
-        backoff: Backoff | None = None,
-        auth_timeout_seconds: float = 10.0,
-        heartbeat_seconds: float = 30.0,
+        options: FeedOptions = FREE_PLAN,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(
             name="finnhub",
             session=session,
-            max_symbols=max_symbols,
-            backoff=backoff or Backoff(),
-            auth_timeout_seconds=auth_timeout_seconds,
+            options=options,
             metrics=metrics,
         )
         self._api_key = api_key
         self._url = url
-        self._heartbeat = heartbeat_seconds
         self.pings = 0
 
     async def _open(self) -> aiohttp.ClientWebSocketResponse:
@@ -57,7 +51,7 @@ class FinnhubFeed(WebSocketFeed):
             return await self._session.ws_connect(
                 self._url,
                 params={"token": self._api_key},
-                heartbeat=self._heartbeat,
+                heartbeat=self._options.heartbeat_seconds,
                 timeout=aiohttp.ClientWSTimeout(ws_close=self.auth_timeout_seconds),
             )
         except aiohttp.WSServerHandshakeError as error:
@@ -90,12 +84,12 @@ class FinnhubFeed(WebSocketFeed):
             message = orjson.loads(text)
             kind = message.get("type")
         except (orjson.JSONDecodeError, AttributeError):
-            await consumer.on_problem(_unreadable(text))
+            await consumer.on_problem(unreadable(self.name, text))
             return
         if kind == "trade":
             trades = _trades(message.get("data"))
             if trades is None:
-                await consumer.on_problem(_unreadable(text))
+                await consumer.on_problem(unreadable(self.name, text))
             elif trades:
                 await consumer.on_trades(trades)
         elif kind == "ping":
@@ -130,9 +124,3 @@ def _trades(data: object) -> list[Trade] | None:
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
     return trades
-
-
-def _unreadable(text: str) -> StreamProblem:
-    return StreamProblem(
-        f"finnhub sent a message that cannot be read: {text[:100]!r}", code="bad_message"
-    )

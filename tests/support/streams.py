@@ -1,11 +1,26 @@
-"""A StreamConsumer that records what a feed hands it, with waits for tests."""
+"""For tests of the streaming feeds: a consumer that records what a feed hands it, quick
+feed options, and reading a metric sample."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
 
+from app.adapters.streams._websocket_feed import Backoff, FeedOptions
+from app.metrics import Metrics
 from domain.streaming import MinuteBar, StreamProblem, Trade
+
+QUICK_BACKOFF = Backoff(first_seconds=0.02, max_seconds=0.1)
+
+
+def quick_options(max_symbols: int | None = 3) -> FeedOptions:
+    """Reconnects within a tenth of a second; `max_symbols` of our own."""
+    return FeedOptions(max_symbols=max_symbols, auth_timeout_seconds=2.0, backoff=QUICK_BACKOFF)
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    """A sample of `metrics` (counters end in `_total`); 0.0 when there is none."""
+    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 class RecordingConsumer:
