@@ -170,7 +170,7 @@ async def open_runtime(
         tracked = TrackedSymbols(
             configured=settings.symbols,
             live=await _open_live_symbols(settings, redis, stack),
-            max_live=settings.max_live_symbols,
+            max_live=_max_live_symbols(settings),
         )
         notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
         users = await _open_user_store(settings, engine, stack)
@@ -183,7 +183,12 @@ async def open_runtime(
             store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
         )
         history = HistoryService(
-            provider=provider, store=store, cache=cache, policy=policy, unknown=unknown
+            provider=provider,
+            store=store,
+            cache=cache,
+            policy=policy,
+            unknown=unknown,
+            streamed=settings.stream_provider is not None,
         )
         predictions = PredictionService(
             history=history,
@@ -244,6 +249,24 @@ async def open_runtime(
             metrics=metrics,
             responses=responses,
         )
+
+
+def _max_live_symbols(settings: Settings) -> int:
+    """STOCKQL_MAX_LIVE_SYMBOLS, lowered so a stream can follow every tracked symbol: a
+    subscription to one more is refused (RATE_LIMITED, saying why) instead of going
+    unstreamed."""
+    stream_limit = settings.stream_max_symbols
+    if stream_limit is None:
+        return settings.max_live_symbols
+    if len(settings.symbols) > stream_limit:
+        log.error(
+            "STOCKQL_SYMBOLS names %d symbols but the %s stream follows at most %d: the rest "
+            "are not streamed",
+            len(settings.symbols),
+            settings.stream_provider,
+            stream_limit,
+        )
+    return max(0, min(settings.max_live_symbols, stream_limit - len(settings.symbols)))
 
 
 def _invalidating_predictions(

@@ -56,6 +56,29 @@ class Settings(BaseSettings):
     # Premium plans get full daily history (outputsize=full); free plans get the last 100 days.
     alphavantage_premium: bool = False
 
+    # Live prices and minute bars (MIN1) from a streaming provider's websocket, run by the
+    # leading worker (README, "Streaming market data"); None: the worker polls quotes.
+    stream_provider: Literal["alpaca", "finnhub"] | None = None
+    alpaca_key_id: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    # "iex" is the free feed; "sip" (every US exchange) needs a paid plan.
+    alpaca_feed: Literal["iex", "sip"] = "iex"
+    # None: wss://stream.data.alpaca.markets/v2/{alpaca_feed}.
+    alpaca_stream_url: str | None = None
+    alpaca_max_symbols: int = Field(default=30, ge=1)
+    finnhub_api_key: SecretStr | None = None
+    finnhub_stream_url: str = "wss://ws.finnhub.io"
+    finnhub_max_symbols: int = Field(default=50, ge=1)
+    stream_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    stream_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    stream_reconnect_first_seconds: float = Field(default=1.0, gt=0)
+    stream_reconnect_max_seconds: float = Field(default=60.0, gt=0)
+    # After a fatal problem (a refused key) the stream is tried again only this much later.
+    stream_restart_seconds: float = Field(default=300.0, gt=0)
+    # Minute bars are written this often; the tracked symbols are followed again this often.
+    stream_flush_seconds: float = Field(default=1.0, gt=0)
+    stream_follow_seconds: float = Field(default=5.0, gt=0)
+
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
     # Symbols besides `symbols` followed live at once while someone subscribes to them (each
     # costs provider calls); a subscription to one more is refused with RATE_LIMITED.
@@ -215,6 +238,15 @@ class Settings(BaseSettings):
         if self.provider is not None:
             return self.provider
         return "alphavantage" if self.alphavantage_api_key else "simulator"
+
+    @property
+    def stream_max_symbols(self) -> int | None:
+        """How many symbols the configured stream follows at most (None: no stream)."""
+        if self.stream_provider == "alpaca":
+            return self.alpaca_max_symbols
+        if self.stream_provider == "finnhub":
+            return self.finnhub_max_symbols
+        return None
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:
