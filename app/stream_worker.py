@@ -108,6 +108,10 @@ class StreamSupervisor:
         leading: asyncio.Task[None] | None = None
         try:
             while True:
+                if leading is not None and leading.done():
+                    # Not meant to happen (each loop catches its failures): start again.
+                    log.error("the %s stream ended: %r", self._feed.name, leading.exception())
+                    leading = None
                 if self._is_leader() and leading is None:
                     log.info("this worker leads: starting the %s stream", self._feed.name)
                     leading = asyncio.create_task(self._lead(), name="stockql-stream")
@@ -157,11 +161,12 @@ class StreamSupervisor:
 
     async def _connect_forever(self, restart_seconds: float) -> None:
         while True:
-            await self._feed.run(self._ingest)
+            try:
+                await self._feed.run(self._ingest)
+            except Exception:  # a bug must not end the stream for good
+                log.exception("the %s stream failed", self._feed.name)
             log.error(
-                "the %s stream stopped after a fatal problem; trying again in %.0f s",
-                self._feed.name,
-                restart_seconds,
+                "the %s stream stopped; trying again in %.0f s", self._feed.name, restart_seconds
             )
             await asyncio.sleep(restart_seconds)
 
