@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.alpaca_data import AlpacaDataProvider
 from app.adapters.alphavantage import AlphaVantageProvider
 from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
@@ -133,10 +134,10 @@ async def open_runtime(
         cache: Cache = MeteredCache(
             RedisCache(redis) if redis is not None else MemoryCache(), metrics
         )
-        source = await _open_provider(settings, redis, stack, metrics)
+        directory = SymbolDirectory()
+        source = await _open_provider(settings, redis, stack, metrics, directory)
         provider = MeteredProvider(source, metrics)
         store = SqlBarStore(engine)
-        directory = SymbolDirectory()
         # Company names are refused locally only where a provider call costs something: the
         # simulator and CSV files answer "unknown" for free, and may list such names.
         unknown = UnknownSymbols(
@@ -269,6 +270,26 @@ def _max_live_symbols(settings: Settings) -> int:
     return max(0, min(settings.max_live_symbols, stream_limit - len(settings.symbols)))
 
 
+async def _alpaca_provider(
+    settings: Settings, stack: AsyncExitStack, metrics: Metrics, directory: SymbolDirectory
+) -> AlpacaDataProvider:
+    if settings.alpaca_key_id is None or settings.alpaca_secret_key is None:
+        raise ValueError(
+            "STOCKQL_PROVIDER=alpaca needs STOCKQL_ALPACA_KEY_ID and STOCKQL_ALPACA_SECRET_KEY"
+        )
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    return AlpacaDataProvider(
+        session=session,
+        key_id=settings.alpaca_key_id.get_secret_value(),
+        secret_key=settings.alpaca_secret_key.get_secret_value(),
+        names=directory,
+        base_url=settings.alpaca_data_url,
+        feed=settings.alpaca_feed,
+        timeout_seconds=settings.alpaca_timeout_seconds,
+        metrics=metrics,
+    )
+
+
 def _invalidating_predictions(
     store: PredictionStore, responses: ResponseStore | None
 ) -> PredictionStore:
@@ -365,13 +386,19 @@ def _symbol_check(quotes: QuoteService) -> SymbolCheck:
 
 
 async def _open_provider(
-    settings: Settings, redis: aioredis.Redis | None, stack: AsyncExitStack, metrics: Metrics
+    settings: Settings,
+    redis: aioredis.Redis | None,
+    stack: AsyncExitStack,
+    metrics: Metrics,
+    directory: SymbolDirectory,
 ) -> MarketDataProvider:
     kind = settings.resolved_provider
     if kind == "simulator":
         return MarketSimulator(seed=settings.simulator_seed, extra_symbols=settings.symbols)
     if kind == "csv":
         return CsvProvider(directory=Path(settings.csv_directory))
+    if kind == "alpaca":
+        return await _alpaca_provider(settings, stack, metrics, directory)
     if settings.alphavantage_api_key is None:
         raise ValueError("STOCKQL_PROVIDER=alphavantage needs STOCKQL_ALPHAVANTAGE_API_KEY")
     session = await stack.enter_async_context(aiohttp.ClientSession())

@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     mongodb_url: str | None = None
 
-    # None picks alphavantage when a key is set, the simulator otherwise.
-    provider: Literal["simulator", "alphavantage", "csv"] | None = None
+    # None picks alphavantage when its key is set, else alpaca when its keys are, else the
+    # simulator.
+    provider: Literal["simulator", "alphavantage", "csv", "alpaca"] | None = None
     alphavantage_api_key: SecretStr | None = None
     alphavantage_base_url: str = "https://www.alphavantage.co/query"
     alphavantage_calls_per_minute: int = Field(default=5, ge=1)
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     # None: wss://stream.data.alpaca.markets/v2/{alpaca_feed}.
     alpaca_stream_url: str | None = None
     alpaca_max_symbols: int = Field(default=30, ge=1)
+    # STOCKQL_PROVIDER=alpaca: history and latest prices from Alpaca's REST API.
+    alpaca_data_url: str = "https://data.alpaca.markets"
+    alpaca_timeout_seconds: float = Field(default=10.0, gt=0)
     finnhub_api_key: SecretStr | None = None
     finnhub_stream_url: str = "wss://ws.finnhub.io"
     finnhub_max_symbols: int = Field(default=50, ge=1)
@@ -234,10 +238,14 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def resolved_provider(self) -> Literal["simulator", "alphavantage", "csv"]:
+    def resolved_provider(self) -> Literal["simulator", "alphavantage", "csv", "alpaca"]:
         if self.provider is not None:
             return self.provider
-        return "alphavantage" if self.alphavantage_api_key else "simulator"
+        if self.alphavantage_api_key:
+            return "alphavantage"
+        if self.alpaca_key_id and self.alpaca_secret_key:
+            return "alpaca"
+        return "simulator"
 
     @property
     def stream_max_symbols(self) -> int | None:
