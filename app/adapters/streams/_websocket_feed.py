@@ -150,6 +150,9 @@ class WebSocketFeed(abc.ABC):
                 if message.type is aiohttp.WSMsgType.TEXT:
                     self._count_message()
                     await self._receive(message.data, consumer)
+                    # Reading buffered messages never waits: let the publisher and the
+                    # flush run between two, or a fast feed starves them.
+                    await asyncio.sleep(0)
                 elif message.type is aiohttp.WSMsgType.ERROR:
                     break
             code = ws.close_code
