@@ -1,13 +1,12 @@
 """What the worker does with a stream's trades and bars (a domain.streaming.StreamConsumer).
 
 Each symbol's newest trade becomes its latest price at once: cached as the quote and
-appended as the PriceUpdated event polling publishes; the symbol's alerts are evaluated on
-that same event, in a loop of their own so that a slow database never holds prices back. A
-burst of trades of one symbol is published as its newest trade: while one price of a symbol
-is being published, newer trades only replace the next one (subscribers keep only the
-newest pending price anyway), and alerts are evaluated on the newest appended event. Every
-trade is counted into its minute bar (domain/minute_bars.py); the bars that changed are
-written every flush as MIN1, with `{provider}-stream` as their source.
+published as the PriceUpdated event polling publishes, whose alerts are evaluated on the
+same event. A burst of trades of one symbol is published as its newest trade: while one
+price of a symbol is being published, newer trades only replace the next one (subscribers
+keep only the newest pending price anyway). Every trade is counted into its minute bar
+(domain/minute_bars.py); the bars that changed are written every flush as MIN1, with
+`{provider}-stream` as their source.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from typing import Protocol
 
 from app.metrics import Metrics
 from domain.bar_store import FetchRecord
-from domain.events import PriceUpdated
 from domain.history import HistoryService
 from domain.market import Interval, Quote
 from domain.minute_bars import MinuteBarBook
@@ -65,8 +63,6 @@ class StreamIngest:
         self._pending: dict[str, Trade] = {}
         self._latest: dict[str, Trade] = {}
         self._wake = asyncio.Event()
-        self._appended: dict[str, PriceUpdated] = {}
-        self._appended_wake = asyncio.Event()
         self._unsaved: dict[tuple[str, datetime], MinuteBar] = {}
         self._previous_closes: dict[tuple[str, date], float | None] = {}
         self.published = 0
@@ -114,24 +110,6 @@ class StreamIngest:
         await asyncio.gather(*(self._publish(trade) for trade in pending.values()))
         return len(pending)
 
-    async def evaluate_alerts_forever(self) -> None:
-        """Evaluate the alerts of every symbol on its newest appended event, as they come."""
-        while True:
-            await self._appended_wake.wait()
-            self._appended_wake.clear()
-            await self.evaluate_pending_alerts()
-
-    async def evaluate_pending_alerts(self) -> int:
-        appended, self._appended = self._appended, {}
-        await asyncio.gather(*(self._evaluate(event) for event in appended.values()))
-        return len(appended)
-
-    async def _evaluate(self, event: PriceUpdated) -> None:
-        try:
-            await self._publisher.evaluate_alerts(event)
-        except Exception as error:  # one symbol's failure must not stop the others
-            log.warning("alerts on %s failed: %s", event.symbol, type(error).__name__)
-
     async def flush_forever(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
@@ -162,14 +140,12 @@ class StreamIngest:
         try:
             quote = await self._quote(trade)
             await self._quotes.remember(quote)
-            event = await self._publisher.append_quote(quote)
+            event = await self._publisher.publish_quote(quote)
         except Exception as error:  # one symbol's failure must not stop the others
             log.warning("publishing %s's trade failed: %s", trade.symbol, type(error).__name__)
             return
         if event is None:
             return
-        self._appended[event.symbol] = event
-        self._appended_wake.set()
         self.published += 1
         if self._metrics is not None:
             lag = (self._clock() - trade.at).total_seconds()

@@ -148,7 +148,6 @@ class StreamSupervisor:
             async with asyncio.TaskGroup() as tasks:
                 await self.follow_tracked()
                 tasks.create_task(self._ingest.publish_forever())
-                tasks.create_task(self._ingest.evaluate_alerts_forever())
                 tasks.create_task(self._ingest.flush_forever(settings.stream_flush_seconds))
                 tasks.create_task(self._follow_forever(settings.stream_follow_seconds))
                 tasks.create_task(self._connect_forever(settings.stream_restart_seconds))

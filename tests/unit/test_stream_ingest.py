@@ -27,14 +27,10 @@ class Published:
     def __init__(self) -> None:
         self.quotes: list[Quote] = []
         self.remembered: list[Quote] = []
-        self.alerted: list[PriceUpdated] = []
 
-    async def append_quote(self, quote: Quote) -> PriceUpdated:
+    async def publish_quote(self, quote: Quote) -> PriceUpdated:
         self.quotes.append(quote)
         return price_event(quote)
-
-    async def evaluate_alerts(self, event: PriceUpdated) -> None:
-        self.alerted.append(event)
 
     async def remember(self, quote: Quote) -> None:
         self.remembered.append(quote)
@@ -111,17 +107,6 @@ async def test_a_burst_is_published_as_each_symbols_newest_trade(
     assert published.remembered == published.quotes
     assert sample(metrics, "stockql_stream_trades_total", provider="finnhub") == 4
     assert sample(metrics, "stockql_stream_publish_lag_seconds_count", provider="finnhub") == 2
-
-
-async def test_alerts_are_evaluated_on_each_symbols_newest_appended_event(
-    ingest: StreamIngest, published: Published
-) -> None:
-    await ingest.on_trades([trade(1, 100.0), trade(1, 50.0, "MSFT")])
-    await ingest.publish_pending()
-    await ingest.on_trades([trade(2, 101.0)])
-    await ingest.publish_pending()
-    assert await ingest.evaluate_pending_alerts() == 2
-    assert {(e.symbol, e.price) for e in published.alerted} == {("AAPL", 101.0), ("MSFT", 50.0)}
 
 
 async def test_a_late_trade_never_becomes_the_latest_price(
