@@ -275,6 +275,7 @@ def schema(
 
 cli.command()(signals_cli.train)
 cli.command()(signals_cli.backtest)
+cli.command()(signals_cli.evaluate)
 
 users_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
@@ -288,7 +289,8 @@ def create_admin(
     """Create an ADMIN account. The password is asked for, or read from standard input
     when that is not a terminal (e.g. `echo "$PASSWORD" | stockql users create-admin ...`)."""
     from app.runtime import open_runtime
-    from domain.accounts import EmailAlreadyUsed, ValidationFailed
+    from domain.accounts import EmailAlreadyUsed
+    from domain.errors import ValidationFailed
 
     settings = _settings()
     if sys.stdin.isatty():

@@ -16,7 +16,7 @@ from app.metrics import Metrics
 from app.request_ids import request_id_of
 from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
 from app.websocket_protocol import SEND_TEXT_NOW
-from domain.accounts import Unauthenticated
+from domain.errors import Unauthenticated
 from graphql_schema.context import Context, bearer_token
 
 

@@ -44,21 +44,23 @@ from app.metrics import Metrics
 from app.migrate import upgrade_database
 from app.response_invalidation import InvalidatingPredictionStore, InvalidatingPriceFeed
 from app.settings import Settings
-from domain.accounts import AccountLimits, AccountService, SymbolCheck
+from domain.accounts import AccountLimits, AccountService
+from domain.alerts.service import AlertService
 from domain.cache import Cache
 from domain.cache_clearing import CacheClearing
-from domain.errors import NotFound, RateLimited, UpstreamUnavailable
+from domain.errors import NotFound, RateLimited, SymbolCheck, UpstreamUnavailable
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryPolicy, HistoryService
 from domain.login_throttle import LoginAttempts, LoginPolicy
 from domain.model_activation import following_active_model
-from domain.notifications import AlertService, Notifier
+from domain.notifications import Notifier
 from domain.passwords import PasswordHasher
 from domain.prediction_service import PredictionLimits, PredictionService
 from domain.predictions import PredictionStore
 from domain.providers import MarketDataProvider
 from domain.quotes import QuoteService
 from domain.rate_limits import RateLimiter
+from domain.reactions import Reactions, react_to_events
 from domain.symbol_search import SymbolSearchService
 from domain.tokens import TokenIssuer
 from domain.tracked_symbols import LiveSymbols, TrackedSymbols
@@ -80,6 +82,9 @@ class Runtime:
     services: Services
     bus: EventBus
     metrics: Metrics
+    cache: Cache
+    # What follows an event (domain/reactions.py): announced by the worker's jobs too.
+    reactions: Reactions
     # Whole responses of cacheable queries (app/response_cache.py); None when turned off.
     responses: ResponseStore | None = None
 
@@ -107,134 +112,43 @@ async def open_runtime(
     """Everything `settings` asks for, counting into `metrics` (the app's; else its own)."""
     metrics = metrics if metrics is not None else Metrics()
     async with AsyncExitStack() as stack:
-        if settings.migrates_on_start:
-            await asyncio.to_thread(upgrade_database, settings.database_url)
-        engine = create_engine(
-            settings.database_url,
-            pool_timeout=settings.database_pool_timeout_seconds,
-            statement_timeout=settings.database_statement_timeout_seconds,
-        )
-        stack.push_async_callback(engine.dispose)
-        redis = None
-        if settings.redis_url:
-            # Fail fast when Redis is down: the cache degrades to misses instead of stalling.
-            # A blocking pool makes a burst (a thousand subscriptions opening at once) wait
-            # for a connection; redis-py's default pool raises "Too many connections" at 100.
-            redis = aioredis.Redis.from_pool(
-                aioredis.BlockingConnectionPool.from_url(
-                    settings.redis_url,
-                    max_connections=settings.redis_max_connections,
-                    timeout=settings.redis_pool_timeout_seconds,
-                    socket_connect_timeout=2,
-                    socket_timeout=2,
-                    retry=Retry(NoBackoff(), 1),
-                )
-            )
-            stack.push_async_callback(redis.aclose)
+        engine = await _open_database(settings, stack)
+        redis = _open_redis(settings, stack)
         cache: Cache = MeteredCache(
             RedisCache(redis) if redis is not None else MemoryCache(), metrics
         )
-        directory = SymbolDirectory()
-        source = await _open_provider(settings, redis, stack, metrics, directory)
-        provider = MeteredProvider(source, metrics)
-        store = SqlBarStore(engine)
-        # Company names are refused locally only where a provider call costs something: the
-        # simulator and CSV files answer "unknown" for free, and may list such names.
-        unknown = UnknownSymbols(
-            cache,
-            ttl_seconds=settings.unknown_symbol_ttl_seconds,
-            names=directory if isinstance(source, AlphaVantageProvider) else None,
-        )
-        quotes = QuoteService(
-            provider=provider,
-            store=store,
-            cache=cache,
-            ttl_seconds=settings.quote_ttl_seconds,
-            unknown=unknown,
-        )
-        policy = HistoryPolicy(
-            daily_ttl_seconds=settings.daily_ttl_seconds,
-            intraday_ttl_seconds=settings.intraday_ttl_seconds,
-            stale_ttl_seconds=settings.stale_ttl_seconds,
-            max_rows=settings.max_history_rows,
-        )
-        # Redis pub/sub shared by every replica, or in-process without Redis.
-        bus: EventBus = await stack.enter_async_context(
-            open_event_bus(settings.redis_url, metrics=metrics)
-        )
-        responses = _response_store(settings, redis)
-        prices: PriceFeed = (
-            RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
-        )
-        if responses is not None:
-            prices = InvalidatingPriceFeed(prices, responses)
-        tracked = TrackedSymbols(
-            configured=settings.symbols,
-            live=await _open_live_symbols(settings, redis, stack),
-            max_live=_max_live_symbols(settings),
-        )
-        notifier = Notifier(store=SqlNotificationStore(engine), bus=bus)
-        users = await _open_user_store(settings, engine, stack)
         limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
-        attempts: LoginAttempts = (
-            RedisLoginAttempts(redis) if redis is not None else MemoryLoginAttempts()
+        responses = _response_store(settings, redis)
+        market = await _open_market(settings, engine, redis, cache, stack, metrics)
+        live = await _open_realtime(settings, redis, responses, stack, metrics)
+        people = await _open_people(settings, engine, redis, cache, limiter, market, live, stack)
+        predictions, reactions = await _open_predictions(
+            settings, engine, limiter, responses, market, live, people, stack, metrics
         )
-        accounts = _account_service(settings, users, limiter, attempts, cache, quotes, notifier)
-        alerts = AlertService(
-            store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(quotes)
-        )
-        history = HistoryService(
-            provider=provider,
-            store=store,
-            cache=cache,
-            policy=policy,
-            unknown=unknown,
-            streamed=settings.stream_provider is not None,
-        )
-        predictions = PredictionService(
-            history=history,
-            predictions=_invalidating_predictions(SqlPredictionStore(engine), responses),
-            models=SqlModelStore(engine),
-            bus=bus,
-            alerts=alerts,
-            limiter=limiter,
-            limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
-        )
-        await predictions.load_active_model()
-        await stack.enter_async_context(
-            following_active_model(predictions, bus, check_seconds=settings.model_check_seconds)
-        )
-        metrics.watch_model(lambda: predictions.model.version if predictions.model else None)
         services = Services(
-            history=history,
-            quotes=quotes,
-            search=SymbolSearchService(
-                provider=provider,
-                cache=cache,
-                fallback=None if isinstance(source, MarketSimulator) else directory,
-                ttl_seconds=settings.search_ttl_seconds,
-            ),
-            cache=cache,
-            accounts=accounts,
+            history=market.history,
+            quotes=market.quotes,
+            search=market.search,
+            accounts=people.accounts,
             symbols=settings.symbols,
-            tracked=tracked,
-            alerts=alerts,
-            notifications=notifier,
-            prices=prices,
-            bus=bus,
+            tracked=live.tracked,
+            alerts=people.alerts,
+            notifications=people.notifier,
+            prices=live.prices,
+            bus=live.bus,
             predictions=predictions,
             cache_clearing=CacheClearing(
                 cache=cache,
-                store=store,
-                quotes=quotes,
+                store=market.store,
+                quotes=market.quotes,
                 tracked=settings.symbols,
                 also_clear=responses.invalidate if responses is not None else None,
             ),
-            symbol_names=directory,
+            symbol_names=market.directory,
         )
         log.info(
             "runtime open: provider=%s database=%s redis=%s",
-            provider.name,
+            market.provider.name,
             engine.url.get_backend_name(),
             "yes" if redis else "no",
         )
@@ -242,14 +156,140 @@ async def open_runtime(
             settings,
             engine,
             redis,
-            provider,
-            store,
-            users,
+            market.provider,
+            market.store,
+            people.users,
             services,
-            bus=bus,
+            bus=live.bus,
             metrics=metrics,
+            cache=cache,
+            reactions=reactions,
             responses=responses,
         )
+
+
+async def _open_database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
+    if settings.migrates_on_start:
+        await asyncio.to_thread(upgrade_database, settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+    )
+    stack.push_async_callback(engine.dispose)
+    return engine
+
+
+def _open_redis(settings: Settings, stack: AsyncExitStack) -> aioredis.Redis | None:
+    if not settings.redis_url:
+        return None
+    # Fail fast when Redis is down: the cache degrades to misses instead of stalling. A
+    # blocking pool makes a burst (a thousand subscriptions opening at once) wait for a
+    # connection; redis-py's default pool raises "Too many connections" at 100.
+    redis = aioredis.Redis.from_pool(
+        aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_pool_timeout_seconds,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            retry=Retry(NoBackoff(), 1),
+        )
+    )
+    stack.push_async_callback(redis.aclose)
+    return redis
+
+
+@dataclass(frozen=True, slots=True)
+class _Market:
+    """Market data: the provider and what reads through it."""
+
+    provider: MarketDataProvider
+    store: SqlBarStore
+    directory: SymbolDirectory
+    quotes: QuoteService
+    history: HistoryService
+    search: SymbolSearchService
+
+
+async def _open_market(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: aioredis.Redis | None,
+    cache: Cache,
+    stack: AsyncExitStack,
+    metrics: Metrics,
+) -> _Market:
+    directory = SymbolDirectory()
+    source = await _open_provider(settings, redis, stack, metrics, directory)
+    provider = MeteredProvider(source, metrics)
+    store = SqlBarStore(engine)
+    # Company names are refused locally only where a provider call costs something: the
+    # simulator and CSV files answer "unknown" for free, and may list such names.
+    unknown = UnknownSymbols(
+        cache,
+        ttl_seconds=settings.unknown_symbol_ttl_seconds,
+        names=directory if isinstance(source, AlphaVantageProvider) else None,
+    )
+    quotes = QuoteService(
+        provider=provider,
+        store=store,
+        cache=cache,
+        ttl_seconds=settings.quote_ttl_seconds,
+        unknown=unknown,
+    )
+    policy = HistoryPolicy(
+        daily_ttl_seconds=settings.daily_ttl_seconds,
+        intraday_ttl_seconds=settings.intraday_ttl_seconds,
+        stale_ttl_seconds=settings.stale_ttl_seconds,
+        max_rows=settings.max_history_rows,
+    )
+    history = HistoryService(
+        provider=provider,
+        store=store,
+        cache=cache,
+        policy=policy,
+        unknown=unknown,
+        streamed=settings.stream_provider is not None,
+    )
+    search = SymbolSearchService(
+        provider=provider,
+        cache=cache,
+        fallback=None if isinstance(source, MarketSimulator) else directory,
+        ttl_seconds=settings.search_ttl_seconds,
+    )
+    return _Market(provider, store, directory, quotes, history, search)
+
+
+@dataclass(frozen=True, slots=True)
+class _Realtime:
+    """Events: the bus, the replayable price feed, and the symbols followed live."""
+
+    bus: EventBus
+    prices: PriceFeed
+    tracked: TrackedSymbols
+
+
+async def _open_realtime(
+    settings: Settings,
+    redis: aioredis.Redis | None,
+    responses: ResponseStore | None,
+    stack: AsyncExitStack,
+    metrics: Metrics,
+) -> _Realtime:
+    # Redis pub/sub shared by every replica, or in-process without Redis.
+    bus: EventBus = await stack.enter_async_context(
+        open_event_bus(settings.redis_url, metrics=metrics)
+    )
+    prices: PriceFeed = RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
+    if responses is not None:
+        prices = InvalidatingPriceFeed(prices, responses)
+    tracked = TrackedSymbols(
+        configured=settings.symbols,
+        live=await _open_live_symbols(settings, redis, stack),
+        max_live=_max_live_symbols(settings),
+    )
+    return _Realtime(bus, prices, tracked)
 
 
 def _max_live_symbols(settings: Settings) -> int:
@@ -268,6 +308,71 @@ def _max_live_symbols(settings: Settings) -> int:
             stream_limit,
         )
     return max(0, min(settings.max_live_symbols, stream_limit - len(settings.symbols)))
+
+
+@dataclass(frozen=True, slots=True)
+class _People:
+    """Users: accounts, their notifications and their alerts."""
+
+    users: UserStore
+    accounts: AccountService
+    notifier: Notifier
+    alerts: AlertService
+
+
+async def _open_people(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis: aioredis.Redis | None,
+    cache: Cache,
+    limiter: RateLimiter,
+    market: _Market,
+    live: _Realtime,
+    stack: AsyncExitStack,
+) -> _People:
+    notifier = Notifier(store=SqlNotificationStore(engine), bus=live.bus)
+    users = await _open_user_store(settings, engine, stack)
+    attempts: LoginAttempts = (
+        RedisLoginAttempts(redis) if redis is not None else MemoryLoginAttempts()
+    )
+    accounts = _account_service(settings, users, limiter, attempts, cache, market.quotes, notifier)
+    alerts = AlertService(
+        store=SqlAlertStore(engine), notifier=notifier, symbol_exists=_symbol_check(market.quotes)
+    )
+    return _People(users, accounts, notifier, alerts)
+
+
+async def _open_predictions(
+    settings: Settings,
+    engine: AsyncEngine,
+    limiter: RateLimiter,
+    responses: ResponseStore | None,
+    market: _Market,
+    live: _Realtime,
+    people: _People,
+    stack: AsyncExitStack,
+    metrics: Metrics,
+) -> tuple[PredictionService, Reactions]:
+    """Predictions with the active model, and the reactions to events (domain/reactions.py)."""
+    reactions = Reactions()
+    predictions = PredictionService(
+        history=market.history,
+        predictions=_invalidating_predictions(SqlPredictionStore(engine), responses),
+        models=SqlModelStore(engine),
+        bus=live.bus,
+        reactions=reactions,
+        limiter=limiter,
+        limits=PredictionLimits(anonymous_per_address=settings.predict_limit_per_address),
+    )
+    react_to_events(
+        reactions, alerts=people.alerts, history=market.history, predict=predictions.predict
+    )
+    await predictions.load_active_model()
+    await stack.enter_async_context(
+        following_active_model(predictions, live.bus, check_seconds=settings.model_check_seconds)
+    )
+    metrics.watch_model(lambda: predictions.model.version if predictions.model else None)
+    return predictions, reactions
 
 
 async def _alpaca_provider(

@@ -23,7 +23,7 @@ def uvicorn_config(
         http=deadline_http_protocol(
             settings.request_read_timeout_seconds, settings.max_request_head_bytes
         ),
-        ws=StockQLWebSocketProtocol,
+        ws=StockQLWebSocketProtocol if settings.ws_direct_writes else "websockets-sansio",
         # Websocket messages get the HTTP body limit (uvicorn's own default is 16 MiB).
         ws_max_size=settings.max_body_bytes,
         timeout_keep_alive=settings.keep_alive_seconds,

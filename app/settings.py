@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     # An open websocket's token is checked this often (and when it expires): a revoked
     # token's connection is closed (4401) within about this long.
     ws_token_check_seconds: float = Field(default=30.0, gt=0)
+    # Shared subscription events written as one frame straight to the socket
+    # (app/websocket_protocol.py); off: every frame through ASGI and uvicorn's own protocol.
+    ws_direct_writes: bool = True
     jwt_lifetime_minutes: int = Field(default=24 * 60, ge=1, le=30 * 24 * 60)
     # Argon2id cost; None keeps argon2-cffi's RFC 9106 low-memory profile.
     password_time_cost: int | None = Field(default=None, ge=1)

@@ -22,7 +22,7 @@ from domain.bar_store import FetchRecord
 from domain.history import HistoryService
 from domain.market import Interval, Quote
 from domain.minute_bars import MinuteBarBook
-from domain.price_stream import PricePublisher
+from domain.price_publishing import PricePublisher
 from domain.quotes import QuoteService
 from domain.streaming import MinuteBar, StreamProblem, Trade
 

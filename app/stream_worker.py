@@ -26,7 +26,7 @@ from app.metrics import Metrics
 from app.runtime import Runtime
 from app.settings import Settings
 from app.stream_ingest import StreamIngest
-from domain.price_stream import PricePublisher
+from domain.price_publishing import PricePublisher
 from domain.streaming import StreamFeed, StreamProblem
 from domain.tracked_symbols import TrackedSymbols
 
@@ -190,10 +190,7 @@ async def streaming(runtime: Runtime, *, is_leader: Callable[[], bool]) -> Async
         ingest = StreamIngest(
             provider=feed.name,
             publisher=PricePublisher(
-                quotes=services.quotes,
-                feed=services.prices,
-                alerts=services.alerts,
-                history=services.history,
+                quotes=services.quotes, feed=services.prices, reactions=runtime.reactions
             ),
             quotes=services.quotes,
             history=services.history,

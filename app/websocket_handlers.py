@@ -27,8 +27,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from structlog.contextvars import bind_contextvars
 
 from app.metrics import Metrics
-from domain.accounts import Unauthenticated
-from domain.errors import StockQLError
+from domain.errors import StockQLError, Unauthenticated
 from graphql_schema.context import Context
 from graphql_schema.direct_delivery import (
     DirectOutput,

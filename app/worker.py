@@ -19,7 +19,8 @@ from app.quote_polling import QuoteRotation, quote_poll_plan
 from app.runtime import Runtime
 from app.stream_worker import streaming
 from app.training import retrain_model
-from domain.price_stream import PricePublisher
+from domain.events import DailyBarAdded
+from domain.price_publishing import PricePublisher
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,7 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
     services = runtime.services
 
     publisher = PricePublisher(
-        quotes=services.quotes,
-        feed=services.prices,
-        alerts=services.alerts,
-        history=services.history,
+        quotes=services.quotes, feed=services.prices, reactions=runtime.reactions
     )
 
     plan = quote_poll_plan(settings, runtime.provider.name)
@@ -65,17 +63,16 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         symbols = rotation.next_round(await services.tracked.current())
         await for_each_symbol(symbols, publisher.publish, what="publishing the price")
 
-    async def predict_again(symbol: str) -> None:
-        await services.predictions.predict(symbol)
+    async def daily_bar_added(symbol: str) -> None:
+        await runtime.reactions.react(DailyBarAdded(symbol))
 
     async def refresh_daily() -> None:
-        # A new daily bar changes what the signals see: predict those symbols again.
         await refresh_daily_after_close(
             services.history,
             runtime.bar_store,
             settings.symbols,
             now=utc_now(),
-            on_new_bar=predict_again,
+            on_new_bar=daily_bar_added,
         )
 
     async def retrain() -> None:

@@ -4,7 +4,7 @@ bench/fanout_bench.py.
     .venv/bin/python bench/_fanout_publisher.py --redis-url redis://127.0.0.1:6379/14 \\
         --symbols AAPL,MSFT --rate 100
 
-What the worker does for each new price (domain.price_stream.PricePublisher, wired as in
+What the worker does for each new price (domain.price_publishing.PricePublisher, wired as in
 app.runtime): RedisPriceFeed.append, which XADDs the event to the symbol's capped stream and
 publishes it on `stock:{SYMBOL}` and `stocks:all` through the Redis event bus. Symbols take
 turns, so at `--rate` events per second each of N symbols gets rate/N per second. The event's

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/evaluate_signals.py [--symbols AAPL IBM GOOG] [--horizon 5]
         [--threshold 0.01 | --volatility-multiple 0.43] [--volume] [--refit-every 250]
-        [--min-train 500] [--cost-bps 5] [--leakage-check] [--synthetic 5] [--no-thread-limit]
+        [--min-train 500] [--cost-bps 5] [--positions recommendation] [--leakage-check]
+        [--synthetic 5] [--no-thread-limit]
 
 Data: bokeh_sampledata's stocks (Quandl WIKI, public domain, inside the wheel, no network),
 2000-03-01 (GOOG 2004-08-19) to 2013-03-01. Its OHLC is not split-adjusted: prices are scaled
@@ -106,6 +107,7 @@ def main() -> None:
         min_train_days=args.min_train,
         refit_every_days=args.refit_every,
         cost_bps=args.cost_bps,
+        positions=args.positions,
     )
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {' '.join(sys.argv)}\n")
     for symbol, series in histories.items():
@@ -141,6 +143,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--min-train", type=int, default=500)
     parser.add_argument("--refit-every", type=int, default=250)
     parser.add_argument("--cost-bps", type=float, default=5.0)
+    parser.add_argument(
+        "--positions", choices=["recommendation", "nested_threshold"], default="nested_threshold"
+    )
     parser.add_argument("--leakage-check", action="store_true")
     parser.add_argument("--synthetic", type=int, default=0)
     parser.add_argument("--synthetic-days", type=int, default=2520)

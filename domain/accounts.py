@@ -12,7 +12,15 @@ from email_validator import EmailNotValidError, validate_email
 
 from domain.cache import Cache
 from domain.common_passwords import weakness
-from domain.errors import InvalidInput, RateLimited, StockQLError
+from domain.errors import (
+    FieldProblem,
+    InvalidInput,
+    RateLimited,
+    StockQLError,
+    SymbolCheck,
+    Unauthenticated,
+    ValidationFailed,
+)
 from domain.login_throttle import LoginAttempts, LoginPolicy, LoginThrottle
 from domain.passwords import PasswordHasher
 from domain.rate_limits import RateLimiter
@@ -35,26 +43,6 @@ PASSWORD_LENGTH = (8, 128)
 MAX_EMAIL_LENGTH = 320
 
 
-@dataclass(frozen=True, slots=True)
-class FieldProblem:
-    """One bad input field: `field` is the camelCase input path, `code` a stable reason."""
-
-    field: str
-    message: str
-    code: str
-
-
-class ValidationFailed(InvalidInput):
-    """One or more input fields are invalid; nothing was changed."""
-
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        super().__init__(
-            "; ".join(f"{p.field}: {p.message}" for p in problems),
-            field=problems[0].field,
-        )
-        self.problems = problems
-
-
 class EmailAlreadyUsed(StockQLError):
     code = "EMAIL_TAKEN"
 
@@ -68,14 +56,6 @@ class InvalidCredentials(StockQLError):
 
     def __init__(self) -> None:
         super().__init__("The email or password is wrong")
-
-
-class Unauthenticated(StockQLError):
-    code = "UNAUTHENTICATED"
-
-
-class Forbidden(StockQLError):
-    code = "FORBIDDEN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +77,6 @@ class Session:
     expires_at: datetime
 
 
-SymbolCheck = Callable[[str], Awaitable[bool]]
 # Told (user id, what changed, e.g. "email and password") after a profile change.
 AccountUpdated = Callable[[str, str], Awaitable[object]]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
 
 class StockQLError(Exception):
     """Base of the expected failures; `message` is safe to show to clients."""
@@ -73,3 +76,34 @@ class RateLimited(StockQLError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One bad input field: `field` is the camelCase input path, `code` a stable reason."""
+
+    field: str
+    message: str
+    code: str
+
+
+class ValidationFailed(InvalidInput):
+    """One or more input fields are invalid; nothing was changed."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__(
+            "; ".join(f"{p.field}: {p.message}" for p in problems),
+            field=problems[0].field,
+        )
+        self.problems = problems
+
+
+class Unauthenticated(StockQLError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(StockQLError):
+    code = "FORBIDDEN"
+
+
+SymbolCheck = Callable[[str], Awaitable[bool]]

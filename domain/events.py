@@ -162,3 +162,22 @@ def model_activation_from_json(message: bytes) -> ModelActivated:
         version=str(fields["version"]),
         activated_at=datetime.fromisoformat(fields["activated_at"]),
     )
+
+
+# Events announced within one process to domain.reactions (never on the bus).
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationChanged:
+    """A symbol's stored recommendation changed ("BUY", "SELL", "HOLD")."""
+
+    symbol: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class DailyBarAdded:
+    """A symbol's stored daily history gained a new bar."""
+
+    symbol: str

@@ -20,15 +20,16 @@ from domain.events import (
     EventBus,
     ModelActivated,
     PredictionMade,
+    RecommendationChanged,
     model_activation_json,
     prediction_json,
     predictions_channel,
 )
 from domain.history import HistoryService
 from domain.market import Interval
-from domain.notifications import AlertService
 from domain.predictions import ModelStore, Prediction, PredictionStore, StoredModel
 from domain.rate_limits import RateLimiter
+from domain.reactions import Reactions
 from domain.signals.answering import answer, model_input, with_reasons
 from domain.signals.backtest import Backtest, StrategyMetrics, long_flat
 from domain.signals.labels import LabelRule, label_closes
@@ -77,7 +78,7 @@ class PredictionService:
         predictions: PredictionStore,
         models: ModelStore,
         bus: EventBus,
-        alerts: AlertService,
+        reactions: Reactions,
         limiter: RateLimiter,
         limits: PredictionLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -87,7 +88,7 @@ class PredictionService:
         self._predictions = predictions
         self._models = models
         self._bus = bus
-        self._alerts = alerts
+        self._reactions = reactions
         self._limiter = limiter
         self._limits = limits or PredictionLimits()
         self._clock = clock
@@ -190,8 +191,10 @@ class PredictionService:
         await self._predictions.add(prediction)
         await self._publish(prediction)
         if previous is not None and previous.signal.recommendation != signal.recommendation:
-            await self._alerts.on_recommendation_changed(
-                symbol, previous.signal.recommendation.value, signal.recommendation.value
+            await self._reactions.react(
+                RecommendationChanged(
+                    symbol, previous.signal.recommendation.value, signal.recommendation.value
+                )
             )
         return prediction
 
@@ -226,10 +229,13 @@ class PredictionService:
         stored = await self._history.stored_series(symbol, Interval.DAILY)
         series = PriceSeries.from_bars(stored.series)
         if method is PredictionMethod.MODEL and self._model is not None:
-            classes = self._model.recommendations(model_input(self._model, series))[0]
+            data = model_input(self._model, series)
+            classes = self._model.recommendations(data)[0]
+            # With a position threshold the strategy is long or flat by it (positions.py).
+            acted_on = self._model.positions(data)
             horizon = self._model.info.horizon_days
         else:
-            classes = _rule_classes(series)
+            classes = acted_on = _rule_classes(series)
             horizon = self._limits.default_horizon_days
         stamps = series.timestamps
         first = 0 if start is None else _index_at(stamps, start)
@@ -244,7 +250,7 @@ class PredictionService:
         run = long_flat(
             stamps[first:stop],
             series.close[first:stop],
-            classes[first:stop],
+            acted_on[first:stop],
             cost_bps=self._limits.cost_bps,
         )
         return BacktestReport(

@@ -19,8 +19,8 @@ from domain.events import (
 )
 from domain.notifications import Notification, notification_from_json
 from domain.price_codec import decode_price, price_symbol
+from domain.price_publishing import price_event
 from domain.price_replay import replay_then_live
-from domain.price_stream import price_event
 from domain.quotes import QuoteService
 from domain.sequences import SequenceKey, parse_sequence
 from domain.tracked_symbols import TrackedSymbols

@@ -8,12 +8,13 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from domain.accounts import AccountService, Forbidden, Unauthenticated
-from domain.cache import Cache
+from domain.accounts import AccountService
+from domain.alerts.service import AlertService
 from domain.cache_clearing import CacheClearing
+from domain.errors import Forbidden, Unauthenticated
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryService
-from domain.notifications import AlertService, Notifier
+from domain.notifications import Notifier
 from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
 from domain.symbol_names import SymbolNames
@@ -24,12 +25,12 @@ from domain.users import Role, User
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Domain services wired once by the application (see app/runtime.py)."""
+    """What resolvers use: the domain services wired once by the application (see
+    app/runtime.py, whose Runtime holds the rest)."""
 
     history: HistoryService
     quotes: QuoteService
     search: SymbolSearchService
-    cache: Cache
     accounts: AccountService
     symbols: tuple[str, ...]
     # The configured symbols and those with live subscribers (what the worker polls).

@@ -7,7 +7,7 @@ another operation id. For payload types marked `@shared_by_subscribers` the reso
 each event here first (`send_directly`): while a websocket operation is running (its handler
 opened a `DirectOutput`) and the operation's executor has shown what the document asks of
 such payloads, the event's payload is executed and encoded once for every subscriber asking
-the same (graphql_schema/execution.py) and written inside this operation's own message.
+the same (graphql_schema/shared_results.py) and written inside this operation's own message.
 
 The first event of every subscription (the snapshot, or the first replayed one) takes the
 general path, which shows the operation's executor (see `subscription_executor`); an event
@@ -38,8 +38,8 @@ from typing import TypeVar
 import orjson
 from strawberry.http.exceptions import WebSocketDisconnected
 
-from graphql_schema.execution import (
-    StockQLExecutionContext,
+from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.shared_results import (
     encoded_event_result,
     subscription_executor,
     subscription_executor_scope,

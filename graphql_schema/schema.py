@@ -25,7 +25,7 @@ from strawberry.types.graphql import OperationType
 
 from graphql_schema.context import Context
 from graphql_schema.control_characters import NoControlCharactersRule
-from graphql_schema.errors import client_error, is_expected, log
+from graphql_schema.error_masking import client_error, is_expected, log
 from graphql_schema.execution import execution_context_class
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
 from graphql_schema.query_cost import CostLimits

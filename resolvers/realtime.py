@@ -6,8 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from domain.accounts import Forbidden
-from domain.errors import RateLimited
+from domain.errors import Forbidden, RateLimited
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
     SubscriberOverflow,

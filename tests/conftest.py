@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import hypothesis.core
@@ -8,7 +9,22 @@ from hypothesis.vendor import pretty
 from schemathesis.generation.hypothesis import setup as patch_hypothesis_for_schemathesis
 
 from tests.support.fake_alphavantage import FakeAlphaVantage
-from tests.support.services import postgres_database, redis_database
+from tests.support.services import (
+    REDIS_HOST,
+    postgres_database,
+    reachable,
+    redis_database,
+    redis_port,
+)
+from tests.support.worker_redis import (
+    WorkerRedis,
+    parallel_workers,
+    redis_server_binary,
+    start_worker_redis,
+    stop_worker_redis,
+)
+
+WORKER_REDIS = pytest.StashKey[WorkerRedis]()
 
 # schemathesis patches Hypothesis once, on first use (its pytest plugin uses it at start-up),
 # and swaps the printer of falsifying examples for one that prints nothing: every Hypothesis
@@ -16,6 +32,22 @@ from tests.support.services import postgres_database, redis_database
 # Hypothesis' own printer back (tests/api/test_schemathesis_api.py checks the report).
 patch_hypothesis_for_schemathesis()
 hypothesis.core.RepresentationPrinter = pretty.RepresentationPrinter  # type: ignore[attr-defined]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto` (pyproject's addopts): see tests/support/worker_redis.py."""
+    return parallel_workers(shared_redis_answers=reachable(REDIS_HOST, redis_port()))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") and redis_server_binary() is not None:
+        config.stash[WORKER_REDIS] = start_worker_redis()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(WORKER_REDIS, None)
+    if server is not None:
+        stop_worker_redis(server)
 
 
 @pytest.fixture

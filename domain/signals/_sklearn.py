@@ -24,7 +24,10 @@ CLASS_CODES = list(range(len(CLASS_ORDER)))
 
 LOGISTIC_REGRESSION = "logistic_regression"
 GRADIENT_BOOSTING = "gradient_boosting"
+# Soft vote of the two (their balanced-weight probabilities averaged), calibrated as one.
+ENSEMBLE = "ensemble"
 ALGORITHMS = (LOGISTIC_REGRESSION, GRADIENT_BOOSTING)
+KNOWN_ALGORITHMS = (*ALGORITHMS, ENSEMBLE)
 
 Params = dict[str, float | int | str | bool]
 
@@ -81,26 +84,67 @@ def fit_calibrated(
     params: Params,
     features: FloatArray,
     classes: ClassArray,
-    calibration_splits: Sequence[tuple[IntArray, IntArray]],
+    calibration_folds: Sequence[tuple[IntArray, IntArray]],
     *,
     method: str,
     random_state: int,
 ) -> FittedEstimator:
-    """Fit `algorithm` with `params` (sklearn keyword arguments) and calibrate it on later,
-    purged rows: for each (train, calibrate) split a copy is fitted on `train` and calibrated
-    on `calibrate`, and the prediction is the mean of those pairs (CalibratedClassifierCV
-    with ensemble=True). Time-ordered splits cannot use ensemble=False, which needs folds
-    that partition all rows."""
+    """Fit `algorithm` with `params` (sklearn keyword arguments) on every row and calibrate
+    it on out-of-fold predictions: each (train, held-out) fold fits a copy on `train` and
+    predicts `held-out`; the held-out blocks must partition the rows (cross_val_predict),
+    and the calibrator is fitted on those predictions (CalibratedClassifierCV with
+    ensemble=False). So the newest rows train the estimator that predicts."""
     from sklearn.calibration import CalibratedClassifierCV
 
     calibrated = CalibratedClassifierCV(
-        _estimator(algorithm, params, random_state), method=method, cv=list(calibration_splits)
+        _estimator(algorithm, params, random_state),
+        method=method,
+        cv=list(calibration_folds),
+        ensemble=False,
     )
     with single_thread():
         calibrated.fit(features, classes)
     if list(calibrated.classes_) != CLASS_CODES:
         raise ValueError(f"training rows must hold all three classes, not {calibrated.classes_}")
     return FittedEstimator(calibrated)
+
+
+def out_of_fold_probabilities(
+    fitted: FittedEstimator,
+    algorithm: str,
+    params: Params,
+    features: FloatArray,
+    classes: ClassArray,
+    calibration_folds: Sequence[tuple[IntArray, IntArray]],
+    *,
+    random_state: int,
+) -> FloatArray:
+    """The calibrated probabilities of `fitted` (from fit_calibrated on the same rows and
+    folds, sigmoid or isotonic) for each row as predicted by a copy that did not train on
+    it: the out-of-fold raw scores again (cross_val_predict; deterministic, so the ones the
+    calibrator learnt from), through the fitted calibrators, normalised like sklearn does."""
+    from sklearn.model_selection import cross_val_predict
+
+    with single_thread():
+        raw = cross_val_predict(
+            _estimator(algorithm, params, random_state),
+            features,
+            classes,
+            cv=list(calibration_folds),
+            # What CalibratedClassifierCV calibrates: decision_function when there is one.
+            method="predict_proba" if algorithm == ENSEMBLE else "decision_function",
+        )
+    (pair,) = fitted.estimator.calibrated_classifiers_
+    if pair.method not in ("sigmoid", "isotonic"):
+        raise ValueError(
+            f"out-of-fold probabilities need one-vs-rest calibration, not {pair.method}"
+        )
+    columns = [calibrator.predict(raw[:, k]) for k, calibrator in enumerate(pair.calibrators)]
+    proba = np.column_stack(columns)
+    total = proba.sum(axis=1, keepdims=True)
+    uniform = np.full_like(proba, 1.0 / proba.shape[1])
+    normalised: FloatArray = np.divide(proba, total, out=uniform, where=total != 0)
+    return normalised
 
 
 def classification_scores(truth: ClassArray, predicted: ClassArray) -> tuple[float, float, float]:
@@ -152,7 +196,28 @@ def _estimator(algorithm: str, params: Params, random_state: int) -> Any:
         return Pipeline([("scale", StandardScaler()), ("classify", LogisticRegression(**params))])
     if algorithm == GRADIENT_BOOSTING:
         return HistGradientBoostingClassifier(**params, random_state=random_state)
-    raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    if algorithm == ENSEMBLE:
+        from sklearn.ensemble import VotingClassifier
+
+        parts = [
+            (part, _estimator(part, ensemble_part(params, part), random_state))
+            for part in ALGORITHMS
+        ]
+        return VotingClassifier(parts, voting="soft")
+    raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(KNOWN_ALGORITHMS)}")
+
+
+def ensemble_params(parts: dict[str, Params]) -> Params:
+    """One flat dict of the ensemble's part parameters, keyed "part__name"."""
+    return {
+        f"{part}__{name}": value for part, values in parts.items() for name, value in values.items()
+    }
+
+
+def ensemble_part(params: Params, part: str) -> Params:
+    """The parameters of one part of an ensemble_params dict."""
+    prefix = f"{part}__"
+    return {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
 
 
 def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
@@ -161,7 +226,7 @@ def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
     must name a feature below `n_features` and children after itself, and no node may be
     categorical (these models never use categorical features). Raises ValueError."""
     from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
     from sklearn.pipeline import Pipeline
 
     if not isinstance(estimator, CalibratedClassifierCV):
@@ -170,12 +235,14 @@ def check_estimator(estimator: Any, n_features: int) -> FittedEstimator:
         raise ValueError(f"unexpected classes {estimator.classes_!r}")
     for pair in estimator.calibrated_classifiers_:
         inner = pair.estimator
-        if isinstance(inner, HistGradientBoostingClassifier):
-            for iteration in inner._predictors:
-                for predictor in iteration:
-                    _check_nodes(predictor.nodes, n_features)
-        elif not isinstance(inner, Pipeline):
-            raise ValueError(f"unexpected estimator {type(inner).__name__}")
+        parts = inner.estimators_ if isinstance(inner, VotingClassifier) else [inner]
+        for part in parts:
+            if isinstance(part, HistGradientBoostingClassifier):
+                for iteration in part._predictors:
+                    for predictor in iteration:
+                        _check_nodes(predictor.nodes, n_features)
+            elif not isinstance(part, Pipeline):
+                raise ValueError(f"unexpected estimator {type(part).__name__}")
     return FittedEstimator(estimator)
 
 

@@ -5,6 +5,8 @@ trusts by default (numpy, most of scikit-learn) plus those listed here, each rev
 
 - sklearn.calibration._CalibratedClassifier, _TemperatureScaling, _SigmoidCalibration: the
   calibration wrappers (plain attributes: a fitted estimator and calibrators).
+- sklearn.utils._bunch.Bunch: a dict with attribute access (the ensemble's VotingClassifier
+  keeps its fitted parts in one, `named_estimators_`).
 - sklearn...TreePredictor: a boosted tree's node table, which sklearn's C code indexes
   without bounds checks. skops flags it for that reason; the loaded trees are therefore
   checked (children inside the tree, features inside the feature list) before use.
@@ -21,6 +23,7 @@ TRUSTED_TYPES = [
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.calibration._TemperatureScaling",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils._bunch.Bunch",
 ]
 
 

@@ -15,6 +15,7 @@ from domain.signals.artifact import ModelArtifactError, dump_artifact, load_arti
 from domain.signals.features import Feature, FeatureSet
 from domain.signals.labels import CLASS_ORDER, HOLD, ClassArray, decide
 from domain.signals.model_info import ModelInfo
+from domain.signals.positions import lift_spread, long_when_above
 from domain.signals.prices import FloatArray, PriceSeries
 from domain.signals.recommendations import (
     PredictionMethod,
@@ -96,6 +97,18 @@ class TrainedModel:
             proba[ready] = self._estimator.predict_proba(x[ready])
             classes[ready] = decide(proba[ready], self.priors)
         return classes, proba
+
+    def positions(self, series: PriceSeries) -> ClassArray:
+        """For every point, what the model's long/flat strategy acts on (BUY long, SELL flat,
+        HOLD keep): the recommendations, or with a position threshold (positions.py) BUY
+        above it and SELL below; HOLD during the warm-up either way."""
+        classes, proba = self.recommendations(series)
+        threshold = self.info.position_threshold
+        if threshold is None:
+            return classes
+        ready = np.isfinite(proba).all(axis=1)
+        classes[ready] = long_when_above(lift_spread(proba[ready], self.priors), threshold)
+        return classes
 
     def _outlook(self, proba: FloatArray) -> Reason:
         parts = [

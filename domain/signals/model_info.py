@@ -6,13 +6,15 @@ All scores are out of sample (walk-forward); see walk_forward.py for how.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from domain.signals.backtest import StrategyMetrics
+from domain.signals.evaluation import SymbolEvaluation
 from domain.signals.labels import LabelRule
 from domain.signals.metrics import ClassificationMetrics
+from domain.signals.walk_forward import SplitScore
 
 BASELINE_RULES = "rules"
 BASELINE_MAJORITY = "majority"
@@ -42,6 +44,13 @@ class ModelInfo:
     - `strategy_metrics` (per symbol): long/flat on the model's out-of-sample
       recommendations; `baseline_strategy_metrics` "rules" and "buy_and_hold" per symbol,
       over the same days; costs `cost_bps` per trade.
+    - `symbol_evaluations`: per symbol, its test rows and span, the model's, RULES' and the
+      majority class's scores and the long/flat strategies next to buy-and-hold; `refits`:
+      the same scores per walk-forward test period; `label_counts`: how many training rows
+      carry each label. Models stored before these existed load with them empty.
+    - `position_threshold`: with the nested-threshold decision layer (positions.py), the
+      BUY-minus-SELL lift above which the model's long/flat strategy is long; None when
+      its positions follow the recommendations.
     - Times are timezone-aware UTC; seconds are wall-clock on the training machine.
     """
 
@@ -73,6 +82,10 @@ class ModelInfo:
     walk_forward_seconds: float
     final_fit_seconds: float
     library_versions: dict[str, str]
+    symbol_evaluations: tuple[SymbolEvaluation, ...] = ()
+    refits: tuple[SplitScore, ...] = ()
+    label_counts: dict[str, int] = field(default_factory=dict)
+    position_threshold: float | None = None
 
     @property
     def horizon_days(self) -> int:
@@ -122,6 +135,10 @@ class ModelInfo:
             "walk_forward_seconds": self.walk_forward_seconds,
             "final_fit_seconds": self.final_fit_seconds,
             "library_versions": self.library_versions,
+            "symbol_evaluations": [e.to_dict() for e in self.symbol_evaluations],
+            "refits": [refit.to_dict() for refit in self.refits],
+            "label_counts": self.label_counts,
+            "position_threshold": self.position_threshold,
         }
 
     @classmethod
@@ -177,4 +194,14 @@ class ModelInfo:
             walk_forward_seconds=float(data["walk_forward_seconds"]),
             final_fit_seconds=float(data["final_fit_seconds"]),
             library_versions={str(k): str(v) for k, v in data["library_versions"].items()},
+            symbol_evaluations=tuple(
+                SymbolEvaluation.from_dict(e) for e in data.get("symbol_evaluations", [])
+            ),
+            refits=tuple(SplitScore.from_dict(refit) for refit in data.get("refits", [])),
+            label_counts={str(k): int(v) for k, v in data.get("label_counts", {}).items()},
+            position_threshold=(
+                None
+                if data.get("position_threshold") is None
+                else float(data["position_threshold"])
+            ),
         )

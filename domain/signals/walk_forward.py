@@ -16,6 +16,7 @@ import time as timer
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from domain.signals.backtest import Backtest, buy_and_hold, long_flat
 from domain.signals.dataset import Dataset, IntArray, SecondsArray
 from domain.signals.labels import ClassArray, class_priors, decide
 from domain.signals.metrics import ClassificationMetrics, log_loss, score_classes
+from domain.signals.positions import PositionedClassifier, lift_spread, long_when_above
 from domain.signals.prices import FloatArray
 
 # Fits a model on the given dataset rows.
@@ -55,6 +57,29 @@ class SplitScore:
     rules: ClassificationMetrics
     majority: ClassificationMetrics
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "test_start": self.test_start.isoformat(),
+            "test_end": self.test_end.isoformat(),
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "model": self.model.to_dict(),
+            "rules": self.rules.to_dict(),
+            "majority": self.majority.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SplitScore:
+        return cls(
+            test_start=datetime.fromisoformat(data["test_start"]),
+            test_end=datetime.fromisoformat(data["test_end"]),
+            train_rows=int(data["train_rows"]),
+            test_rows=int(data["test_rows"]),
+            model=ClassificationMetrics.from_dict(data["model"]),
+            rules=ClassificationMetrics.from_dict(data["rules"]),
+            majority=ClassificationMetrics.from_dict(data["majority"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StrategyComparison:
@@ -69,7 +94,9 @@ class StrategyComparison:
 @dataclass(frozen=True, slots=True, eq=False)
 class WalkForward:
     """Out-of-sample results. `test_rows` are dataset rows in test order, aligned with
-    `predicted`, `probabilities` (columns SELL, HOLD, BUY) and `majority`. `model`, `rules`
+    `predicted`, `probabilities` (columns SELL, HOLD, BUY), `majority` and `positions` (what
+    the model's long/flat strategy acts on: the recommendations, or BUY/SELL from a
+    PositionedClassifier's threshold). `model`, `rules`
     and `majority_metrics` score all test rows pooled. `importances` are the permutation
     importances averaged over splits (weighted by test rows), clipped at 0 and normalised to
     sum 1 (all 0 when no feature helped); empty without an explainer. `log_loss` scores the
@@ -82,6 +109,7 @@ class WalkForward:
     predicted: ClassArray
     probabilities: FloatArray
     majority: ClassArray
+    positions: ClassArray
     model: ClassificationMetrics
     rules: ClassificationMetrics
     majority_metrics: ClassificationMetrics
@@ -144,6 +172,7 @@ def walk_forward(
     predicted: list[ClassArray] = []
     probabilities: list[FloatArray] = []
     majority: list[ClassArray] = []
+    positions: list[ClassArray] = []
     base_rates: list[FloatArray] = []
     importances = np.zeros(dataset.x.shape[1])
     for done, split in enumerate(splits, start=1):
@@ -168,6 +197,11 @@ def walk_forward(
         if explain is not None:
             importances += explain(model, priors, dataset.x[split.test], truth) * len(split.test)
         predicted.append(guesses)
+        positions.append(
+            long_when_above(lift_spread(proba, priors), model.threshold)
+            if isinstance(model, PositionedClassifier)
+            else guesses
+        )
         probabilities.append(proba)
         majority.append(constant)
         base_rates.append(np.tile(priors, (len(split.test), 1)))
@@ -184,6 +218,7 @@ def walk_forward(
         predicted=all_predicted,
         probabilities=all_probabilities,
         majority=all_majority,
+        positions=np.concatenate(positions),
         model=score_classes(truth, all_predicted),
         rules=score_classes(truth, dataset.rules[test_rows]),
         majority_metrics=score_classes(truth, all_majority),
@@ -210,7 +245,7 @@ def compare_strategies(
         stamps = tuple(series.timestamps[p] for p in dataset.position[rows].tolist())
         close = dataset.close[rows]
         comparisons[symbol] = StrategyComparison(
-            model=long_flat(stamps, close, result.predicted[mine], cost_bps=cost_bps),
+            model=long_flat(stamps, close, result.positions[mine], cost_bps=cost_bps),
             rules=long_flat(stamps, close, dataset.rules[rows], cost_bps=cost_bps),
             buy_and_hold=buy_and_hold(stamps, close, cost_bps=cost_bps),
         )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from domain import alerts as domain
+from domain.alerts import model as domain
 from graphql_schema.types.errors import NotFoundError, ValidationError
 
 # The domain enums are the GraphQL enums: resolvers receive domain values without a mapping.

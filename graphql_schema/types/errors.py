@@ -9,8 +9,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types.field import StrawberryField
 
-from domain.accounts import EmailAlreadyUsed, InvalidCredentials, ValidationFailed
-from domain.errors import InvalidInput, NotFound, RateLimited
+from domain.accounts import EmailAlreadyUsed, InvalidCredentials
+from domain.errors import InvalidInput, NotFound, RateLimited, ValidationFailed
 from domain.signals.prices import InsufficientData
 from domain.symbol_names import SymbolNames, suggestions_for
 from graphql_schema.context import Info

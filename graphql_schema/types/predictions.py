@@ -9,8 +9,10 @@ import strawberry
 from domain import prediction_service
 from domain.predictions import Prediction as DomainPrediction
 from domain.signals import backtest as domain_backtest
+from domain.signals import evaluation as domain_evaluation
 from domain.signals import metrics as domain_metrics
-from domain.signals.model_info import BASELINE_BUY_AND_HOLD, BASELINE_RULES
+from domain.signals import walk_forward as domain_walk_forward
+from domain.signals.model_info import BASELINE_BUY_AND_HOLD, BASELINE_MAJORITY, BASELINE_RULES
 from domain.signals.model_info import ModelInfo as DomainModelInfo
 from domain.signals.recommendations import PredictionMethod, Recommendation
 from graphql_schema.types.errors import (
@@ -172,6 +174,95 @@ class FeatureImportance:
 
 
 @strawberry.type(
+    description="One long/flat strategy (or buy-and-hold) over a symbol's test days; "
+    "returns and drawdowns are fractions (0.25 = 25%), Sharpe annualised from daily returns."
+)
+class StrategyRun:
+    total_return: float
+    sharpe: float
+    max_drawdown: float
+    trades: int
+    exposure: float = strawberry.field(description="Fraction of the days held long.")
+    days: int
+
+    @classmethod
+    def from_domain(cls, metrics: domain_backtest.StrategyMetrics) -> "StrategyRun":
+        return cls(
+            total_return=metrics.total_return,
+            sharpe=metrics.sharpe,
+            max_drawdown=metrics.max_drawdown,
+            trades=metrics.trades,
+            exposure=metrics.exposure,
+            days=metrics.days,
+        )
+
+
+@strawberry.type(
+    description="A symbol's out-of-sample rows: the model, RULES and the majority class "
+    "scored on exactly them, and the long/flat strategies next to buy-and-hold."
+)
+class SymbolEvaluation:
+    symbol: str
+    test_rows: int
+    test_start: datetime
+    test_end: datetime
+    model: ClassificationMetrics
+    rules: ClassificationMetrics
+    majority: ClassificationMetrics
+    model_strategy: StrategyRun
+    rules_strategy: StrategyRun
+    buy_and_hold: StrategyRun
+
+    @classmethod
+    def from_domain(cls, evaluation: domain_evaluation.SymbolEvaluation) -> "SymbolEvaluation":
+        return cls(
+            symbol=evaluation.symbol,
+            test_rows=evaluation.test_rows,
+            test_start=evaluation.test_start,
+            test_end=evaluation.test_end,
+            model=ClassificationMetrics.from_domain(evaluation.model),
+            rules=ClassificationMetrics.from_domain(evaluation.rules),
+            majority=ClassificationMetrics.from_domain(evaluation.majority),
+            model_strategy=StrategyRun.from_domain(evaluation.model_strategy),
+            rules_strategy=StrategyRun.from_domain(evaluation.rules_strategy),
+            buy_and_hold=StrategyRun.from_domain(evaluation.buy_and_hold),
+        )
+
+
+@strawberry.type(
+    description="One walk-forward test period: the model refitted on the rows whose labels "
+    "end before it, scored on it with RULES and the majority class."
+)
+class RefitEvaluation:
+    test_start: datetime
+    test_end: datetime
+    train_rows: int
+    test_rows: int
+    model: ClassificationMetrics
+    rules: ClassificationMetrics
+    majority: ClassificationMetrics
+
+    @classmethod
+    def from_domain(cls, score: domain_walk_forward.SplitScore) -> "RefitEvaluation":
+        return cls(
+            test_start=score.test_start,
+            test_end=score.test_end,
+            train_rows=score.train_rows,
+            test_rows=score.test_rows,
+            model=ClassificationMetrics.from_domain(score.model),
+            rules=ClassificationMetrics.from_domain(score.rules),
+            majority=ClassificationMetrics.from_domain(score.majority),
+        )
+
+
+@strawberry.type(description="How many training rows carry a label, and their share (0..1).")
+class LabelCount:
+    label: Recommendation
+    count: int
+    share: float
+
+
+@strawberry.type(
     description="Out-of-sample (walk-forward) evaluation of a trained model next to the RULES "
     "baseline on the same periods. With several symbols the model is pooled over them and "
     "the strategy figures are equal-weight means over the symbols."
@@ -189,12 +280,26 @@ class ModelInfo:
     strategy: StrategyMetrics
     baseline_strategy: StrategyMetrics
     pooled: bool
+    majority_metrics: ClassificationMetrics = strawberry.field(
+        description="Always the most common label of each training window, on the same rows."
+    )
+    symbol_evaluations: list[SymbolEvaluation] = strawberry.field(
+        description="Per symbol, in training order; empty for a model stored before they were kept."
+    )
+    refits: list[RefitEvaluation]
+    label_distribution: list[LabelCount]
+    position_threshold: float | None = strawberry.field(
+        description="The model's long/flat strategy is long while p(BUY)/prior(BUY) - "
+        "p(SELL)/prior(SELL) is above this (chosen on the training rows' out-of-fold "
+        "probabilities), flat below; null when it follows the recommendations (HOLD keeps)."
+    )
 
     @classmethod
     def from_domain(cls, info: DomainModelInfo) -> "ModelInfo":
         buy_and_hold = info.baseline_strategy_metrics[BASELINE_BUY_AND_HOLD]
         rules = info.baseline_strategy_metrics[BASELINE_RULES]
         importances = sorted(info.feature_importances.items(), key=lambda item: -item[1])
+        total = max(1, sum(info.label_counts.values()))
         return cls(
             version=info.version,
             trained_at=info.trained_at,
@@ -212,6 +317,16 @@ class ModelInfo:
             strategy=StrategyMetrics.averaged(info.strategy_metrics, buy_and_hold),
             baseline_strategy=StrategyMetrics.averaged(rules, buy_and_hold),
             pooled=info.pooled,
+            majority_metrics=ClassificationMetrics.from_domain(
+                info.baseline_metrics[BASELINE_MAJORITY]
+            ),
+            symbol_evaluations=[SymbolEvaluation.from_domain(e) for e in info.symbol_evaluations],
+            refits=[RefitEvaluation.from_domain(refit) for refit in info.refits],
+            label_distribution=[
+                LabelCount(label=Recommendation(name), count=count, share=count / total)
+                for name, count in info.label_counts.items()
+            ],
+            position_threshold=info.position_threshold,
         )
 
 

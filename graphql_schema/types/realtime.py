@@ -7,7 +7,7 @@ import strawberry
 
 from domain import events
 from domain.signals.recommendations import Recommendation
-from graphql_schema.execution import shared_by_subscribers
+from graphql_schema.shared_results import shared_by_subscribers
 from graphql_schema.types import predictions as _predictions  # noqa: F401 - registers the enum
 
 

@@ -217,6 +217,60 @@ async def test_model_info_is_null_until_a_model_is_trained(server: RunningServer
     assert data(await server.graphql("{ modelInfo { version } }"))["modelInfo"] is None
 
 
+MODEL_EVALUATION = """
+{ modelInfo {
+  metrics { balancedAccuracy samples }
+  baselineMetrics { balancedAccuracy samples }
+  majorityMetrics { balancedAccuracy samples }
+  symbolEvaluations {
+    symbol testRows testStart testEnd
+    model { balancedAccuracy samples } rules { balancedAccuracy } majority { balancedAccuracy }
+    modelStrategy { sharpe totalReturn days } rulesStrategy { sharpe totalReturn days }
+    buyAndHold { sharpe totalReturn exposure days }
+  }
+  refits { testStart testEnd trainRows testRows model { balancedAccuracy } majority { samples } }
+  labelDistribution { label count share }
+  positionThreshold
+} }
+"""
+
+
+async def test_model_info_shows_each_symbol_each_refit_and_the_labels(
+    server: RunningServer,
+) -> None:
+    model = small_model()
+    await server.app.state.runtime.services.predictions.save_model(model)
+
+    info = data(await server.graphql(MODEL_EVALUATION))["modelInfo"]
+
+    domain = model.info
+    assert info["majorityMetrics"]["balancedAccuracy"] == pytest.approx(
+        domain.baseline_metrics["majority"].balanced_accuracy
+    )
+    assert info["majorityMetrics"]["samples"] == info["metrics"]["samples"]
+    symbols = info["symbolEvaluations"]
+    assert [s["symbol"] for s in symbols] == ["AAA", "BBB"]
+    assert sum(s["testRows"] for s in symbols) == info["metrics"]["samples"]
+    for shown, kept in zip(symbols, domain.symbol_evaluations, strict=True):
+        assert shown["model"]["samples"] == shown["testRows"]
+        assert shown["testStart"] < shown["testEnd"]
+        assert shown["rules"]["balancedAccuracy"] == pytest.approx(kept.rules.balanced_accuracy)
+        assert shown["buyAndHold"]["exposure"] == 1.0
+        assert shown["modelStrategy"]["days"] == shown["buyAndHold"]["days"] == shown["testRows"]
+        assert shown["modelStrategy"]["sharpe"] == pytest.approx(
+            domain.strategy_metrics[shown["symbol"]].sharpe
+        )
+    refits = info["refits"]
+    assert len(refits) == domain.walk_forward_splits
+    assert sum(r["testRows"] for r in refits) == info["metrics"]["samples"]
+    assert [r["trainRows"] for r in refits] == sorted(r["trainRows"] for r in refits)
+    labels = {row["label"]: row for row in info["labelDistribution"]}
+    assert set(labels) == {"SELL", "HOLD", "BUY"}
+    assert sum(row["count"] for row in labels.values()) == domain.training_rows
+    assert sum(row["share"] for row in labels.values()) == pytest.approx(1.0)
+    assert info["positionThreshold"] == domain.position_threshold
+
+
 async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer) -> None:
     first = await predict(server, {"symbol": "AAPL"})
     runtime = server.app.state.runtime
@@ -224,7 +278,7 @@ async def test_a_new_daily_bar_changes_the_next_prediction(server: RunningServer
     close = last.close * 1.07
     newer = Bar(last.timestamp + timedelta(days=1), close, close, close, close, 1e6)
     await runtime.bar_store.upsert_bars("AAPL", Interval.DAILY, [newer], source="test")
-    await runtime.services.cache.clear_symbol("AAPL")
+    await runtime.cache.clear_symbol("AAPL")
     second = await predict(server, {"symbol": "AAPL"})
     assert second["price"] == pytest.approx(close)
     assert second["asOf"] > first["asOf"]

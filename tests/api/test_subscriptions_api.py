@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from app.server_config import uvicorn_config
 from domain.events import PriceUpdated, user_channel
+from tests.api.conftest import api_settings
 from tests.support.accounts import admin_token, bearer, signed_up
 from tests.support.graphql import data
 from tests.support.metrics import scrape
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running_server
 from tests.support.waiting import subscribed
 from tests.support.ws import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, graphql_ws
 
@@ -73,6 +75,28 @@ async def test_stock_price_sends_a_snapshot_then_every_update(
             live = (await update(ws, operation))["stockPrice"]
             assert (live["price"], live["sequence"]) == (price, published.sequence)
             assert live["timestamp"].endswith("Z")
+
+
+@PROTOCOLS
+async def test_without_direct_writes_every_frame_goes_through_asgi_with_the_same_messages(
+    pg_url: str, redis_url: str, protocol: str
+) -> None:
+    """STOCKQL_WS_DIRECT_WRITES=false: uvicorn's own websocket protocol, nothing written past
+    ASGI, and subscribers see exactly what the direct path sends."""
+    settings = api_settings(database_url=pg_url, redis_url=redis_url, ws_direct_writes=False)
+    # What running_server serves with, as `stockql serve` does.
+    assert uvicorn_config(None, settings, host="127.0.0.1", port=0).ws == "websockets-sansio"  # type: ignore[arg-type]
+    async with (
+        running_server(settings) as server,
+        graphql_ws(server.base_url, protocol=protocol) as ws,
+    ):
+        await ws.init()
+        operation = await ws.subscribe(STOCK_PRICE, {"symbol": "AAPL"})
+        await update(ws, operation)
+        for price in (101.5, 102.25):
+            published = await publish(server, "AAPL", price)
+            live = (await update(ws, operation))["stockPrice"]
+            assert (live["price"], live["sequence"]) == (price, published.sequence)
 
 
 @PROTOCOLS

@@ -24,6 +24,9 @@ CONFIGURED = ("AAPL", "MSFT", "GOOG", "AMZN", "TSLA")
 # The simulator's quotes move every second; the worker looks more often.
 TICK = 0.25
 
+# The metrics' kind of the allStocks channel (app/adapters/events/broadcast.py channel_kind).
+ALL_KIND = "stocks_all"
+
 PROTOCOLS = pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 
 
@@ -120,7 +123,9 @@ async def test_all_stocks_opens_with_every_tracked_symbol_and_misses_no_tick_of_
     server: RunningServer, protocol: str
 ) -> None:
     """The issue: ticks of other symbols were dropped for about 2 s after subscribing."""
-    dropped = (await scrape(server.client)).total("stockql_events_dropped_total")
+    # Only allStocks' drops count: the idle stockPrice subscriber keeps the latest price, so a
+    # busy machine may supersede one of its ticks, as designed.
+    dropped = (await scrape(server.client)).total("stockql_events_dropped_total", kind=ALL_KIND)
     async with graphql_ws(server.base_url, protocol=protocol) as prices:
         await prices.init()
         await result(prices, await prices.subscribe(STOCK_PRICE, {"symbol": "IBM"}))
@@ -134,6 +139,8 @@ async def test_all_stocks_opens_with_every_tracked_symbol_and_misses_no_tick_of_
             async with asyncio.timeout(20):
                 while len({update["sequence"] for update in received}) < 3 * 6:
                     received.append(await result(ws, operation))
+            # Counted while still subscribed: what allStocks dropped over the window, if anything.
+            metrics = await scrape(server.client)
     feed = server.app.state.runtime.services.prices
     for symbol in (*CONFIGURED, "IBM"):
         mine = [update["sequence"] for update in received if update["symbol"] == symbol]
@@ -143,4 +150,4 @@ async def test_all_stocks_opens_with_every_tracked_symbol_and_misses_no_tick_of_
         stored = await feed.after(symbol, first)
         # Every price stored after the opening one, up to the last received: no gap, in order.
         assert mine == [event.sequence for event in stored][: len(mine)], symbol
-    assert (await scrape(server.client)).total("stockql_events_dropped_total") == dropped
+    assert metrics.total("stockql_events_dropped_total", kind=ALL_KIND) == dropped

@@ -232,3 +232,89 @@ async def test_graphiql_runs_a_subscription_with_no_request_leaving_the_machine(
 
     assert [url for url in websockets if url.endswith("/graphql")], websockets
     tab.problems.assert_none()
+
+
+def run(total_return: float, sharpe: float) -> dict[str, float]:
+    return {"totalReturn": total_return, "sharpe": sharpe}
+
+
+def scores(balanced_accuracy: float, samples: int = 2500) -> dict[str, float]:
+    return {
+        "samples": samples,
+        "accuracy": 0.35,
+        "balancedAccuracy": balanced_accuracy,
+        "macroF1": 0.33,
+    }
+
+
+def symbol_evaluation(symbol: str, model: float, sharpe: float) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "testRows": 2500,
+        "testStart": "2002-12-12T00:00:00+00:00",
+        "testEnd": "2013-02-22T00:00:00+00:00",
+        "model": {"balancedAccuracy": model},
+        "rules": {"balancedAccuracy": 0.33},
+        "majority": {"balancedAccuracy": 0.3333},
+        "modelStrategy": run(1.05, sharpe),
+        "rulesStrategy": run(0.15, 0.16),
+        "buyAndHold": run(1.9, 0.59),
+    }
+
+
+STRATEGY = {"totalReturn": 1.0, "buyAndHoldReturn": 1.9, "sharpe": 0.6, "maxDrawdown": 0.4}
+# What modelInfo answers for a pooled model of two symbols (the API test checks the server's
+# side: tests/api/test_predictions_api.py); here, how the panel shows it.
+MODEL_INFO_ANSWER = {
+    "data": {
+        "modelInfo": {
+            "version": "gradient_boosting-h5-20261207T000000Z-abcdef12",
+            "trainedAt": "2026-12-07T00:00:00+00:00",
+            "algorithm": "gradient_boosting",
+            "horizonDays": 5,
+            "symbols": ["AAPL", "IBM"],
+            "metrics": scores(0.382),
+            "baselineMetrics": scores(0.328),
+            "majorityMetrics": scores(0.333),
+            "strategy": {**STRATEGY, "trades": 300},
+            "baselineStrategy": {**STRATEGY, "trades": 28},
+            "symbolEvaluations": [
+                symbol_evaluation("AAPL", 0.334, 1.19),
+                symbol_evaluation("IBM", 0.367, 0.47),
+            ],
+            "labelDistribution": [
+                {"label": "SELL", "count": 3440, "share": 0.344},
+                {"label": "HOLD", "count": 2330, "share": 0.233},
+                {"label": "BUY", "count": 4230, "share": 0.423},
+            ],
+        }
+    }
+}
+
+
+async def test_the_model_panel_shows_the_majority_class_labels_and_each_symbol(
+    dashboard_server: DashboardServer, tab: BrowserTab
+) -> None:
+    page = tab.page
+
+    async def answer_model_info(route: Any) -> None:
+        body = route.request.post_data_json or {}
+        if str(body.get("query", "")).startswith("query ModelInfo"):
+            await route.fulfill(json=MODEL_INFO_ANSWER)
+        else:
+            await route.fallback()
+
+    await page.route("**/graphql", answer_model_info)
+    await page.goto(dashboard_server.base_url + "/")
+
+    panel = page.get_by_test_id("model-info")
+    await expect(panel).to_contain_text("majority class", timeout=SLOW)
+    await expect(panel).to_contain_text("Training labels: SELL 34.4%, HOLD 23.3%, BUY 42.3%.")
+    symbols = page.get_by_test_id("model-symbols")
+    await expect(symbols.locator("tr")).to_have_count(3)
+    aapl = page.get_by_test_id("model-symbol-AAPL")
+    await expect(aapl).to_contain_text("33.4% / 33.0% / 33.3%")
+    await expect(aapl).to_contain_text("1.19 / 0.16 / 0.59")
+    ibm = page.get_by_test_id("model-symbol-IBM")
+    await expect(ibm).to_contain_text("2002-12-12 .. 2013-02-22")
+    tab.problems.assert_none()

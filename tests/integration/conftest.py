@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -7,11 +8,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
+from app.adapters.sql.database import create_engine
 from app.metrics import Metrics
+from app.migrate import upgrade_database
 from tests.support.price_feeds import MAX_LENGTH, Subject
+from tests.support.server import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -22,6 +29,38 @@ def database_url(request: pytest.FixtureRequest) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'stockql.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `database_url`, migrated to the latest revision."""
+    await asyncio.to_thread(upgrade_database, database_url)
+    engine = create_engine(database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def down_client() -> AsyncIterator[aioredis.Redis]:
+    """A client of a port nobody listens on, failing at once instead of retrying."""
+    client = aioredis.Redis(
+        host="127.0.0.1",
+        port=free_port(),
+        socket_connect_timeout=0.5,
+        socket_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])

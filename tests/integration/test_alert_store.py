@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.sql.alert_store import SqlAlertStore
-from app.adapters.sql.database import create_engine
-from app.migrate import upgrade_database
-from domain.alerts import Alert, AlertCondition, AlertFrequency, TooManyAlerts
+from domain.alerts.model import Alert, AlertCondition, AlertFrequency, TooManyAlerts
 
 NOW = datetime(2024, 5, 3, 14, 30, 15, 123_456, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -34,13 +32,8 @@ def alert(user_id: str = "u1", symbol: str = "AAPL", **changes: object) -> Alert
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SqlAlertStore]:
-    await asyncio.to_thread(upgrade_database, database_url)
-    engine = create_engine(database_url)
-    try:
-        yield SqlAlertStore(engine)
-    finally:
-        await engine.dispose()
+def store(engine: AsyncEngine) -> SqlAlertStore:
+    return SqlAlertStore(engine)
 
 
 async def test_an_added_alert_reads_back_equal(store: SqlAlertStore) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect, text
@@ -236,6 +237,53 @@ async def test_train_and_backtest_use_every_imported_bar_and_say_where_they_are_
     async with running_server(api_settings(database_url=url)) as server:
         info = data(await server.graphql("{ modelInfo { symbols } }"))
     assert info["modelInfo"]["symbols"] == ["AAPL"]
+
+
+async def test_evaluate_reports_every_symbol_and_refit_and_activates_nothing(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'evaluate.db'}"
+    for ticker in ("AAPL", "IBM"):
+        csv = write_sample_csv(tmp_path / f"{ticker}.csv", ticker, rows=1100)
+        code, output = await asyncio.to_thread(
+            invoke, "import-csv", str(csv), "--symbol", ticker, database_url=url
+        )
+        assert code == 0, output
+    report = tmp_path / "report"
+
+    code, output = await asyncio.to_thread(
+        invoke,
+        *("evaluate", "--symbols", "AAPL,IBM", "--algorithms", "logistic_regression"),
+        *("--min-train", "300", "--refit-every", "200", "--output", str(report)),
+        database_url=url,
+    )
+
+    assert code == 0, output
+    assert "AAPL: 1,100 daily bars" in output
+    assert "per symbol (out of sample)" in output
+    written = json.loads((report / "evaluation.json").read_text())
+    assert [e["symbol"] for e in written["symbol_evaluations"]] == ["AAPL", "IBM"]
+    pooled = written["pooled"]["model"]
+    assert sum(e["test_rows"] for e in written["symbol_evaluations"]) == pooled["samples"]
+    assert sum(r["test_rows"] for r in written["refits"]) == pooled["samples"]
+    assert len(written["refits"]) >= 3
+    assert written["pooled"]["majority"]["samples"] == pooled["samples"]
+    assert (report / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    async with running_server(api_settings(database_url=url)) as server:
+        info = data(await server.graphql("{ modelInfo { version } }"))
+    assert info["modelInfo"] is None
+
+
+async def test_evaluate_without_stored_history_for_a_symbol_is_one_line_of_error(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'unknown.db'}"
+    code, output = await asyncio.to_thread(
+        invoke, "evaluate", "--symbols", "NOSUCH", "--output", str(tmp_path), database_url=url
+    )
+    assert code == 1
+    assert "error: Unknown symbol NOSUCH" in output
+    assert "Traceback" not in output
 
 
 async def test_train_on_an_unknown_symbol_is_one_line_of_error(tmp_path: Path) -> None:

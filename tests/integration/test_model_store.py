@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.adapters.sql.database import create_engine
 from app.adapters.sql.model_store import MODELS, SqlModelStore
-from app.migrate import upgrade_database
 from domain.predictions import StoredModel
 
 NOW = datetime(2024, 6, 3, 15, 0, 7, 123_456, tzinfo=UTC)
@@ -46,16 +43,6 @@ def model(version: str, *, artifact: bytes = b"skops\x00bytes", minutes: int = 0
         active=False,
         created_at=NOW + timedelta(minutes=minutes),
     )
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade_database, database_url)
-    engine = create_engine(database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.adapters.sql.database import create_engine
 from app.adapters.sql.notification_store import SqlNotificationStore
-from app.migrate import upgrade_database
 from domain.notifications import Notification, NotificationType
 
 NOW = datetime(2024, 5, 3, 14, 30, 15, 123_456, tzinfo=UTC)
@@ -32,13 +29,8 @@ def notification(user_id: str = "u1", *, minutes: int = 0, read: bool = False) -
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SqlNotificationStore]:
-    await asyncio.to_thread(upgrade_database, database_url)
-    engine = create_engine(database_url)
-    try:
-        yield SqlNotificationStore(engine)
-    finally:
-        await engine.dispose()
+def store(engine: AsyncEngine) -> SqlNotificationStore:
+    return SqlNotificationStore(engine)
 
 
 async def add_all(store: SqlNotificationStore, *notifications: Notification) -> None:

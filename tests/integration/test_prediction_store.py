@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.adapters.sql.database import create_engine
 from app.adapters.sql.prediction_store import SqlPredictionStore
-from app.migrate import upgrade_database
 from domain.predictions import Prediction
 from domain.signals.recommendations import (
     IndicatorSnapshot,
@@ -69,13 +66,8 @@ def prediction(
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SqlPredictionStore]:
-    await asyncio.to_thread(upgrade_database, database_url)
-    engine = create_engine(database_url)
-    try:
-        yield SqlPredictionStore(engine)
-    finally:
-        await engine.dispose()
+def store(engine: AsyncEngine) -> SqlPredictionStore:
+    return SqlPredictionStore(engine)
 
 
 async def add_all(store: SqlPredictionStore, *predictions: Prediction) -> None:

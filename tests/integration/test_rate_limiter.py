@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 
@@ -33,30 +30,6 @@ class Subject:
 
     limiter: MemoryRateLimiter | RedisRateLimiter
     pass_window: Callable[[int], Awaitable[None]]
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def down_client() -> AsyncIterator[aioredis.Redis]:
-    """A client of a port nobody listens on, failing at once instead of retrying."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = aioredis.Redis(
-        host="127.0.0.1",
-        port=port,
-        socket_connect_timeout=0.5,
-        socket_timeout=0.5,
-        retry=Retry(NoBackoff(), 0),
-    )
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -16,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.adapters.sql import bar_store
 from app.adapters.sql.bar_store import BARS, COPY_MIN_ROWS, SqlBarStore
-from app.adapters.sql.database import create_engine
-from app.migrate import upgrade_database
 from domain.bar_store import FetchRecord
 from domain.market import Bar, Interval
 from domain.streaming import MinuteBar
@@ -53,16 +50,6 @@ def daily_bars(count: int, *, start: datetime = START, shift: float = 0.0) -> li
         )
         for day in range(count)
     ]
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade_database, database_url)
-    engine = create_engine(database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -48,6 +48,8 @@ async def test_fake_alpaca_trades_reach_subscribers_and_become_min1_history(
             "database_url": database_url,
             "redis_url": redis.url,
             "symbols": "AAPL,MSFT,TSLA",
+            # History from the simulator: the Alpaca keys alone would pick Alpaca's REST API.
+            "provider": "simulator",
             "stream_provider": "alpaca",
             "alpaca_key_id": alpaca.key_id,
             "alpaca_secret_key": alpaca.secret_key,

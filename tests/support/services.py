@@ -22,14 +22,18 @@ PG_HOST = os.environ.get("STOCKQL_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("STOCKQL_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("STOCKQL_TEST_PG_USER", "postgres")
 REDIS_HOST = os.environ.get("STOCKQL_TEST_REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("STOCKQL_TEST_REDIS_PORT", "6379"))
+
+
+def redis_port() -> int:
+    """Read when used: a pytest-xdist worker points it at its own server at start-up."""
+    return int(os.environ.get("STOCKQL_TEST_REDIS_PORT", "6379"))
 
 
 def services_required() -> bool:
     return os.environ.get("STOCKQL_REQUIRE_SERVICES") == "1"
 
 
-def _reachable(host: str, port: int) -> bool:
+def reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -45,7 +49,7 @@ def missing(message: str) -> NoReturn:
 
 
 def require(service: str, host: str, port: int) -> None:
-    if not _reachable(host, port):
+    if not reachable(host, port):
         missing(f"{service} is not reachable at {host}:{port}")
 
 
@@ -72,8 +76,9 @@ async def postgres_database() -> AsyncIterator[str]:
 @asynccontextmanager
 async def redis_database(db: int = 9) -> AsyncIterator[str]:
     """Yield the URL of an emptied Redis logical database; empty it again afterwards."""
-    require("Redis", REDIS_HOST, REDIS_PORT)
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+    port = redis_port()
+    require("Redis", REDIS_HOST, port)
+    url = f"redis://{REDIS_HOST}:{port}/{db}"
     client = aioredis.from_url(url)
     try:
         await client.flushdb()

@@ -8,15 +8,8 @@ import pytest
 
 from app.adapters.login_attempts import MemoryLoginAttempts
 from app.adapters.rate_limiter import MemoryRateLimiter
-from domain.accounts import (
-    AccountLimits,
-    AccountService,
-    EmailAlreadyUsed,
-    InvalidCredentials,
-    Unauthenticated,
-    ValidationFailed,
-)
-from domain.errors import InvalidInput, RateLimited
+from domain.accounts import AccountLimits, AccountService, EmailAlreadyUsed, InvalidCredentials
+from domain.errors import InvalidInput, RateLimited, Unauthenticated, ValidationFailed
 from domain.login_throttle import LoginPolicy
 from domain.passwords import PasswordHasher
 from domain.tokens import TokenIssuer

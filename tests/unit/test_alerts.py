@@ -8,17 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.accounts import ValidationFailed
-from domain.alerts import (
-    Alert,
-    AlertCondition,
-    AlertFrequency,
+from domain.alerts.evaluation import (
     describe_firing,
     evaluate_price,
     evaluate_recommendation,
     is_expired,
-    new_alert,
 )
+from domain.alerts.model import Alert, AlertCondition, AlertFrequency, new_alert
+from domain.errors import ValidationFailed
 from domain.events import PriceUpdated
 
 C = AlertCondition

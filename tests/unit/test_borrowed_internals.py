@@ -38,10 +38,8 @@ from typer.core import TyperGroup, TyperOption
 from typer.main import get_command
 
 from app.adapters.events.backend import EventBackend
-from app.adapters.events.broadcast import BoundedBroadcast
 from app.adapters.events.memory_backend import MemoryBackend
 from app.adapters.events.redis_backend import RedisBackend
-from app.adapters.events.subscriber import BoundedSubscriber
 from app.adapters.sql.outage import OutageReportingPool
 from app.adapters.sql.tables import UtcDateTime
 from app.cli import cli
@@ -61,13 +59,13 @@ from graphql_schema.schema import StockQLSchema, build_schema
 from tests.support.server import free_port
 
 EXECUTION = "graphql_schema/execution.py"
+LIST_COMPLETION = "graphql_schema/list_completion.py"
 SCHEMA = "graphql_schema/schema.py"
 VIEW = "app/graphql_view.py"
 HANDLERS = "app/websocket_handlers.py"
 PROTOCOL = "app/websocket_protocol.py"
 SHUTDOWN = "app/shutdown.py"
 BROADCAST = "app/adapters/events/broadcast.py"
-SUBSCRIBER = "app/adapters/events/subscriber.py"
 REDIS_BACKEND = "app/adapters/events/redis_backend.py"
 SKLEARN = "domain/signals/_sklearn.py"
 
@@ -109,7 +107,7 @@ NAMES = [
         "graphql-core",
         "graphql.execution.collect_fields:CollectedFields",
         "fields of plain objects read from collect_subfields",
-        EXECUTION,
+        LIST_COMPLETION,
     ),
     Borrowed(
         "graphql-core",
@@ -131,7 +129,9 @@ NAMES = [
     ),
     Borrowed("graphql-core", "graphql.pyutils:AwaitableOrValue", "return types", EXECUTION),
     Borrowed("graphql-core", "graphql.pyutils:Path", "complete_list_value's path", EXECUTION),
-    Borrowed("graphql-core", "graphql.pyutils:Undefined", "a coercion that failed", EXECUTION),
+    Borrowed(
+        "graphql-core", "graphql.pyutils:Undefined", "a coercion that failed", LIST_COMPLETION
+    ),
     Borrowed(
         "graphql-core",
         f"{_GRAPHQL_EXECUTOR}.build_per_event_executor",
@@ -172,7 +172,7 @@ NAMES = [
             "graphql-core",
             f"graphql.execution.collect_fields:CollectedFields.{field}",
             "the selected fields of plain objects",
-            EXECUTION,
+            LIST_COMPLETION,
         )
         for field in ("grouped_field_set", "new_defer_usages")
     ),
@@ -180,13 +180,13 @@ NAMES = [
         "graphql-core",
         "graphql.execution.collect_fields:FieldDetails.node",
         "a selected field's name and arguments",
-        EXECUTION,
+        LIST_COMPLETION,
     ),
     Borrowed(
         "graphql-core",
         "graphql:MiddlewareManager.middlewares",
         "no fast path when an extension wraps every resolver",
-        EXECUTION,
+        LIST_COMPLETION,
     ),
     # strawberry-graphql: internal modules, the schema methods overridden, the websocket view.
     Borrowed("strawberry-graphql", _GRAPHQL_EXECUTOR, "the executor subclassed", EXECUTION),
@@ -201,14 +201,14 @@ NAMES = [
         "strawberry-graphql",
         "strawberry.schema.exceptions:CannotGetOperationTypeError.__init__",
         "a non-string operationName refused as bad input",
-        f"{SCHEMA}, graphql_schema/errors.py",
+        f"{SCHEMA}, graphql_schema/error_masking.py",
         signature="(self, operation_name)",
     ),
     Borrowed(
         "strawberry-graphql",
         "strawberry.schema.exceptions:InvalidOperationTypeError",
         "pre-execution errors told from internal ones",
-        "graphql_schema/errors.py",
+        "graphql_schema/error_masking.py",
     ),
     Borrowed(
         "strawberry-graphql",
@@ -435,75 +435,29 @@ NAMES = [
     # websockets: what the protocol checks before writing a frame itself.
     Borrowed("websockets", "websockets.http11:Request", "handle_connect's event", PROTOCOL),
     Borrowed("websockets", "websockets.protocol:State.OPEN", "only open connections", PROTOCOL),
-    # broadcaster: the Broadcast and Subscriber subclassed, its private module.
+    # broadcaster: Broadcast's public API over our backends (its extension point).
     Borrowed(
         "broadcaster",
         "broadcaster._base:Subscriber.get",
-        "bounded subscribers",
-        SUBSCRIBER,
-        signature="(self)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster._base:Subscriber.__aiter__",
-        "bounded subscribers",
-        SUBSCRIBER,
-        signature="(self)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster._base:Unsubscribed",
-        "the end of a subscription",
-        f"{SUBSCRIBER}, app/adapters/events/bus.py",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast.__init__",
-        "our backends passed in",
-        BROADCAST,
-        signature="(self, url=None, *, backend=None)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast._create_backend",
-        "this project's backends by URL",
-        BROADCAST,
-        signature="(self, url)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast._listener",
-        "deliveries that never wait",
+        "a channel's feeder reads broadcaster's subscription",
         BROADCAST,
         signature="(self)",
     ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast.connect",
-        "starts _listener (inherited)",
-        BROADCAST,
-        signature="(self)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast.disconnect",
-        "waits for the listener",
-        BROADCAST,
-        signature="(self)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast.publish",
-        "publishes counted",
-        BROADCAST,
-        signature="(self, channel, message)",
-    ),
-    Borrowed(
-        "broadcaster",
-        "broadcaster:Broadcast.subscribe",
-        "bounded subscribers, race-free per channel",
-        BROADCAST,
-        signature="(self, channel)",
+    *(
+        Borrowed(
+            "broadcaster",
+            f"broadcaster:Broadcast.{method}",
+            "bounded fan-out over Broadcast",
+            BROADCAST,
+            signature=signature,
+        )
+        for method, signature in [
+            ("__init__", "(self, url=None, *, backend=None)"),
+            ("connect", "(self)"),
+            ("disconnect", "(self)"),
+            ("publish", "(self, channel, message)"),
+            ("subscribe", "(self, channel)"),
+        ]
     ),
     Borrowed(
         "broadcaster",
@@ -794,22 +748,6 @@ ATTRIBUTES = [
     Held("uvicorn", "server", "servers", "listeners closed first at shutdown", SHUTDOWN, list),
     Held("uvicorn", "server", "started", "exit status of stockql serve", "app/cli.py", bool),
     Held(
-        "broadcaster",
-        "broadcast",
-        "_backend",
-        "our backend, used directly by the overrides",
-        BROADCAST,
-        MemoryBackend,
-    ),
-    Held(
-        "broadcaster",
-        "broadcast",
-        "_listener_task",
-        "cancelled and awaited on disconnect",
-        BROADCAST,
-        asyncio.Task,
-    ),
-    Held(
         "redis",
         "redis_pool",
         "connection_class",
@@ -865,6 +803,22 @@ ATTRIBUTES = [
         "estimator",
         "the boosted model inside each calibrated pair",
         SKLEARN,
+    ),
+    Held(
+        "scikit-learn",
+        "calibrated_classifier",
+        "calibrators",
+        "out-of-fold scores through the fitted calibrators (the nested position threshold)",
+        SKLEARN,
+        list,
+    ),
+    Held(
+        "scikit-learn",
+        "calibrated_classifier",
+        "method",
+        "only one-vs-rest calibrators map each class's score on its own",
+        SKLEARN,
+        str,
     ),
     Held(
         "scikit-learn",
@@ -1027,16 +981,6 @@ def server(live_server: LiveServer) -> GracefulServer:
     return live_server.server
 
 
-@pytest.fixture(scope="module")
-async def broadcast() -> AsyncIterator[BoundedBroadcast]:
-    connected = BoundedBroadcast(backend=MemoryBackend())
-    await connected.connect()
-    try:
-        yield connected
-    finally:
-        await connected.disconnect()
-
-
 # Pools and clients connect on first use, and these are only looked at.
 NEVER_CONNECTED = "redis://127.0.0.1:6379/0"
 
@@ -1091,7 +1035,7 @@ def calibrated_model() -> _sklearn.FittedEstimator:
     """A small model as `stockql train` fits it (gradient boosting, calibrated)."""
     rows = np.random.default_rng(7).normal(size=(300, 3))
     classes = (np.arange(300) % 3).astype(np.int8)
-    splits = [(np.arange(0, 200), np.arange(200, 300))]
+    splits = [(np.arange(150, 300), np.arange(0, 150)), (np.arange(0, 150), np.arange(150, 300))]
     params: _sklearn.Params = {"max_iter": 3, "max_depth": 2, "min_samples_leaf": 20}
     return _sklearn.fit_calibrated(
         _sklearn.GRADIENT_BOOSTING, params, rows, classes, splits, method="sigmoid", random_state=0
@@ -1149,7 +1093,7 @@ def test_strawberry_marks_plain_attribute_fields_and_their_python_names(
     message = depends(
         "strawberry-graphql",
         "the marks of plain attribute fields",
-        EXECUTION,
+        LIST_COMPLETION,
         "lists of plain objects completed in one pass",
     )
     plain = {
@@ -1194,20 +1138,6 @@ async def test_strawberry_extensions_see_the_execution_context_attributes_used()
     assert seen["graphql_document"] is not None, message
     assert (seen["operation_name"], seen["operation_type"]) == ("Named", "query"), message
     assert seen["context"] == "the context", message
-
-
-async def test_broadcast_connect_runs_our_listener_as_its_listener_task(
-    broadcast: BoundedBroadcast,
-) -> None:
-    message = depends(
-        "broadcaster",
-        "Broadcast.connect",
-        BROADCAST,
-        "the inherited connect must start the overridden _listener as _listener_task",
-    )
-    coroutine = broadcast._listener_task.get_coro()
-    assert getattr(coroutine, "__qualname__", "") == "BoundedBroadcast._listener", message
-    assert not broadcast._listener_task.done(), message
 
 
 def test_websockets_debug_lines_of_frames_are_what_the_logs_mask() -> None:
@@ -1431,12 +1361,6 @@ SUBCLASSES = [
     ),
     Subclass("uvicorn", StockQLWebSocketProtocol, _overrides("handle_connect"), PROTOCOL),
     Subclass("uvicorn", GracefulServer, _overrides("shutdown", "capture_signals"), SHUTDOWN),
-    Subclass(
-        "broadcaster",
-        BoundedBroadcast,
-        _overrides("_create_backend", "disconnect", "publish", "_listener", "subscribe"),
-        BROADCAST,
-    ),
     Subclass("broadcaster", EventBackend, _overrides(), "app/adapters/events/backend.py"),
     *(
         Subclass(
@@ -1449,7 +1373,6 @@ SUBCLASSES = [
         )
         for backend, module in [(MemoryBackend, "memory_backend"), (RedisBackend, "redis_backend")]
     ),
-    Subclass("broadcaster", BoundedSubscriber, _overrides("get"), SUBSCRIBER),
     Subclass(
         "sqlalchemy", OutageReportingPool, _overrides("_do_get"), "app/adapters/sql/outage.py"
     ),

@@ -9,6 +9,7 @@ import pytest
 import strawberry
 from strawberry.types import ExecutionResult
 
+from graphql_schema import execution
 from graphql_schema.execution import StockQLExecutionContext
 
 AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -64,9 +65,7 @@ async def both_paths(query: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, 
     """The result with the fast path, then with graphql-core's path only."""
     fast = await SCHEMA.execute(query)
     with monkeypatch.context() as patched:
-        patched.setattr(
-            StockQLExecutionContext, "_complete_plain_objects", lambda *args, **kwargs: None
-        )
+        patched.setattr(execution, "complete_plain_objects", lambda *args, **kwargs: None)
         general = await SCHEMA.execute(query)
     return fast, general
 

@@ -54,6 +54,21 @@ def boosted() -> TrainedModel:
     return train("gradient_boosting").model
 
 
+@pytest.fixture(scope="module")
+def ensemble() -> TrainedModel:
+    """The soft vote of both, small: fewer trees, positions from the recommendations."""
+    config = TrainingConfig(
+        label_rule=CONFIG.label_rule,
+        algorithms=("ensemble",),
+        min_train_days=CONFIG.min_train_days,
+        refit_every_days=CONFIG.refit_every_days,
+        positions="recommendation",
+        importance_repeats=1,
+        overrides={"gradient_boosting": {"max_bins": 32, "max_iter": 20}},
+    )
+    return train_model(HISTORIES, config, clock=lambda: TRAINED_AT).model
+
+
 def test_the_candidate_with_the_best_walk_forward_balanced_accuracy_is_kept(
     both: Training,
 ) -> None:
@@ -84,6 +99,31 @@ def test_the_model_info_survives_json(both: Training) -> None:
     info = both.model.info
 
     assert ModelInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
+
+
+def test_per_symbol_figures_add_up_to_the_pooled_test_rows(both: Training) -> None:
+    info = both.model.info
+
+    assert [e.symbol for e in info.symbol_evaluations] == ["AAA", "BBB", "CCC"]
+    assert sum(e.test_rows for e in info.symbol_evaluations) == info.metrics.samples
+    for evaluation in info.symbol_evaluations:
+        assert evaluation.model.samples == evaluation.rules.samples == evaluation.test_rows
+        assert evaluation.model_strategy == info.strategy_metrics[evaluation.symbol]
+        assert evaluation.buy_and_hold.exposure == 1.0
+    assert [refit.test_rows for refit in info.refits] == [
+        split.test_rows for split in both.candidates[info.algorithm].splits
+    ]
+    assert sum(info.label_counts.values()) == info.training_rows
+
+
+def test_a_model_info_stored_before_the_per_symbol_figures_still_loads(both: Training) -> None:
+    older = both.model.info.to_dict()
+    for key in ("symbol_evaluations", "refits", "label_counts"):
+        del older[key]
+
+    loaded = ModelInfo.from_dict(older)
+
+    assert (loaded.symbol_evaluations, loaded.refits, loaded.label_counts) == ((), (), {})
 
 
 def test_a_prediction_is_a_calibrated_model_signal_with_rule_and_feature_reasons(
@@ -135,7 +175,7 @@ def test_data_after_t_never_changes_the_prediction_at_t(both: Training, t: int) 
     assert [alone.sell, alone.hold, alone.buy] == pytest.approx(proba[t].tolist(), abs=1e-12)
 
 
-@pytest.mark.parametrize("fixture", ["both", "boosted"])
+@pytest.mark.parametrize("fixture", ["both", "boosted", "ensemble"])
 def test_a_round_trip_through_bytes_predicts_identically(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
@@ -167,6 +207,17 @@ def test_loading_refuses_a_tree_pointing_outside_itself(boosted: TrainedModel) -
     predictor = estimator.calibrated_classifiers_[0].estimator._predictors[0][0]
     predictor.nodes["left"][0] = len(predictor.nodes) + 5
     blob = dump_artifact(json.dumps(boosted.info.to_dict()), estimator)
+
+    with pytest.raises(ModelArtifactError, match="tree nodes"):
+        TrainedModel.from_bytes(blob)
+
+
+def test_loading_checks_the_trees_inside_an_ensemble(ensemble: TrainedModel) -> None:
+    estimator = copy.deepcopy(ensemble._estimator.estimator)
+    voting = estimator.calibrated_classifiers_[0].estimator
+    boosted_part = voting.estimators_[1]
+    boosted_part._predictors[0][0].nodes["feature_idx"][0] = 10_000
+    blob = dump_artifact(json.dumps(ensemble.info.to_dict()), estimator)
 
     with pytest.raises(ModelArtifactError, match="tree nodes"):
         TrainedModel.from_bytes(blob)

@@ -14,7 +14,7 @@ from domain.bar_store import FetchRecord
 from domain.events import PriceUpdated
 from domain.history import HistoryService, StoredSeries
 from domain.market import BarSeries, Interval, Quote
-from domain.price_stream import PricePublisher, price_event
+from domain.price_publishing import PricePublisher, price_event
 from domain.quotes import QuoteService
 from domain.streaming import MinuteBar, StreamProblem, Trade
 from tests.support.fakes import Clock, daily_bars

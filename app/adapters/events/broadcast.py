@@ -1,4 +1,4 @@
-"""broadcaster's Broadcast with bounded subscribers and a race-free count per channel."""
+"""Bounded fan-out over broadcaster's Broadcast: one Broadcast subscription per channel."""
 
 from __future__ import annotations
 
@@ -51,22 +51,24 @@ def channel_kind(channel: str) -> str:
 
 @dataclass(eq=False)
 class _Channel:
-    """The local subscribers of one channel, and whether the backend is subscribed to it."""
+    """The local subscribers of one channel, and the task that feeds them from broadcaster."""
 
     subscribers: set[BoundedSubscriber] = field(default_factory=set)
-    # Serialises the backend's subscribe/unsubscribe of this channel.
+    # Serialises joining broadcaster's subscription of this channel and leaving it.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    subscribed: bool = False
+    feeder: asyncio.Task[None] | None = None
 
 
-class BoundedBroadcast(Broadcast):
-    """A Broadcast whose subscribers hold at most `max_pending` messages (see
-    BoundedSubscriber), over this project's backends (see EventBackend).
+class BoundedBroadcast:
+    """Fan-out to bounded subscribers (see BoundedSubscriber) over broadcaster's Broadcast
+    with one of this project's backends (see EventBackend), broadcaster's extension point.
 
-    Fixed against broadcaster 0.3.1's Broadcast: each subscriber had an unbounded queue and
-    the listener awaited each put; two first subscribers of a channel arriving together both
-    subscribed the backend and one was never delivered to; disconnect did not wait for the
-    cancelled listener and left subscribers waiting forever.
+    Broadcast is used through its public API only: per channel, one Broadcast subscription
+    however many local subscribers, read by a feeder task that hands each event to them
+    without waiting. That is what fixes broadcaster 0.3.1's fan-out: each of its subscribers
+    has an unbounded queue; two first subscribers of a channel arriving together both
+    subscribe the backend and one is never delivered to (a lock per channel here); and a
+    subscriber is not ended when the bus disconnects (ended here).
     """
 
     def __init__(
@@ -78,43 +80,118 @@ class BoundedBroadcast(Broadcast):
     ) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, not {max_pending}")
-        super().__init__(backend=backend)
-        # The same object as broadcaster's self._backend, typed as one of ours.
-        self._events_backend = backend
+        self._broadcast = Broadcast(backend=backend)
+        self._backend = backend
         self._max_pending = max_pending
         self._metrics = metrics if metrics is not None else Metrics()
         self._channels: dict[str, _Channel] = {}
+        self._open = False
 
     @property
     def connected(self) -> bool:
         """Whether published messages can currently reach subscribers (Redis is reachable)."""
-        return self._events_backend.connected
+        return self._backend.connected
+
+    async def connect(self) -> None:
+        await self._broadcast.connect()
+        self._open = True
 
     async def disconnect(self) -> None:
-        """Stop the listener, end every subscription (their iterators stop), disconnect."""
-        listener = self._listener_task
-        listener.cancel()
-        await asyncio.wait([listener])
+        """End every subscription (their iterators stop), then disconnect; once."""
+        if not self._open:
+            return
+        self._open = False
+        feeders = [state.feeder for state in self._channels.values() if state.feeder]
+        for feeder in feeders:
+            feeder.cancel()
+        if feeders:
+            await asyncio.wait(feeders)
         self._close_subscribers()
-        await self._backend.disconnect()
+        await self._broadcast.disconnect()
 
     async def publish(self, channel: str, message: Any) -> None:
         """Publish (bytes, see EventBackend) and count it once it is sent."""
-        await self._backend.publish(channel, message)
+        await self._broadcast.publish(channel, message)
         self._metrics.events_published.labels(channel_kind(channel)).inc()
 
-    async def _listener(self) -> None:
+    @asynccontextmanager
+    async def subscribe(
+        self,
+        channel: str,
+        *,
+        keep_latest_only: bool = False,
+        keep_latest_per: Callable[[Event], Hashable] | None = None,
+    ) -> AsyncIterator[BoundedSubscriber]:
+        """A subscriber of `channel` (see BoundedSubscriber for the options), ready when
+        entered: what is published afterwards reaches it."""
+        subscriber = BoundedSubscriber(
+            channel,
+            max_pending=self._max_pending,
+            keep_latest_only=keep_latest_only,
+            keep_latest_per=keep_latest_per,
+        )
+        # Joined before any await: nothing delivered from here on is missed, and a channel
+        # with a subscriber is never torn down by another one leaving.
+        state = self._channels.setdefault(channel, _Channel())
+        state.subscribers.add(subscriber)
         try:
-            while True:
-                event = await self._backend.next_published()
-                channel = self._channels.get(event.channel)
-                if channel is not None:
-                    self._deliver(event, channel.subscribers)
-        except Exception:
-            # Without a listener nothing arrives: end the subscriptions rather than let them
+            async with state.lock:
+                if state.feeder is None or state.feeder.done():
+                    state.feeder = await self._start_feeder(channel, state)
+            yield subscriber
+        finally:
+            subscriber.close()
+            state.subscribers.discard(subscriber)
+            if not state.subscribers:
+                await self._leave(channel, state)
+
+    async def _start_feeder(self, channel: str, state: _Channel) -> asyncio.Task[None]:
+        """A task holding broadcaster's subscription of `channel`, once it is subscribed."""
+        subscribed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        feeder = asyncio.create_task(self._feed(channel, state, subscribed))
+        try:
+            await asyncio.shield(subscribed)
+        except BaseException:
+            feeder.cancel()
+            await asyncio.wait([feeder])
+            raise
+        return feeder
+
+    async def _feed(self, channel: str, state: _Channel, subscribed: asyncio.Future[None]) -> None:
+        try:
+            async with self._broadcast.subscribe(channel) as events:
+                subscribed.set_result(None)
+                # Ends only by cancellation: this task holds the subscription open.
+                while True:
+                    self._deliver(await events.get(), state.subscribers)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if not subscribed.done():
+                subscribed.set_exception(error)
+                return
+            # Without a feeder nothing arrives: end the subscriptions rather than let them
             # wait forever.
-            log.exception("Event listener failed; ending every subscription")
-            self._close_subscribers()
+            log.exception("Feeding %s failed; ending its subscriptions", channel)
+            for subscriber in state.subscribers:
+                subscriber.close()
+
+    async def _leave(self, channel: str, state: _Channel) -> None:
+        async with state.lock:
+            # Someone may have joined while this waited for the lock.
+            if state.subscribers:
+                return
+            feeder, state.feeder = state.feeder, None
+            try:
+                if feeder is not None:
+                    # Leaving broadcaster's subscription unsubscribes the backend.
+                    feeder.cancel()
+                    await asyncio.wait([feeder])
+            finally:
+                # Forgotten only when still unused: a subscriber that joined meanwhile is
+                # waiting for this lock and starts a feeder again.
+                if not state.subscribers and self._channels.get(channel) is state:
+                    del self._channels[channel]
 
     def _deliver(self, event: Event, subscribers: set[BoundedSubscriber]) -> None:
         """Hand `event` to each subscriber (never waiting) and count the outcome once."""
@@ -144,52 +221,3 @@ class BoundedBroadcast(Broadcast):
         for channel in self._channels.values():
             for subscriber in channel.subscribers:
                 subscriber.close()
-
-    @asynccontextmanager
-    async def subscribe(
-        self,
-        channel: str,
-        *,
-        keep_latest_only: bool = False,
-        keep_latest_per: Callable[[Event], Hashable] | None = None,
-    ) -> AsyncIterator[BoundedSubscriber]:
-        """A subscriber of `channel` (see BoundedSubscriber for the options), ready when
-        entered: what is published afterwards reaches it. The backend is subscribed once per
-        channel however many local subscribers."""
-        subscriber = BoundedSubscriber(
-            channel,
-            max_pending=self._max_pending,
-            keep_latest_only=keep_latest_only,
-            keep_latest_per=keep_latest_per,
-        )
-        # Joined before any await: nothing delivered from here on is missed, and a channel
-        # with a subscriber is never torn down by another one leaving.
-        state = self._channels.setdefault(channel, _Channel())
-        state.subscribers.add(subscriber)
-        try:
-            async with state.lock:
-                if not state.subscribed:
-                    # Marked first: if subscribing fails half-way it is still undone below.
-                    state.subscribed = True
-                    await self._backend.subscribe(channel)
-            yield subscriber
-        finally:
-            subscriber.close()
-            state.subscribers.discard(subscriber)
-            if not state.subscribers:
-                await self._leave(channel, state)
-
-    async def _leave(self, channel: str, state: _Channel) -> None:
-        async with state.lock:
-            # Someone may have joined while this waited for the lock.
-            if state.subscribers:
-                return
-            try:
-                if state.subscribed:
-                    state.subscribed = False
-                    await self._backend.unsubscribe(channel)
-            finally:
-                # Forgotten only when still unused: a subscriber that joined meanwhile is
-                # waiting for this lock and subscribes the backend again.
-                if not state.subscribers and self._channels.get(channel) is state:
-                    del self._channels[channel]

@@ -8,13 +8,12 @@ from types import TracebackType
 from typing import Self
 
 from broadcaster import Event
-from broadcaster._base import Unsubscribed
 
 from app.adapters.events.backend import message_bytes
 from app.adapters.events.broadcast import DEFAULT_MAX_PENDING, BoundedBroadcast
 from app.adapters.events.memory_backend import MemoryBackend
 from app.adapters.events.redis_backend import RedisBackend
-from app.adapters.events.subscriber import BoundedSubscriber
+from app.adapters.events.subscriber import BoundedSubscriber, Unsubscribed
 from app.metrics import Metrics
 from domain.events import Subscription
 

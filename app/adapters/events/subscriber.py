@@ -11,12 +11,13 @@ from collections.abc import AsyncGenerator, Callable, Hashable
 
 from broadcaster import Event
 
-# Not re-exported by broadcaster, but its Broadcast.subscribe is typed to yield a Subscriber.
-from broadcaster._base import Subscriber, Unsubscribed
-
 from domain.events import SubscriberOverflow
 
 log = logging.getLogger(__name__)
+
+
+class Unsubscribed(Exception):
+    """`get()` on a subscription that was closed and drained."""
 
 
 class Delivery(enum.Enum):
@@ -33,8 +34,9 @@ class Delivery(enum.Enum):
     IGNORED = "ignored"
 
 
-class BoundedSubscriber(Subscriber):
-    """broadcaster's Subscriber (`get()`, `async for`) with at most `max_pending` messages.
+class BoundedSubscriber:
+    """One local subscriber of a channel (`get()`, `async for`) with at most `max_pending`
+    messages; broadcaster's own Subscriber has an unbounded queue.
 
     With `keep_latest_per`, a function of a message giving its key (a price's symbol), a new
     message replaces the pending one of the same key, in its place, so a slow reader sees
@@ -59,7 +61,6 @@ class BoundedSubscriber(Subscriber):
         keep_latest_only: bool = False,
         keep_latest_per: Callable[[Event], Hashable] | None = None,
     ) -> None:
-        # broadcaster's __init__ only stores its unbounded queue; there is nothing to share.
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, not {max_pending}")
         if keep_latest_only and keep_latest_per is None:

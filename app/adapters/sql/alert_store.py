@@ -10,7 +10,7 @@ from sqlalchemy import Row, Table, and_, delete, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.adapters.sql.tables import AlertRow
-from domain.alerts import Alert, AlertCondition, AlertFrequency, TooManyAlerts
+from domain.alerts.model import Alert, AlertCondition, AlertFrequency, TooManyAlerts
 
 # SQLModel does not declare __table__ to type checkers.
 ALERTS: Table = AlertRow.__table__  # type: ignore[attr-defined]

@@ -175,6 +175,30 @@ export interface StrategyMetrics {
   trades: number;
 }
 
+export interface StrategyRun {
+  totalReturn: number;
+  sharpe: number;
+}
+
+export interface SymbolEvaluation {
+  symbol: string;
+  testRows: number;
+  testStart: string;
+  testEnd: string;
+  model: { balancedAccuracy: number };
+  rules: { balancedAccuracy: number };
+  majority: { balancedAccuracy: number };
+  modelStrategy: StrategyRun;
+  rulesStrategy: StrategyRun;
+  buyAndHold: StrategyRun;
+}
+
+export interface LabelCount {
+  label: "BUY" | "HOLD" | "SELL";
+  count: number;
+  share: number;
+}
+
 export interface ModelInfo {
   version: string;
   trainedAt: string;
@@ -183,18 +207,29 @@ export interface ModelInfo {
   symbols: string[];
   metrics: ClassificationMetrics;
   baselineMetrics: ClassificationMetrics;
+  majorityMetrics: ClassificationMetrics;
   strategy: StrategyMetrics;
   baselineStrategy: StrategyMetrics;
+  symbolEvaluations: SymbolEvaluation[];
+  labelDistribution: LabelCount[];
 }
 
 const CLASSIFICATION = "samples accuracy balancedAccuracy macroF1";
 const STRATEGY = "totalReturn buyAndHoldReturn sharpe maxDrawdown trades";
+const RUN = "totalReturn sharpe";
 
 export const MODEL_INFO = `query ModelInfo {
   modelInfo {
     version trainedAt algorithm horizonDays symbols
     metrics { ${CLASSIFICATION} } baselineMetrics { ${CLASSIFICATION} }
+    majorityMetrics { ${CLASSIFICATION} }
     strategy { ${STRATEGY} } baselineStrategy { ${STRATEGY} }
+    symbolEvaluations {
+      symbol testRows testStart testEnd
+      model { balancedAccuracy } rules { balancedAccuracy } majority { balancedAccuracy }
+      modelStrategy { ${RUN} } rulesStrategy { ${RUN} } buyAndHold { ${RUN} }
+    }
+    labelDistribution { label count share }
   }
 }`;
 export type ModelInfoData = { modelInfo: ModelInfo | null };

@@ -1,4 +1,4 @@
-"""graphql_schema/errors.py: what a client sees of an error, extensions included."""
+"""graphql_schema/error_masking.py: what a client sees of an error, extensions included."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from domain.errors import (
     SymbolNotFound,
     UpstreamUnavailable,
 )
-from graphql_schema.errors import client_error
+from graphql_schema.error_masking import client_error
 
 DIRECTORY = SymbolDirectory()
 
