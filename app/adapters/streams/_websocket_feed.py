@@ -89,7 +89,6 @@ class WebSocketFeed(abc.ABC):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         # Held while the subscription is changed, so two changes never interleave.
         self._changing = asyncio.Lock()
-        self.connected = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -124,7 +123,6 @@ class WebSocketFeed(abc.ABC):
             finally:
                 self._ws = None
                 self.subscribed = frozenset()
-                self.connected.clear()
             await consumer.on_problem(problem)
             if problem.fatal:
                 return
@@ -144,7 +142,6 @@ class WebSocketFeed(abc.ABC):
             async with self._changing:
                 await self._change(ws, self._wanted)
                 self._ws = ws
-            self.connected.set()
             await consumer.on_connected(self.subscribed, reconnected=reconnected)
             async for message in ws:
                 if message.type is aiohttp.WSMsgType.TEXT:
