@@ -13,6 +13,7 @@ import pytest
 from app.runtime import Runtime, open_runtime
 from app.settings import Settings
 from app.stream_worker import streaming
+from domain.alerts.model import AlertCondition
 from domain.errors import RateLimited
 from domain.market import Interval
 from tests.support.fake_finnhub import FakeFinnhub
@@ -83,6 +84,26 @@ async def test_trades_become_the_published_price_and_the_cached_quote(
         lag = "stockql_stream_publish_lag_seconds_count"
         await eventually(lambda: sample(metrics, lag, provider="finnhub") >= 1, within=5)
     assert sample(metrics, "stockql_stream_trades_total", provider="finnhub") == 2
+
+
+async def test_a_streamed_trade_fires_the_alerts_of_its_symbol(
+    runtime: Runtime, fake: FakeFinnhub
+) -> None:
+    services = runtime.services
+    await services.alerts.create(
+        "stream-user", symbol="AAPL", condition=AlertCondition.PRICE_ABOVE, threshold=500.0
+    )
+    async with streaming(runtime, is_leader=Leadership()):
+        await fake.wait_subscribed({"AAPL", "MSFT"})
+        await fake.send_trades([("AAPL", 501.25, 1, now_ms())])
+
+        async def notified() -> bool:
+            return bool(await services.notifications.recent("stream-user"))
+
+        await eventually(notified, within=5)
+    [notification] = await services.notifications.recent("stream-user")
+    assert notification.symbol == "AAPL"
+    assert "501.25" in notification.message
 
 
 async def test_trades_are_stored_as_minute_bars_served_by_history_min1(
