@@ -156,7 +156,10 @@ async def test_only_the_leader_connects(runtime: Runtime, fake: FakeFinnhub) -> 
 async def test_a_refused_key_is_logged_and_counted_and_nothing_crashes(
     pg_url: str, redis_url: str, fake: FakeFinnhub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = stream_settings(pg_url, redis_url, fake, finnhub_api_key="not-the-key")
+    # Symbols of its own: the other tests' streamed quotes may share this Redis.
+    settings = stream_settings(
+        pg_url, redis_url, fake, finnhub_api_key="not-the-key", symbols=("IBM", "ORCL")
+    )
     async with open_runtime(settings) as runtime, streaming(runtime, is_leader=Leadership()):
         await eventually(
             lambda: (
@@ -166,12 +169,12 @@ async def test_a_refused_key_is_logged_and_counted_and_nothing_crashes(
                     provider="finnhub",
                     code="auth",
                 )
-                == 1
+                >= 1
             ),
-            within=5,
+            within=10,
         )
         # The latest price still comes from the provider meanwhile.
-        assert (await runtime.services.quotes.latest("AAPL")).source == "simulator"
+        assert (await runtime.services.quotes.latest("IBM")).source == "simulator"
     assert "finnhub refused the API key" in caplog.text
     assert "not-the-key" not in caplog.text
 
