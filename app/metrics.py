@@ -31,6 +31,8 @@ from starlette.responses import Response
 # GraphQL answers take milliseconds to seconds; subscriptions are observed for their lifetime.
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # Jobs run from milliseconds (a poll) to many minutes (retraining).
+# A trade's price should be published within milliseconds of its time (clock skew aside).
+_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _JOB_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
@@ -146,6 +148,41 @@ class Metrics:
             "Seconds a periodic job's run took (skipped runs excluded).",
             ["job"],
             buckets=_JOB_BUCKETS,
+            registry=registry,
+        )
+
+        # Streaming providers (app/adapters/streams): label values are provider names and the
+        # feeds' own short problem codes, never message text.
+        self.stream_messages = Counter(
+            "stockql_stream_messages",
+            "Websocket messages received from the streaming provider, by provider.",
+            ["provider"],
+            registry=registry,
+        )
+        self.stream_trades = Counter(
+            "stockql_stream_trades",
+            "Trades received from the streaming provider, by provider.",
+            ["provider"],
+            registry=registry,
+        )
+        self.stream_reconnects = Counter(
+            "stockql_stream_reconnects",
+            "Connections to the streaming provider opened again after a drop, by provider.",
+            ["provider"],
+            registry=registry,
+        )
+        self.stream_problems = Counter(
+            "stockql_stream_problems",
+            "Problems the streaming provider reported or the feed met, by provider and code "
+            "(auth, auth_timeout, symbol_limit, connection_limit, slow_client, disconnected...).",
+            ["provider", "code"],
+            registry=registry,
+        )
+        self.stream_publish_lag = Histogram(
+            "stockql_stream_publish_lag_seconds",
+            "Seconds from a trade's own time to its price being published, by provider.",
+            ["provider"],
+            buckets=_LAG_BUCKETS,
             registry=registry,
         )
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from app.settings import Settings
 
 QUOTE_SHARE = 0.8
+# Alpaca's free plan allows 200 calls a minute: a round of snapshots every 15 s leaves most of
+# them for history even with 30 tracked symbols.
+ALPACA_POLL_SECONDS = 15.0
 MINUTE = 60.0
 DAY = 86_400.0
 
@@ -29,10 +32,13 @@ class QuotePollPlan:
 
 
 def quote_poll_plan(settings: Settings, provider: str) -> QuotePollPlan:
-    """Without a budget: a round every STOCKQL_QUOTE_POLL_SECONDS, else every simulator tick.
+    """Without a budget: a round every STOCKQL_QUOTE_POLL_SECONDS, else every simulator tick
+    (every ALPACA_POLL_SECONDS with Alpaca).
     With Alpha Vantage: a round every STOCKQL_QUOTE_POLL_SECONDS, else every minute, but
     never more often than one quote call's share of the budget; each round polls as many
     symbols as the budget gives it calls (at least one)."""
+    if provider == "alpaca":
+        return QuotePollPlan(settings.quote_poll_seconds or ALPACA_POLL_SECONDS)
     if provider != "alphavantage":
         return QuotePollPlan(settings.quote_poll_seconds or settings.simulator_tick_seconds)
     seconds_per_call = max(

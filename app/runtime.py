@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.alpaca_data import AlpacaDataProvider
 from app.adapters.alphavantage import AlphaVantageProvider
 from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
@@ -223,10 +224,10 @@ async def _open_market(
     stack: AsyncExitStack,
     metrics: Metrics,
 ) -> _Market:
-    source = await _open_provider(settings, redis, stack, metrics)
+    directory = SymbolDirectory()
+    source = await _open_provider(settings, redis, stack, metrics, directory)
     provider = MeteredProvider(source, metrics)
     store = SqlBarStore(engine)
-    directory = SymbolDirectory()
     # Company names are refused locally only where a provider call costs something: the
     # simulator and CSV files answer "unknown" for free, and may list such names.
     unknown = UnknownSymbols(
@@ -248,7 +249,12 @@ async def _open_market(
         max_rows=settings.max_history_rows,
     )
     history = HistoryService(
-        provider=provider, store=store, cache=cache, policy=policy, unknown=unknown
+        provider=provider,
+        store=store,
+        cache=cache,
+        policy=policy,
+        unknown=unknown,
+        streamed=settings.stream_provider is not None,
     )
     search = SymbolSearchService(
         provider=provider,
@@ -285,9 +291,27 @@ async def _open_realtime(
     tracked = TrackedSymbols(
         configured=settings.symbols,
         live=await _open_live_symbols(settings, redis, stack),
-        max_live=settings.max_live_symbols,
+        max_live=_max_live_symbols(settings),
     )
     return _Realtime(bus, prices, tracked)
+
+
+def _max_live_symbols(settings: Settings) -> int:
+    """STOCKQL_MAX_LIVE_SYMBOLS, lowered so a stream can follow every tracked symbol: a
+    subscription to one more is refused (RATE_LIMITED, saying why) instead of going
+    unstreamed."""
+    stream_limit = settings.stream_max_symbols
+    if stream_limit is None:
+        return settings.max_live_symbols
+    if len(settings.symbols) > stream_limit:
+        log.error(
+            "STOCKQL_SYMBOLS names %d symbols but the %s stream follows at most %d: the rest "
+            "are not streamed",
+            len(settings.symbols),
+            settings.stream_provider,
+            stream_limit,
+        )
+    return max(0, min(settings.max_live_symbols, stream_limit - len(settings.symbols)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +389,26 @@ async def _open_signals(
     )
     backtests = Backtester(history=market.history, active=models, limits=limits)
     return _Signals(predictions, models, backtests, reactions)
+
+
+async def _alpaca_provider(
+    settings: Settings, stack: AsyncExitStack, metrics: Metrics, directory: SymbolDirectory
+) -> AlpacaDataProvider:
+    if settings.alpaca_key_id is None or settings.alpaca_secret_key is None:
+        raise ValueError(
+            "STOCKQL_PROVIDER=alpaca needs STOCKQL_ALPACA_KEY_ID and STOCKQL_ALPACA_SECRET_KEY"
+        )
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    return AlpacaDataProvider(
+        session=session,
+        key_id=settings.alpaca_key_id.get_secret_value(),
+        secret_key=settings.alpaca_secret_key.get_secret_value(),
+        names=directory,
+        base_url=settings.alpaca_data_url,
+        feed=settings.alpaca_feed,
+        timeout_seconds=settings.alpaca_timeout_seconds,
+        metrics=metrics,
+    )
 
 
 def _invalidating_predictions(
@@ -463,13 +507,19 @@ def _symbol_check(quotes: QuoteService) -> SymbolCheck:
 
 
 async def _open_provider(
-    settings: Settings, redis: aioredis.Redis | None, stack: AsyncExitStack, metrics: Metrics
+    settings: Settings,
+    redis: aioredis.Redis | None,
+    stack: AsyncExitStack,
+    metrics: Metrics,
+    directory: SymbolDirectory,
 ) -> MarketDataProvider:
     kind = settings.resolved_provider
     if kind == "simulator":
         return MarketSimulator(seed=settings.simulator_seed, extra_symbols=settings.symbols)
     if kind == "csv":
         return CsvProvider(directory=Path(settings.csv_directory))
+    if kind == "alpaca":
+        return await _alpaca_provider(settings, stack, metrics, directory)
     if settings.alphavantage_api_key is None:
         raise ValueError("STOCKQL_PROVIDER=alphavantage needs STOCKQL_ALPHAVANTAGE_API_KEY")
     session = await stack.enter_async_context(aiohttp.ClientSession())

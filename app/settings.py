@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     mongodb_url: str | None = None
 
-    # None picks alphavantage when a key is set, the simulator otherwise.
-    provider: Literal["simulator", "alphavantage", "csv"] | None = None
+    # None picks alphavantage when its key is set, else alpaca when its keys are, else the
+    # simulator.
+    provider: Literal["simulator", "alphavantage", "csv", "alpaca"] | None = None
     alphavantage_api_key: SecretStr | None = None
     alphavantage_base_url: str = "https://www.alphavantage.co/query"
     alphavantage_calls_per_minute: int = Field(default=5, ge=1)
@@ -55,6 +56,32 @@ class Settings(BaseSettings):
     alphavantage_max_retries: int = Field(default=3, ge=0, le=10)
     # Premium plans get full daily history (outputsize=full); free plans get the last 100 days.
     alphavantage_premium: bool = False
+
+    # Live prices and minute bars (MIN1) from a streaming provider's websocket, run by the
+    # leading worker (README, "Streaming market data"); None: the worker polls quotes.
+    stream_provider: Literal["alpaca", "finnhub"] | None = None
+    alpaca_key_id: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    # "iex" is the free feed; "sip" (every US exchange) needs a paid plan.
+    alpaca_feed: Literal["iex", "sip"] = "iex"
+    # None: wss://stream.data.alpaca.markets/v2/{alpaca_feed}.
+    alpaca_stream_url: str | None = None
+    alpaca_max_symbols: int = Field(default=30, ge=1)
+    # STOCKQL_PROVIDER=alpaca: history and latest prices from Alpaca's REST API.
+    alpaca_data_url: str = "https://data.alpaca.markets"
+    alpaca_timeout_seconds: float = Field(default=10.0, gt=0)
+    finnhub_api_key: SecretStr | None = None
+    finnhub_stream_url: str = "wss://ws.finnhub.io"
+    finnhub_max_symbols: int = Field(default=50, ge=1)
+    stream_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    stream_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    stream_reconnect_first_seconds: float = Field(default=1.0, gt=0)
+    stream_reconnect_max_seconds: float = Field(default=60.0, gt=0)
+    # After a fatal problem (a refused key) the stream is tried again only this much later.
+    stream_restart_seconds: float = Field(default=300.0, gt=0)
+    # Minute bars are written this often; the tracked symbols are followed again this often.
+    stream_flush_seconds: float = Field(default=1.0, gt=0)
+    stream_follow_seconds: float = Field(default=5.0, gt=0)
 
     symbols: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SYMBOLS
     # Symbols besides `symbols` followed live at once while someone subscribes to them (each
@@ -214,10 +241,23 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def resolved_provider(self) -> Literal["simulator", "alphavantage", "csv"]:
+    def resolved_provider(self) -> Literal["simulator", "alphavantage", "csv", "alpaca"]:
         if self.provider is not None:
             return self.provider
-        return "alphavantage" if self.alphavantage_api_key else "simulator"
+        if self.alphavantage_api_key:
+            return "alphavantage"
+        if self.alpaca_key_id and self.alpaca_secret_key:
+            return "alpaca"
+        return "simulator"
+
+    @property
+    def stream_max_symbols(self) -> int | None:
+        """How many symbols the configured stream follows at most (None: no stream)."""
+        if self.stream_provider == "alpaca":
+            return self.alpaca_max_symbols
+        if self.stream_provider == "finnhub":
+            return self.finnhub_max_symbols
+        return None
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:

@@ -17,6 +17,7 @@ from app.market_jobs import (
 )
 from app.quote_polling import QuoteRotation, quote_poll_plan
 from app.runtime import Runtime
+from app.stream_worker import streaming
 from app.training import retrain_model
 from domain.events import DailyBarAdded
 from domain.price_publishing import PricePublisher
@@ -26,17 +27,22 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def running_worker(runtime: Runtime) -> AsyncIterator[None]:
-    """The worker's jobs in the background. With Redis, several workers may run: they elect
-    one leader that runs the jobs, the others stand by to take over."""
+    """The worker's jobs (and the streaming provider's connection, when one is configured)
+    in the background. With Redis, several workers may run: they elect one leader that runs
+    the jobs and the stream, the others stand by to take over."""
     jobs = worker_jobs(runtime)
     if runtime.redis is None:
-        async with running(jobs, metrics=runtime.metrics):
+        async with (
+            running(jobs, metrics=runtime.metrics),
+            streaming(runtime, is_leader=lambda: True),
+        ):
             yield
         return
     election = LeaderElection(runtime.redis, ttl_seconds=runtime.settings.leader_lease_seconds)
     async with (
         campaigning(election),
         running(jobs, gate=lambda: election.is_leader, metrics=runtime.metrics),
+        streaming(runtime, is_leader=lambda: election.is_leader),
     ):
         yield
 
@@ -83,8 +89,14 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
             older_than=timedelta(days=settings.retention_predictions_days)
         )
 
+    # A streaming provider pushes prices (app/stream_worker.py): nothing to poll then.
+    polling = (
+        []
+        if settings.stream_provider
+        else [PeriodicJob("poll_quotes", plan.interval_seconds, poll)]
+    )
     return [
-        PeriodicJob("poll_quotes", plan.interval_seconds, poll),
+        *polling,
         PeriodicJob("refresh_daily", settings.daily_refresh_check_minutes * 60, refresh_daily),
         PeriodicJob("clean_up", settings.cleanup_interval_hours * 3600, clean_up, 60.0),
         PeriodicJob(

@@ -123,8 +123,10 @@ class HistoryService:
         policy: HistoryPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         unknown: UnknownSymbols | None = None,
+        streamed: bool = False,
     ) -> None:
-        """`unknown`: the symbols the provider does not know (shared with QuoteService)."""
+        """`unknown`: the symbols the provider does not know (shared with QuoteService);
+        `streamed`: a streaming provider feeds the MIN1 bars of the tracked symbols."""
         self._provider = provider
         self._store = store
         self._cache = cache
@@ -132,12 +134,16 @@ class HistoryService:
         self._policy = policy or HistoryPolicy()
         self._clock = clock
         self._flights: SingleFlight[StoredSeries] = SingleFlight()
+        self._streamed = streamed
 
     @property
     def intervals(self) -> frozenset[Interval]:
-        """Intervals that can be asked for: the provider's, plus WEEKLY built from DAILY."""
+        """Intervals that can be asked for: the provider's, plus WEEKLY built from DAILY, plus
+        MIN1 when a stream builds minute bars."""
         offered = self._provider.intervals
-        return offered | {Interval.WEEKLY} if Interval.DAILY in offered else offered
+        if Interval.DAILY in offered:
+            offered = offered | {Interval.WEEKLY}
+        return offered | {Interval.MIN1} if self._streamed else offered
 
     async def history(
         self,
@@ -183,6 +189,8 @@ class HistoryService:
     async def stored_series(self, symbol: str, interval: Interval) -> StoredSeries:
         """Every known bar of a valid symbol: from the cache, else the database while it is
         fresh, else the provider (one call per symbol and interval at a time)."""
+        if interval is Interval.MIN1:
+            return await self._streamed_series(symbol)
         key = symbol_key(symbol, "bars", interval.value)
         blob = await self._cache.get(key)
         if blob is not None:
@@ -194,7 +202,7 @@ class HistoryService:
         response showing it may be kept. A series the provider may not write (an import)
         changes only by an import or a clear, which invalidate such copies themselves."""
         ttl = self._policy.ttl(history.interval)
-        if history.stale:
+        if history.stale or history.interval is Interval.MIN1:
             return 0.0
         if not provider_may_write(history.source, self._provider.name):
             return ttl
@@ -307,6 +315,20 @@ class HistoryService:
         stale = StoredSeries(stored.series, stored.source, stored.fetched_at, stale=True)
         await self._cache.set(key, _encode(stale), ttl_seconds=self._policy.stale_ttl_seconds)
         return stale
+
+    async def _streamed_series(self, symbol: str) -> StoredSeries:
+        # Neither cached nor fetched: the worker rewrites the newest minute bars every
+        # second from the stream, and no provider is asked for them.
+        record = await self._store.last_fetch(symbol, Interval.MIN1)
+        stored = None
+        if record is not None:
+            stored = await self._from_store(symbol, Interval.MIN1, record)
+        if stored is None:
+            raise NotFound(
+                f"No MIN1 bars for {symbol} yet: they are built from the live trades of the "
+                "tracked symbols"
+            )
+        return stored
 
     async def _from_store(
         self, symbol: str, interval: Interval, record: FetchRecord

@@ -8,7 +8,12 @@ from datetime import datetime, timedelta
 
 
 class Interval(enum.Enum):
-    """Bar width. Values are Alpha Vantage's spelling, which the SQL rows reuse."""
+    """Bar width. Values are Alpha Vantage's spelling, which the SQL rows reuse.
+
+    MIN1 is the 1-minute bars a streaming provider's trades are aggregated into (see
+    domain/minute_bars.py): stored by the worker, never fetched from a provider, and kept
+    apart from ONE_MINUTE, the provider's own intraday bars, because a series has one source.
+    """
 
     ONE_MINUTE = "1min"
     FIVE_MINUTES = "5min"
@@ -17,6 +22,7 @@ class Interval(enum.Enum):
     ONE_HOUR = "60min"
     DAILY = "daily"
     WEEKLY = "weekly"
+    MIN1 = "min1"
 
     @property
     def is_intraday(self) -> bool:
@@ -36,6 +42,7 @@ _LENGTHS = {
     Interval.ONE_HOUR: timedelta(hours=1),
     Interval.DAILY: timedelta(days=1),
     Interval.WEEKLY: timedelta(weeks=1),
+    Interval.MIN1: timedelta(minutes=1),
 }
 
 

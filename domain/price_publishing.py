@@ -1,5 +1,5 @@
-"""Turning polled quotes into price events: appended to the feed (which publishes them), then
-announced to the reactions (alerts, see domain.reactions)."""
+"""Turning polled quotes (or streamed trades) into price events: appended to the feed (which
+publishes them), then announced to the reactions (alerts, see domain.reactions)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ class PricePublisher:
     async def publish(self, symbol: str) -> PriceUpdated | None:
         """Poll the quote; when price or time moved, append the event (which publishes it) and
         announce it. Returns the event, or None when nothing changed."""
-        quote = await self._quotes.refresh(symbol)
+        return await self.publish_quote(await self._quotes.refresh(symbol))
+
+    async def publish_quote(self, quote: Quote) -> PriceUpdated | None:
+        """Publish `quote` (polled, or a streamed trade's price) as `publish` does: appended
+        and announced, unless it is stale or did not move."""
         if quote.stale or self._last.get(quote.symbol) == (quote.price, quote.timestamp):
             return None
         self._last[quote.symbol] = (quote.price, quote.timestamp)

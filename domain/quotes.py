@@ -63,6 +63,12 @@ class QuoteService:
         symbol = normalize_symbol(symbol)
         return await self._fetch(symbol, symbol_key(symbol, "quote"))
 
+    async def remember(self, quote: Quote) -> None:
+        """Make `quote` (a streamed trade's price) the latest one for `ttl_seconds`."""
+        await self._cache.set(
+            symbol_key(quote.symbol, "quote"), _encode(quote), ttl_seconds=self._ttl_seconds
+        )
+
     async def _fetch(self, symbol: str, key: str) -> Quote:
         if self._provider.name == SIMULATED_SOURCE:
             imported = await self._imported_quote(symbol)

@@ -58,6 +58,11 @@ class StreamProblem(Exception):
 class StreamConsumer(Protocol):
     """What a feed hands its messages to, in arrival order."""
 
+    async def on_connected(self, symbols: frozenset[str], *, reconnected: bool) -> None:
+        """The feed is authenticated and subscribed to `symbols`; `reconnected` after a drop
+        (the subscription was sent again)."""
+        ...
+
     async def on_trades(self, trades: Sequence[Trade]) -> None: ...
 
     async def on_bar(self, bar: MinuteBar) -> None:

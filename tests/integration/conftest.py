@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.adapters.events.bus import open_event_bus
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
 from app.adapters.sql.database import create_engine
+from app.metrics import Metrics
 from app.migrate import upgrade_database
 from tests.support.price_feeds import MAX_LENGTH, Subject
 from tests.support.server import free_port
@@ -86,3 +88,15 @@ async def subject(redis_or_none: str | None) -> AsyncIterator[Subject]:
 def symbol() -> str:
     # Channels are server-wide: a symbol of its own keeps concurrent runs apart.
     return "T" + uuid.uuid4().hex[:8].upper()
+
+
+@pytest.fixture
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    """Instruments of their own for one test."""
+    return Metrics()

@@ -17,8 +17,10 @@ from app.adapters.sql import bar_store
 from app.adapters.sql.bar_store import BARS, COPY_MIN_ROWS, SqlBarStore
 from domain.bar_store import FetchRecord
 from domain.market import Bar, Interval
+from domain.streaming import MinuteBar
 
 START = datetime(2015, 1, 5, tzinfo=UTC)
+MINUTE_T0 = datetime(2026, 12, 7, 14, 30, tzinfo=UTC)
 NEW_YORK_WINTER = timezone(timedelta(hours=-5))
 
 # A trigger that makes the database itself fail on one row, mid-batch.
@@ -325,3 +327,34 @@ async def test_a_requested_refresh_marks_the_symbols_records_until_the_next_fetc
     assert fetched is not None
     assert fetched.refresh_due is False
     assert await store.request_refresh(None) == 3
+
+
+def minute_bar(minute: int, close: float, symbol: str = "AAPL") -> MinuteBar:
+    start = MINUTE_T0 + timedelta(minutes=minute)
+    return MinuteBar(symbol, start, close - 1, close + 1, close - 2, close, 100.0, 7, close - 0.5)
+
+
+async def test_minute_bars_are_stored_as_min1_with_trades_and_vwap(store: SqlBarStore) -> None:
+    bars = [minute_bar(0, 100.0), minute_bar(1, 101.0), minute_bar(0, 50.0, symbol="MSFT")]
+    assert await store.upsert_minute_bars(bars, source="finnhub") == 3
+    assert await store.load_minute_bars("AAPL") == bars[:2]
+    assert await store.load_bars("MSFT", Interval.MIN1) == [
+        Bar(MINUTE_T0, 49.0, 51.0, 48.0, 50.0, 100.0)
+    ]
+    assert await store.load_bars("AAPL", Interval.ONE_MINUTE) == []
+
+
+async def test_a_minute_bar_written_again_is_replaced(store: SqlBarStore) -> None:
+    await store.upsert_minute_bars([minute_bar(0, 100.0)], source="finnhub")
+    await store.upsert_minute_bars([minute_bar(0, 104.0), minute_bar(0, 105.0)], source="finnhub")
+    [stored] = await store.load_minute_bars("AAPL")
+    assert (stored.close, stored.vwap, stored.trades) == (105.0, 104.5, 7)
+
+
+async def test_bars_of_other_intervals_have_no_trade_count(store: SqlBarStore) -> None:
+    await store.upsert_bars(
+        "AAPL", Interval.DAILY, [Bar(MINUTE_T0, 1, 2, 0.5, 1.5, 10)], source="x"
+    )
+    assert await store.load_minute_bars("AAPL") == []
+    await store.upsert_minute_bars([], source="finnhub")
+    assert await store.load_minute_bars("AAPL", start=MINUTE_T0) == []

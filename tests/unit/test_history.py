@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -316,3 +317,41 @@ async def test_a_start_before_the_first_stored_bar_is_a_warning(service: History
     (warning,) = history.warnings
     assert "starts 2024-01-01" in warning
     assert "2020-01-01" in warning
+
+
+def streamed_service(
+    provider: FakeProvider, store: FakeBarStore, cache: DictCache, clock: Clock
+) -> HistoryService:
+    return HistoryService(provider=provider, store=store, cache=cache, clock=clock, streamed=True)
+
+
+async def test_min1_is_offered_only_when_a_stream_builds_minute_bars(
+    service: HistoryService,
+    provider: FakeProvider,
+    store: FakeBarStore,
+    cache: DictCache,
+    clock: Clock,
+) -> None:
+    assert Interval.MIN1 not in service.intervals
+    with pytest.raises(InvalidInput):
+        await service.history("AAPL", Interval.MIN1)
+    assert Interval.MIN1 in streamed_service(provider, store, cache, clock).intervals
+
+
+async def test_min1_bars_come_from_the_store_never_from_the_provider(
+    provider: FakeProvider, store: FakeBarStore, cache: DictCache, clock: Clock
+) -> None:
+    service = streamed_service(provider, store, cache, clock)
+    with pytest.raises(NotFound, match="No MIN1 bars for AAPL yet"):
+        await service.history("AAPL", Interval.MIN1)
+    minutes = daily_bars(3, start=datetime(2024, 6, 3, 14, 30, tzinfo=UTC))
+    minutes = [
+        replace(bar, timestamp=START.replace(month=6, day=3, hour=14, minute=30 + i))
+        for i, bar in enumerate(minutes)
+    ]
+    await store.upsert_bars("AAPL", Interval.MIN1, minutes, source="finnhub")
+    await store.record_fetch(FetchRecord("AAPL", Interval.MIN1, clock(), "finnhub"))
+    history = await service.history("AAPL", Interval.MIN1)
+    assert (len(history.series), history.source, history.cached) == (3, "finnhub", False)
+    assert service.fresh_for(history) == 0.0
+    assert provider.calls == []

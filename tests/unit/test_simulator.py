@@ -435,7 +435,8 @@ async def test_search_finds_a_company_by_name() -> None:
 
 
 def test_intervals_are_daily_and_intraday_but_not_weekly() -> None:
-    assert simulator().intervals == frozenset(Interval) - {Interval.WEEKLY}
+    # MIN1 bars come from a stream's trades, never from a provider.
+    assert simulator().intervals == frozenset(Interval) - {Interval.WEEKLY, Interval.MIN1}
     assert simulator().name == "simulator"
 
 

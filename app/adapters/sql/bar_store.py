@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.adapters.sql.tables import BarFetchRow, BarRow
 from domain.bar_store import FetchRecord
 from domain.market import Bar, Interval
+from domain.streaming import MinuteBar
 
 # SQLModel does not declare __table__ to type checkers.
 BARS: Table = BarRow.__table__  # type: ignore[attr-defined]
@@ -20,6 +21,7 @@ BAR_FETCHES: Table = BarFetchRow.__table__  # type: ignore[attr-defined]
 
 _COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume", "source")
 _VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "source")
+_MINUTE_VALUE_COLUMNS = (*_VALUE_COLUMNS, "trades", "vwap")
 
 # Rows per executemany call; the chunks share one transaction, so a failure writes none of them.
 CHUNK_ROWS = 1000
@@ -66,24 +68,54 @@ class SqlBarStore:
             if self._postgres and len(by_time) > COPY_MIN_ROWS:
                 await self._copy_upsert(connection, symbol, interval, source, by_time.items())
             else:
-                rows = [
-                    {
-                        "symbol": symbol,
-                        "interval": interval.value,
-                        "ts": ts,
-                        "open": bar.open,
-                        "high": bar.high,
-                        "low": bar.low,
-                        "close": bar.close,
-                        "volume": bar.volume,
-                        "source": source,
-                    }
-                    for ts, bar in by_time.items()
-                ]
-                for offset in range(0, len(rows), CHUNK_ROWS):
-                    chunk = rows[offset : offset + CHUNK_ROWS]
-                    await connection.execute(self._upsert(BARS, _VALUE_COLUMNS), chunk)
+                rows = [_row(symbol, interval, ts, bar, source) for ts, bar in by_time.items()]
+                await self._upsert_rows(connection, rows, _VALUE_COLUMNS)
         return len(by_time)
+
+    async def upsert_minute_bars(self, bars: Sequence[MinuteBar], *, source: str) -> int:
+        """Insert or replace streamed minute bars (any symbols) as MIN1 bars with their trade
+        count and VWAP, all or nothing; of several for one symbol and minute the last wins.
+        Returns the number of rows written."""
+        rows = {
+            (bar.symbol, bar.start): _row(
+                bar.symbol,
+                Interval.MIN1,
+                bar.start.astimezone(UTC),
+                bar,
+                source,
+                trades=bar.trades,
+                vwap=bar.vwap,
+            )
+            for bar in bars
+        }
+        if not rows:
+            return 0
+        async with self._engine.begin() as connection:
+            await self._upsert_rows(connection, list(rows.values()), _MINUTE_VALUE_COLUMNS)
+        return len(rows)
+
+    async def load_minute_bars(
+        self, symbol: str, *, start: datetime | None = None
+    ) -> list[MinuteBar]:
+        """The stored MIN1 bars of `symbol` from `start` on (optional), oldest first."""
+        query = select(
+            BARS.c.ts,
+            BARS.c.open,
+            BARS.c.high,
+            BARS.c.low,
+            BARS.c.close,
+            BARS.c.volume,
+            BARS.c.trades,
+            BARS.c.vwap,
+        ).where(BARS.c.symbol == symbol, BARS.c.interval == Interval.MIN1.value)
+        if start is not None:
+            query = query.where(BARS.c.ts >= start)
+        async with self._engine.connect() as connection:
+            result = await connection.execute(query.order_by(BARS.c.ts))
+            return [
+                MinuteBar(symbol, ts, o, h, lo, c, v, trades or 0, vwap if vwap is not None else c)
+                for ts, o, h, lo, c, v, trades, vwap in result
+            ]
 
     async def load_bars(
         self,
@@ -154,6 +186,13 @@ class SqlBarStore:
         fetched_at, source, refresh_due = row
         return FetchRecord(symbol, interval, fetched_at, source, refresh_due=bool(refresh_due))
 
+    async def _upsert_rows(
+        self, connection: AsyncConnection, rows: list[dict[str, object]], replace: Sequence[str]
+    ) -> None:
+        statement = self._upsert(BARS, replace)
+        for offset in range(0, len(rows), CHUNK_ROWS):
+            await connection.execute(statement, rows[offset : offset + CHUNK_ROWS])
+
     def _upsert(self, target: Table, replace: Sequence[str]) -> postgresql.Insert | sqlite.Insert:
         insert = postgresql.insert if self._postgres else sqlite.insert
         return _replacing(insert(target), target, replace)
@@ -202,6 +241,29 @@ def _replacing(
         index_elements=list(target.primary_key.columns),
         set_={name: statement.excluded[name] for name in replace},
     )
+
+
+def _row(
+    symbol: str,
+    interval: Interval,
+    ts: datetime,
+    bar: Bar | MinuteBar,
+    source: str,
+    **extra: object,
+) -> dict[str, object]:
+    """One row of the bars table; `extra` holds MIN1's trade count and VWAP."""
+    return {
+        "symbol": symbol,
+        "interval": interval.value,
+        "ts": ts,
+        "open": bar.open,
+        "high": bar.high,
+        "low": bar.low,
+        "close": bar.close,
+        "volume": bar.volume,
+        "source": source,
+        **extra,
+    }
 
 
 def _by_utc_time(bars: Iterable[Bar]) -> dict[datetime, Bar]:

@@ -56,7 +56,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class BarRow(SQLModel, table=True):
-    """One OHLCV bar; `interval` holds domain.market.Interval values ("daily", "5min", ...)."""
+    """One OHLCV bar; `interval` holds domain.market.Interval values ("daily", "5min", ...);
+    `trades` (trade count) and `vwap` only for MIN1 bars built from streamed trades."""
 
     __tablename__ = "bars"
 
@@ -69,6 +70,9 @@ class BarRow(SQLModel, table=True):
     close: float
     volume: float
     source: str = Field(max_length=32)
+    # Only bars aggregated from a stream's trades (MIN1) know these; others leave them NULL.
+    trades: int | None = None
+    vwap: float | None = None
 
 
 class BarFetchRow(SQLModel, table=True):

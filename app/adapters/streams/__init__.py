@@ -1,0 +1,1 @@
+"""Streaming market data feeds (domain.streaming.StreamFeed): Alpaca and Finnhub."""
