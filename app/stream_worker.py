@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import aiohttp
 
@@ -172,9 +172,15 @@ class StreamSupervisor:
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end. A cancellation of the caller itself, arriving
+    meanwhile, is passed on rather than taken for the task's."""
     task.cancel()
-    with suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
 
 
 @asynccontextmanager
