@@ -22,7 +22,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from tests.support.server import free_port
+from tests.support.server import CLIENT_LIMITS, free_port
 from tests.support.services import missing
 from tests.support.waiting import eventually
 
@@ -144,7 +144,9 @@ async def running_stockqls(
                 if command == "serve":
                     running.base_url = f"http://127.0.0.1:{env['STOCKQL_PORT']}"
                     running.client = await stack.enter_async_context(
-                        httpx.AsyncClient(base_url=running.base_url, timeout=10.0)
+                        httpx.AsyncClient(
+                            base_url=running.base_url, timeout=10.0, limits=CLIENT_LIMITS
+                        )
                     )
             try:
                 async with asyncio.TaskGroup() as group:

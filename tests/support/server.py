@@ -20,6 +20,11 @@ from app.settings import Settings
 SHUTDOWN_SECONDS = 10
 
 
+# The server closes a connection idle for STOCKQL_KEEP_ALIVE_SECONDS (5 s by default): a client
+# that reused one at that very moment got a ReadError. It lets idle connections go first.
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -86,5 +91,5 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     port = free_port()
     async with serving(app, port, settings):
         base_url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=CLIENT_LIMITS) as client:
             yield RunningServer(app=app, base_url=base_url, client=client)
