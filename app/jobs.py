@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from app.metrics import Metrics
+from domain.cancellation import raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +48,11 @@ async def _run_once(job: PeriodicJob, gate: Callable[[], bool]) -> str:
     except asyncio.CancelledError:
         raise
     except Exception:
-        _end_if_cancelled()
+        raise_if_cancelled()
         log.exception("job %s failed", job.name)
         return "failed"
-    _end_if_cancelled()
+    raise_if_cancelled()
     return "ok"
-
-
-def _end_if_cancelled() -> None:
-    """A job cancelled mid-query may not see its CancelledError: the database driver can
-    raise another error in its place, or a gather(return_exceptions=True) inside the job
-    can return it as a result. The task still counts the request (`cancelling()`): honour
-    it, or the job would sleep on and hold up the shutdown."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 @asynccontextmanager

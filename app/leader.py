@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from domain.cancellation import raise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 LEADER_KEY = "stockql:worker:leader"
@@ -82,6 +84,7 @@ class LeaderElection:
         interval = self._ttl_ms / 3000
         while True:
             await self.step()
+            raise_if_cancelled()
             await asyncio.sleep(interval)
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from app.metrics import Metrics
 from domain.bar_store import FetchRecord
+from domain.cancellation import raise_if_cancelled
 from domain.history import HistoryService
 from domain.market import Interval, Quote
 from domain.minute_bars import MinuteBarBook
@@ -103,6 +104,7 @@ class StreamIngest:
             await self._wake.wait()
             self._wake.clear()
             await self.publish_pending()
+            raise_if_cancelled()
 
     async def publish_pending(self) -> int:
         """Publish the newest pending trade of each symbol now; returns how many."""
@@ -114,6 +116,7 @@ class StreamIngest:
         while True:
             await asyncio.sleep(seconds)
             await self.flush()
+            raise_if_cancelled()
 
     async def flush(self) -> int:
         """Write the minute bars that changed since the last flush (and those a failed flush

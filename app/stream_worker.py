@@ -26,6 +26,7 @@ from app.metrics import Metrics
 from app.runtime import Runtime
 from app.settings import Settings
 from app.stream_ingest import StreamIngest
+from domain.cancellation import raise_if_cancelled
 from domain.price_publishing import PricePublisher
 from domain.streaming import StreamFeed, StreamProblem
 from domain.tracked_symbols import TrackedSymbols
@@ -119,6 +120,7 @@ class StreamSupervisor:
                     log.warning("leadership lost: closing the %s stream", self._feed.name)
                     await _cancelled(leading)
                     leading = None
+                raise_if_cancelled()
                 await asyncio.sleep(LEADER_CHECK_SECONDS)
         finally:
             if leading is not None:
@@ -158,6 +160,7 @@ class StreamSupervisor:
         while True:
             await asyncio.sleep(seconds)
             await self.follow_tracked()
+            raise_if_cancelled()
 
     async def _connect_forever(self, restart_seconds: float) -> None:
         while True:
@@ -165,6 +168,7 @@ class StreamSupervisor:
                 await self._feed.run(self._ingest)
             except Exception:  # a bug must not end the stream for good
                 log.exception("the %s stream failed", self._feed.name)
+            raise_if_cancelled()
             log.error(
                 "the %s stream stopped; trying again in %.0f s", self._feed.name, restart_seconds
             )

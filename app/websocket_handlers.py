@@ -27,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 from structlog.contextvars import bind_contextvars
 
 from app.metrics import Metrics
+from domain.cancellation import raise_if_cancelled
 from domain.errors import StockQLError, Unauthenticated
 from graphql_schema.context import Context
 from graphql_schema.direct_delivery import (
@@ -104,6 +105,7 @@ async def _watch_token(context: Context, websocket: object, every: float) -> Non
         await asyncio.sleep(wait)
         if not await _token_still_valid(context, websocket):
             return
+        raise_if_cancelled()
 
 
 class _TokenWatch:

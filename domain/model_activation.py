@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
 
+from domain.cancellation import raise_if_cancelled
 from domain.events import (
     MODEL_ACTIVATIONS_CHANNEL,
     EventBus,
@@ -74,6 +75,7 @@ class _Follower:
                     await self.sync("subscribed")
                     async for message in announcements:
                         await self.sync(_announced(message))
+                        raise_if_cancelled()
                 # Ended by the bus (its listener failed; at shutdown this task is cancelled
                 # before the bus closes).
                 log.warning("model announcements ended; subscribing again")
@@ -83,12 +85,14 @@ class _Follower:
                 raise
             except Exception as error:
                 log.warning("model announcements unavailable (%s); subscribing again", error)
+            raise_if_cancelled()
             await asyncio.sleep(RESUBSCRIBE_SECONDS)
 
     async def check_every(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
             await self.sync("interval check")
+            raise_if_cancelled()
 
     async def sync(self, why: str) -> None:
         try:

@@ -23,6 +23,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 
 from app.adapters.redis_outage import UNAVAILABLE, OutageLog
+from domain.cancellation import raise_if_cancelled
 from domain.errors import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ async def renewing(live: RedisLiveSymbols) -> AsyncIterator[RedisLiveSymbols]:
                 await live.renew()
             except Exception:  # a bug must not stop the renewals for good
                 log.exception("renewing the live symbols failed")
+            raise_if_cancelled()
 
     task = asyncio.create_task(renew_forever(), name="stockql-live-symbols")
     try:
