@@ -227,6 +227,8 @@ async def test_graphiql_runs_a_subscription_with_no_request_leaving_the_machine(
     assert response is not None
     # The page built from web/, not strawberry's page from a CDN.
     assert "script-src 'self'" in (await response.header_value("content-security-policy") or "")
+    # A click before the editor holds the stored query runs nothing (seen under load).
+    await expect(page.locator(".graphiql-query-editor")).to_contain_text("stockPrice", timeout=SLOW)
     await page.locator(".graphiql-execute-button").click()
     await expect(page.locator(".result-window")).to_contain_text('"sequence"', timeout=SLOW)
 
