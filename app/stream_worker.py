@@ -127,7 +127,8 @@ class StreamSupervisor:
                 await _cancelled(leading)
 
     async def follow_tracked(self) -> None:
-        """Follow the tracked symbols now (within the feed's limit). Never raises."""
+        """Follow the tracked symbols now (within the feed's limit). Never raises, but for
+        a cancellation (even one a Redis call swallowed)."""
         try:
             tracked = await self._tracked.current()
             followed, refused = within_limit(tracked, self._feed.max_symbols)
@@ -143,6 +144,7 @@ class StreamSupervisor:
             await self._feed.follow(followed)
         except Exception:  # a bug here must not end the stream
             log.exception("following the tracked symbols failed")
+        raise_if_cancelled()
 
     async def _lead(self) -> None:
         settings = self._settings
@@ -160,7 +162,6 @@ class StreamSupervisor:
         while True:
             await asyncio.sleep(seconds)
             await self.follow_tracked()
-            raise_if_cancelled()
 
     async def _connect_forever(self, restart_seconds: float) -> None:
         while True:

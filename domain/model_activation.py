@@ -75,7 +75,6 @@ class _Follower:
                     await self.sync("subscribed")
                     async for message in announcements:
                         await self.sync(_announced(message))
-                        raise_if_cancelled()
                 # Ended by the bus (its listener failed; at shutdown this task is cancelled
                 # before the bus closes).
                 log.warning("model announcements ended; subscribing again")
@@ -92,11 +91,11 @@ class _Follower:
         while True:
             await asyncio.sleep(seconds)
             await self.sync("interval check")
-            raise_if_cancelled()
 
     async def sync(self, why: str) -> None:
         try:
             await self._holder.sync_active_model()
+            raise_if_cancelled()
         except asyncio.CancelledError:
             raise
         except Exception as error:
