@@ -18,6 +18,7 @@ from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
 from app.websocket_protocol import SEND_TEXT_NOW
 from domain.errors import Unauthenticated
 from graphql_schema.context import Context, bearer_token
+from graphql_schema.fanout.operation import OperationOutput
 
 
 class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
@@ -40,7 +41,7 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
         return send_now is not None and send_now(message)
 
     async def send_text(self, message: str) -> None:
-        """A message already encoded (also see graphql_schema/direct_delivery.py)."""
+        """A message already encoded (also see graphql_schema/fanout/operation.py)."""
         if self.send_text_now(message):
             return
         try:
@@ -49,7 +50,7 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from error
 
 
-class GraphQLView(GraphQL[Context, None]):
+class GraphQLView(GraphQL[Context, OperationOutput]):
     websocket_adapter_class = TextFrameWebSocketAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler

@@ -1,6 +1,7 @@
 """strawberry's websocket protocol handlers, counting open connections and logging each
 operation with its id bound (`operation_id`) for every line written while it runs. Each
-operation may write shared subscription events itself (graphql_schema/direct_delivery.py).
+operation runs with an output of its own as its root value, through which it writes shared
+subscription events itself (graphql_schema/fanout).
 
 A connection signed in with a token is closed with 4401 as soon as the token is no longer
 valid: each operation checks it first, and a watch checks it when it expires and every
@@ -30,9 +31,8 @@ from app.metrics import Metrics
 from domain.cancellation import raise_if_cancelled
 from domain.errors import StockQLError, Unauthenticated
 from graphql_schema.context import Context
-from graphql_schema.direct_delivery import (
-    DirectOutput,
-    direct_output,
+from graphql_schema.fanout.operation import (
+    OperationOutput,
     legacy_ws_prefix,
     transport_ws_prefix,
 )
@@ -61,10 +61,12 @@ class _TextWebSocket(Protocol):
     def send_text_now(self, message: str) -> bool: ...
 
 
-def _direct_output(websocket: object, prefix: str, *, is_open: Callable[[], bool]) -> DirectOutput:
+def _operation_output(
+    websocket: object, prefix: str, *, is_open: Callable[[], bool]
+) -> OperationOutput:
     """Where an operation writes shared subscription events: the view's websocket adapter."""
     adapter = cast("_TextWebSocket", websocket)
-    return DirectOutput(
+    return OperationOutput(
         prefix=prefix, write=adapter.send_text, write_now=adapter.send_text_now, is_open=is_open
     )
 
@@ -138,7 +140,7 @@ def _logged(operation_id: str) -> Iterator[None]:
         log.info("websocket operation ended")
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]):
     """graphql-transport-ws."""
 
     async def handle(self) -> None:
@@ -154,20 +156,22 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self.connection_acknowledged:
             self._token_watch.start(self.context, self.websocket, self.view)
 
-    async def run_operation(self, operation: Operation[Context, None]) -> None:
+    async def run_operation(self, operation: Operation[Context, OperationOutput]) -> None:
         if not await _token_still_valid(self.context, self.websocket):
             return
-        output = _direct_output(
+        # strawberry reads the root value as the operation starts, before it first awaits
+        # anything: no other operation of the connection can set its own in between.
+        self.root_value = _operation_output(
             self.websocket,
             transport_ws_prefix(operation.id),
             # The client's `complete` unregisters the operation before its task is cancelled.
             is_open=lambda: self.operations.get(operation.id) is operation,
         )
-        with _logged(operation.id), direct_output(output):
+        with _logged(operation.id):
             await super().run_operation(operation)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, OperationOutput]):
     """graphql-ws (subscriptions-transport-ws)."""
 
     async def handle(self) -> None:
@@ -192,10 +196,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     ) -> None:
         if not await _token_still_valid(self.context, self.websocket):
             return
-        output = _direct_output(
+        # Read by strawberry as the operation starts (see TransportWSHandler.run_operation).
+        self.root_value = _operation_output(
             self.websocket,
             legacy_ws_prefix(operation_id),
             is_open=lambda: operation_id in self.tasks,
         )
-        with _logged(operation_id), direct_output(output):
+        with _logged(operation_id):
             await super().handle_async_results(operation_id, query, operation_name, variables)

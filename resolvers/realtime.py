@@ -1,6 +1,7 @@
 """Subscriptions: prices per symbol (with replay), all prices, a user's notifications,
-prediction updates. Shared payloads are offered to the websocket first (see
-graphql_schema/direct_delivery.py) and yielded only when it cannot take them."""
+prediction updates. Shared payloads are offered to the websocket operation's output first
+(the operation's root value, see graphql_schema/fanout) and yielded only when it cannot take
+them."""
 
 from collections.abc import AsyncGenerator
 
@@ -17,7 +18,7 @@ from domain.realtime_streams import all_prices, notifications_of, predictions_of
 from domain.symbols import normalize_symbol
 from domain.users import Role
 from graphql_schema.context import Info
-from graphql_schema.direct_delivery import direct_sender, send_directly
+from graphql_schema.fanout.operation import operation_output
 from graphql_schema.types.notifications import Notification
 from graphql_schema.types.realtime import PredictionUpdate, StockPriceUpdate
 
@@ -34,6 +35,7 @@ class RealtimeSubscription:
         self, info: Info, symbol: str, after: str | None = None
     ) -> AsyncGenerator[StockPriceUpdate, None]:
         services = info.context.services
+        output = operation_output(info.root_value)
         async for event in prices_of(
             normalize_symbol(symbol),
             after,
@@ -41,10 +43,10 @@ class RealtimeSubscription:
             feed=services.prices,
             bus=services.bus,
             tracked=services.tracked,
-            direct=direct_sender(StockPriceUpdate.from_domain),
+            direct=output.sender(StockPriceUpdate.from_domain) if output else None,
         ):
             update = StockPriceUpdate.from_domain(event)
-            if not await send_directly(update):
+            if output is None or not await output.send(update):
                 yield update
 
     @strawberry.subscription(
@@ -53,15 +55,16 @@ class RealtimeSubscription:
     )
     async def all_stocks(self, info: Info) -> AsyncGenerator[StockPriceUpdate, None]:
         services = info.context.services
+        output = operation_output(info.root_value)
         async for event in all_prices(
             feed=services.prices,
             bus=services.bus,
             tracked=services.tracked,
             quotes=services.quotes,
-            direct=direct_sender(StockPriceUpdate.from_domain),
+            direct=output.sender(StockPriceUpdate.from_domain) if output else None,
         ):
             update = StockPriceUpdate.from_domain(event)
-            if not await send_directly(update):
+            if output is None or not await output.send(update):
                 yield update
 
     @strawberry.subscription(
@@ -97,7 +100,8 @@ class RealtimeSubscription:
             if symbol is None
             else predictions_channel(normalize_symbol(symbol))
         )
+        output = operation_output(info.root_value)
         async for event in predictions_of(info.context.services.bus, channel):
             update = PredictionUpdate.from_domain(event)
-            if not await send_directly(update):
+            if output is None or not await output.send(update):
                 yield update

@@ -1,13 +1,12 @@
 """GraphQL payloads of subscriptions: price updates and prediction updates."""
 
 from datetime import datetime
-from functools import lru_cache
 
 import strawberry
 
 from domain import events
 from domain.signals.recommendations import Recommendation
-from graphql_schema.shared_results import shared_by_subscribers
+from graphql_schema.fanout.payloads import one_payload_per_event, shared_by_subscribers
 from graphql_schema.types import predictions as _predictions  # noqa: F401 - registers the enum
 
 
@@ -30,7 +29,7 @@ class StockPriceUpdate:
     )
 
     @classmethod
-    @lru_cache(maxsize=1024)  # one payload per event for all its subscribers
+    @one_payload_per_event
     def from_domain(cls, event: events.PriceUpdated) -> "StockPriceUpdate":
         return cls(
             type="stock_price_update",
@@ -58,7 +57,7 @@ class PredictionUpdate:
     timestamp: datetime
 
     @classmethod
-    @lru_cache(maxsize=1024)  # one payload per event for all its subscribers
+    @one_payload_per_event
     def from_domain(cls, event: events.PredictionMade) -> "PredictionUpdate":
         return cls(
             type="prediction_update",

@@ -104,7 +104,7 @@ async def test_live_updates_answer_the_subscribers_own_selection(
     server: RunningServer, protocol: str
 ) -> None:
     """Live updates are encoded once for everyone asking the same (graphql_schema/
-    direct_delivery.py): each subscriber still gets its aliases, fragments and variables."""
+    fanout): each subscriber still gets its aliases, fragments and variables."""
     selections = {
         "a": "subscription($s: String!) { p: stockPrice(symbol: $s) { __typename price } }",
         "b": 'subscription { stockPrice(symbol: "NVDA") { ...Seq } } '

@@ -3,7 +3,7 @@ marked `@shared_by_subscribers`, one not, and the Query a strawberry schema need
 
 import strawberry
 
-from graphql_schema.shared_results import shared_by_subscribers
+from graphql_schema.fanout.payloads import shared_by_subscribers
 
 
 @shared_by_subscribers

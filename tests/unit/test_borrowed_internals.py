@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import numpy as np
@@ -33,7 +34,11 @@ from graphql import FieldNode, GraphQLObjectType, is_leaf_type, parse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from typer.core import TyperGroup, TyperOption
 from typer.main import get_command
 
@@ -54,11 +59,15 @@ from domain.signals import _sklearn
 from domain.signals.artifact import TRUSTED_TYPES
 from graphql_schema.context import Context
 from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.fanout.execution import SharedEventExecution
 from graphql_schema.parsed_documents import RememberParsedDocuments
 from graphql_schema.schema import StockQLSchema, build_schema
+from graphql_schema.subfield_memo import FreshSubfieldMemoPerEvent
 from tests.support.server import free_port
 
 EXECUTION = "graphql_schema/execution.py"
+FANOUT_EXECUTION = "graphql_schema/fanout/execution.py"
+SUBFIELD_MEMO = "graphql_schema/subfield_memo.py"
 LIST_COMPLETION = "graphql_schema/list_completion.py"
 SCHEMA = "graphql_schema/schema.py"
 VIEW = "app/graphql_view.py"
@@ -136,14 +145,14 @@ NAMES = [
         "graphql-core",
         f"{_GRAPHQL_EXECUTOR}.build_per_event_executor",
         "a memo of its own per subscription event, shared results marked",
-        EXECUTION,
+        f"{SUBFIELD_MEMO}, {FANOUT_EXECUTION}",
         signature="(self, payload)",
     ),
     Borrowed(
         "graphql-core",
         f"{_GRAPHQL_EXECUTOR}.execute_operation",
         "one execution per event for all subscribers asking the same",
-        f"{EXECUTION} (called with serially=False)",
+        f"{FANOUT_EXECUTION} (called with serially=False)",
         signature="(self, serially=None)",
     ),
     Borrowed(
@@ -373,7 +382,7 @@ NAMES = [
         "strawberry-graphql",
         "strawberry.http.exceptions:WebSocketDisconnected",
         "a closed websocket while writing",
-        f"{VIEW}, graphql_schema/direct_delivery.py",
+        f"{VIEW}, graphql_schema/fanout/operation.py",
     ),
     Borrowed(
         "strawberry-graphql",
@@ -1063,15 +1072,15 @@ def tree_predictor(boosted_classifier: Any) -> Any:
 def test_graphql_core_memoizes_subfields_in_the_memo_it_shares_with_per_event_copies(
     executor: StockQLExecutionContext,
 ) -> None:
-    """Why StockQLExecutionContext replaces the memo per event: graphql-core's own copy
+    """Why FreshSubfieldMemoPerEvent replaces the memo per event: graphql-core's own copy
     shares it, so every event's field lists would stay in it."""
     message = depends(
         "graphql-core",
         "collect_subfields' memo (_relevant_sub_fields)",
-        EXECUTION,
+        SUBFIELD_MEMO,
         "a memo of its own per event; if copies no longer share it, drop the override",
     )
-    inherited = super(StockQLExecutionContext, executor).build_per_event_executor(object())
+    inherited = super(FreshSubfieldMemoPerEvent, executor).build_per_event_executor(object())
     assert inherited._relevant_sub_fields is executor._relevant_sub_fields, message
     (operation_field,) = executor.operation.selection_set.selections
     assert isinstance(operation_field, FieldNode), message
@@ -1138,6 +1147,54 @@ async def test_strawberry_extensions_see_the_execution_context_attributes_used()
     assert seen["graphql_document"] is not None, message
     assert (seen["operation_name"], seen["operation_type"]) == ("Named", "query"), message
     assert seen["context"] == "the context", message
+
+
+class _Suspend:
+    def __await__(self) -> Iterator[None]:
+        yield  # suspends the coroutine awaiting it, once
+
+
+@pytest.mark.parametrize(
+    ("handler", "schema_method"),
+    [
+        (BaseGraphQLTransportWSHandler.run_operation, "stream"),
+        (BaseGraphQLWSHandler.handle_async_results, "subscribe"),
+    ],
+    ids=["graphql-transport-ws", "graphql-ws"],
+)
+def test_strawberry_reads_an_operations_root_value_before_it_first_awaits(
+    handler: Any, schema_method: str
+) -> None:
+    """app/websocket_handlers.py sets the handler's root value to the operation's output right
+    before starting the operation: sound only while strawberry reads it before any other
+    operation of the connection can run, i.e. before its first await."""
+    seen: list[object] = []
+
+    def start(*args: Any, **kwargs: Any) -> _Suspend:
+        seen.append(kwargs["root_value"])
+        return _Suspend()
+
+    marker = object()
+    fake_handler = SimpleNamespace(
+        schema=SimpleNamespace(**{schema_method: start}),
+        context=None,
+        root_value=marker,
+        subscriptions={},
+        tasks={},
+    )
+    operation = SimpleNamespace(query="subscription { x }", variables=None, operation_name=None)
+    arguments = (operation,) if schema_method == "stream" else ("1", "q", None, None)
+    coroutine = handler(fake_handler, *arguments)
+    try:
+        coroutine.send(None)
+        assert seen == [marker], depends(
+            "strawberry-graphql",
+            f"{handler.__qualname__} awaiting before it calls schema.{schema_method}",
+            HANDLERS,
+            "the operation's root value (its output) read by another operation",
+        )
+    finally:
+        coroutine.close()
 
 
 def test_websockets_debug_lines_of_frames_are_what_the_logs_mask() -> None:
@@ -1305,8 +1362,20 @@ SUBCLASSES = [
     Subclass(
         "graphql-core",
         StockQLExecutionContext,
-        _overrides("build", "build_per_event_executor", "execute_operation", "complete_list_value"),
+        _overrides("build", "complete_list_value"),
         EXECUTION,
+    ),
+    Subclass(
+        "graphql-core",
+        SharedEventExecution,
+        _overrides("build_per_event_executor", "execute_operation"),
+        FANOUT_EXECUTION,
+    ),
+    Subclass(
+        "graphql-core",
+        FreshSubfieldMemoPerEvent,
+        _overrides("build_per_event_executor"),
+        SUBFIELD_MEMO,
     ),
     Subclass(
         "strawberry-graphql",
@@ -1350,13 +1419,13 @@ SUBCLASSES = [
     Subclass(
         "strawberry-graphql",
         TransportWSHandler,
-        _overrides("handle", "run_operation", "handle_connection_init"),
+        _overrides("handle", "run_operation", "handle_connection_init", "root_value"),
         HANDLERS,
     ),
     Subclass(
         "strawberry-graphql",
         LegacyWSHandler,
-        _overrides("handle", "handle_async_results", "handle_connection_init"),
+        _overrides("handle", "handle_async_results", "handle_connection_init", "root_value"),
         HANDLERS,
     ),
     Subclass("uvicorn", StockQLWebSocketProtocol, _overrides("handle_connect"), PROTOCOL),

@@ -69,7 +69,8 @@ async def test_unmarked_payloads_and_failed_events_are_not_shared() -> None:
 
 # What resolvers/realtime.py does: each subscriber's generator converts the one event it
 # received with the payload type's `from_domain`. Sharing is keyed by the payload's identity,
-# so it rests on `from_domain` returning the same object for the same event (its cache).
+# so it rests on `from_domain` returning the same object for the same event
+# (graphql_schema/fanout/payloads.py's `one_payload_per_event`): without it, this test fails.
 PRICE_EVENT = events.PriceUpdated(
     symbol="AAPL", price=101.5, timestamp=datetime(2026, 12, 4, 15, 30, tzinfo=UTC), sequence="1-0"
 )

@@ -1,5 +1,6 @@
-"""Shared subscription events written straight to the websocket operation, each payload
-encoded once, and what still takes strawberry's general path."""
+"""Shared subscription events written straight to the websocket operation through its output
+(the operation's root value), each payload encoded once, and what still takes strawberry's
+general path."""
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -10,38 +11,39 @@ import strawberry
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionResult
 
-from graphql_schema.direct_delivery import (
-    DirectOutput,
-    direct_output,
-    direct_sender,
+from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.fanout.operation import (
+    OperationOutput,
     legacy_ws_prefix,
-    send_directly,
+    operation_output,
     transport_ws_prefix,
 )
-from graphql_schema.execution import StockQLExecutionContext
 from tests.support.tick_payloads import PrivateTick, Query, Tick
 
 TICKS = [Tick(symbol="AAPL", price=100.0 + i) for i in range(3)]
 FAILING = Tick(symbol="AAPL", price=None)  # type: ignore[arg-type]
 
 
-async def offered(payloads: list[Any]) -> AsyncGenerator[Any, None]:
-    """What the project's resolvers do: offer each payload, yield what is not taken."""
+async def offered(info: strawberry.Info, payloads: list[Any]) -> AsyncGenerator[Any, None]:
+    """What the project's resolvers do: offer each payload to the operation's output (if
+    any), yield what is not taken."""
+    output = operation_output(info.root_value)
     for payload in payloads:
-        if not await send_directly(payload):
+        if output is None or not await output.send(payload):
             yield payload
 
 
 @strawberry.type
 class Subscription:
     @strawberry.subscription
-    async def ticks(self) -> AsyncGenerator[Tick, None]:
-        async for tick in offered([*TICKS, FAILING, TICKS[0]]):
+    async def ticks(self, info: strawberry.Info) -> AsyncGenerator[Tick, None]:
+        async for tick in offered(info, [*TICKS, FAILING, TICKS[0]]):
             yield tick
 
     @strawberry.subscription
-    async def private_ticks(self) -> AsyncGenerator[PrivateTick, None]:
-        async for tick in offered([PrivateTick(symbol="AAPL", price=float(i)) for i in range(3)]):
+    async def private_ticks(self, info: strawberry.Info) -> AsyncGenerator[PrivateTick, None]:
+        ticks = [PrivateTick(symbol="AAPL", price=float(i)) for i in range(3)]
+        async for tick in offered(info, ticks):
             yield tick
 
 
@@ -73,22 +75,16 @@ class Connection:
         return self.writable
 
 
-async def stream(query: str, output: DirectOutput | None) -> list[ExecutionResult]:
-    """The results strawberry's general path produced, with `output` open or not."""
-
-    async def collect() -> list[ExecutionResult]:
-        source = await SCHEMA.subscribe(query)
-        assert isinstance(source, AsyncIterator)
-        return [result async for result in source]
-
-    if output is None:
-        return await collect()
-    with direct_output(output):
-        return await collect()
+async def stream(query: str, output: OperationOutput | None) -> list[ExecutionResult]:
+    """The results strawberry's general path produced, run with `output` as the root value
+    (as app/websocket_handlers.py runs every websocket operation) or without."""
+    source = await SCHEMA.subscribe(query, root_value=output)
+    assert isinstance(source, AsyncIterator)
+    return [result async for result in source]
 
 
-def output_to(connection: Connection, prefix: str) -> DirectOutput:
-    return DirectOutput(
+def output_to(connection: Connection, prefix: str) -> OperationOutput:
+    return OperationOutput(
         prefix=prefix,
         write=connection.write,
         write_now=connection.write_now,
@@ -175,8 +171,8 @@ async def test_events_handed_off_by_the_bus_are_written_at_once_once_the_executo
     connection = Connection()
     output = output_to(connection, transport_ws_prefix("1"))
     tick = Tick(symbol="MSFT", price=7.0)
-    assert not output.send_now(tick)  # nothing has shown the executor yet
-    await stream(TICKS_QUERY, output)  # `send` saw it on the second event
+    assert not output.send_now(tick)  # no executor attached yet
+    await stream(TICKS_QUERY, output)  # the first event attached it
     written = len(connection.written)
     assert output.send_now(tick)
     assert orjson.loads(connection.written[written]) == {
@@ -192,13 +188,37 @@ async def test_events_handed_off_by_the_bus_are_written_at_once_once_the_executo
     assert len(connection.written) == written + 1
 
 
-async def test_a_direct_sender_exists_only_inside_a_websocket_operation() -> None:
+async def test_a_sender_leaves_events_to_the_task_until_the_executor_attached() -> None:
     def aapl_at(price: float) -> Tick:
         return Tick(symbol="AAPL", price=price)
 
-    assert direct_sender(lambda event: event) is None
     connection = Connection()
-    with direct_output(output_to(connection, transport_ws_prefix("1"))):
-        sender = direct_sender(aapl_at)
-    assert sender is not None
-    assert not sender(1.0)  # no executor known yet: the event goes the task's way
+    output = output_to(connection, transport_ws_prefix("1"))
+    sender = output.sender(aapl_at)
+    assert not sender(1.0)
+    await stream(TICKS_QUERY, output)
+    written = len(connection.written)
+    assert sender(2.0)
+    assert orjson.loads(connection.written[written])["payload"] == {
+        "data": ticks_data(aapl_at(2.0))
+    }
+
+
+async def test_operations_with_outputs_of_their_own_write_only_their_own_messages() -> None:
+    """Two operations running at once, as on one connection: each executor attaches to the
+    output it was run with, whatever ran in between."""
+    first, second = Connection(), Connection()
+    outputs = [
+        output_to(first, transport_ws_prefix("a")),
+        output_to(second, transport_ws_prefix("b")),
+    ]
+    sources = [await SCHEMA.subscribe(TICKS_QUERY, root_value=output) for output in outputs]
+    assert all(isinstance(source, AsyncIterator) for source in sources)
+    for source in sources:  # interleaved: each one's first event, then the rest
+        await anext(source)
+    for source in sources:
+        async for _ in source:
+            pass
+    assert {orjson.loads(text)["id"] for text in first.written} == {"a"}
+    assert {orjson.loads(text)["id"] for text in second.written} == {"b"}
+    assert len(first.written) == len(second.written) == 3
