@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -103,8 +104,9 @@ class AlertStore(Protocol):
         """The user's alerts, active or not, oldest first."""
         ...
 
-    async def active_for_symbol(self, symbol: str) -> list[Alert]:
-        """Every user's active alerts on `symbol` (expired ones included until deactivated)."""
+    async def active_for_symbols(self, symbols: Collection[str]) -> dict[str, list[Alert]]:
+        """Every user's active alerts on each of `symbols` (expired ones included until
+        deactivated), oldest first; a symbol without any may be left out."""
         ...
 
     async def save_state(self, previous: Alert, updated: Alert) -> bool:

@@ -25,6 +25,7 @@ from domain.alerts.model import (
     new_alert,
     too_many_alerts,
 )
+from domain.batched_lookups import BatchedLookup
 from domain.errors import SymbolCheck, SymbolNotFound
 from domain.events import PriceUpdated
 from domain.notifications import Notification, NotificationType, Notifier
@@ -53,6 +54,9 @@ class AlertService:
         self._max_active = max_active
         self._clock = clock
         self._new_id = new_id
+        # Prices of many symbols are evaluated at once (the stream's publish rounds): their
+        # alerts are read in one query (domain/batched_lookups.py).
+        self._active = BatchedLookup(store.active_for_symbols, missing=list[Alert])
 
     async def create(
         self,
@@ -101,7 +105,7 @@ class AlertService:
         one alert is logged and the others still run."""
         now = self._clock()
         sent: list[Notification] = []
-        for alert in await self._store.active_for_symbol(event.symbol):
+        for alert in await self._active.get(event.symbol):
             outcome = evaluate_price(alert, event, now=now, rsi=rsi)
             message = ""
             if outcome.fired:
@@ -123,7 +127,7 @@ class AlertService:
         notifications sent."""
         now = self._clock()
         sent: list[Notification] = []
-        for alert in await self._store.active_for_symbol(symbol):
+        for alert in await self._active.get(symbol):
             outcome = evaluate_recommendation(alert, symbol=symbol, old=old, new=new, now=now)
             message = f"{symbol} recommendation changed from {old} to {new}"
             details = {"old": old, "new": new}

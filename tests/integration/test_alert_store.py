@@ -59,13 +59,18 @@ async def test_for_user_lists_only_that_users_alerts_oldest_first(store: SqlAler
     assert await store.for_user("u1") == [first, second]
 
 
-async def test_active_for_symbol_leaves_out_inactive_alerts_and_other_symbols(
+async def test_active_for_symbols_leaves_out_inactive_alerts_and_other_symbols(
     store: SqlAlertStore,
 ) -> None:
     wanted = [alert("u1"), alert("u2")]
-    for each in [*wanted, alert(active=False), alert(symbol="MSFT")]:
+    msft = alert(symbol="MSFT")
+    for each in [*wanted, alert(active=False), msft, alert(symbol="NVDA")]:
         await store.add(each, max_active=50)
-    assert await store.active_for_symbol("AAPL") == wanted
+    assert await store.active_for_symbols(["AAPL"]) == {"AAPL": wanted}
+    assert await store.active_for_symbols(["AAPL", "MSFT", "IBM"]) == {
+        "AAPL": wanted,
+        "MSFT": [msft],
+    }
 
 
 async def test_add_refuses_the_alert_past_the_active_limit(store: SqlAlertStore) -> None:

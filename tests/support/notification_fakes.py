@@ -4,7 +4,7 @@ AlertService over them, for unit tests of alerts, notifications and reactions.""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -33,8 +33,12 @@ class MemoryAlertStore:
     async def for_user(self, user_id: str) -> list[Alert]:
         return [a for a in self.alerts.values() if a.user_id == user_id]
 
-    async def active_for_symbol(self, symbol: str) -> list[Alert]:
-        return [a for a in self.alerts.values() if a.symbol == symbol and a.active]
+    async def active_for_symbols(self, symbols: Collection[str]) -> dict[str, list[Alert]]:
+        found: dict[str, list[Alert]] = {}
+        for alert in self.alerts.values():
+            if alert.symbol in symbols and alert.active:
+                found.setdefault(alert.symbol, []).append(alert)
+        return found
 
     async def save_state(self, previous: Alert, updated: Alert) -> bool:
         if self.alerts.get(previous.id) != previous:

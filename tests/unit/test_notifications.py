@@ -3,6 +3,7 @@ management, and alerts firing into notifications."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import timedelta
 
@@ -222,10 +223,10 @@ async def test_an_alert_changed_by_another_evaluation_is_not_notified_again(
     stale = alerts.alerts[created.id]
     alerts.alerts[created.id] = replace(stale, active=False, last_triggered_at=NOW)
 
-    async def stale_read(symbol: str) -> list[Alert]:
-        return [stale]
+    async def stale_read(symbols: Collection[str]) -> dict[str, list[Alert]]:
+        return {"AAPL": [stale]}
 
-    alerts.active_for_symbol = stale_read  # type: ignore[method-assign]
+    alerts.active_for_symbols = stale_read  # type: ignore[method-assign]
     assert await service.on_price(tick(181)) == []
 
 

@@ -3,6 +3,7 @@ concurrency and compare-and-set state updates for evaluations."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -59,15 +60,20 @@ class SqlAlertStore:
         async with self._engine.connect() as connection:
             return [_alert(row) for row in await connection.execute(query)]
 
-    async def active_for_symbol(self, symbol: str) -> list[Alert]:
-        """Every user's active alerts on `symbol`, oldest first."""
+    async def active_for_symbols(self, symbols: Collection[str]) -> dict[str, list[Alert]]:
+        """Every user's active alerts on each of `symbols`, oldest first; symbols without
+        any are left out."""
         query = (
             select(ALERTS)
-            .where(ALERTS.c.symbol == symbol, ALERTS.c.active.is_(True))
+            .where(ALERTS.c.symbol.in_(symbols), ALERTS.c.active.is_(True))
             .order_by(ALERTS.c.created_at, ALERTS.c.id)
         )
+        found: dict[str, list[Alert]] = {}
         async with self._engine.connect() as connection:
-            return [_alert(row) for row in await connection.execute(query)]
+            for row in await connection.execute(query):
+                alert = _alert(row)
+                found.setdefault(alert.symbol, []).append(alert)
+        return found
 
     async def save_state(self, previous: Alert, updated: Alert) -> bool:
         """Write updated's active, last_triggered_at and last_value if the row still holds
