@@ -366,19 +366,24 @@ def _coverage_warnings(
 
 def _encode(stored: StoredSeries) -> bytes:
     series = stored.series
-    return orjson.dumps(
-        {
-            "source": stored.source,
-            "fetched_at": stored.fetched_at.timestamp(),
-            "stale": stored.stale,
-            "t": [int(ts.timestamp()) for ts in series.timestamps],
-            "o": series.open,
-            "h": series.high,
-            "l": series.low,
-            "c": series.close,
-            "v": series.volume,
-        }
-    )
+    entry: dict[str, object] = {
+        "source": stored.source,
+        "fetched_at": stored.fetched_at.timestamp(),
+        "stale": stored.stale,
+        "t": [int(ts.timestamp()) for ts in series.timestamps],
+        "o": series.open,
+        "h": series.high,
+        "l": series.low,
+        "c": series.close,
+        "v": series.volume,
+    }
+    # Only when the series has them: entries written before these columns existed lack the
+    # keys and decode as a series without them, and older code ignores keys it does not know.
+    if series.trades is not None:
+        entry["n"] = series.trades
+    if series.vwap is not None:
+        entry["vw"] = series.vwap
+    return orjson.dumps(entry)
 
 
 # predict, the alerts' RSI and history read the same few cached series again and again, and
@@ -395,6 +400,8 @@ def _decode(blob: bytes) -> StoredSeries:
         low=data["l"],
         close=data["c"],
         volume=data["v"],
+        trades=data.get("n"),
+        vwap=data.get("vw"),
     )
     fetched_at = datetime.fromtimestamp(data["fetched_at"], UTC)
     return StoredSeries(series, data["source"], fetched_at, cached=True, stale=data["stale"])

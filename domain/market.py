@@ -5,6 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 class Interval(enum.Enum):
@@ -52,6 +55,8 @@ class Bar:
 
     `timestamp` is timezone-aware UTC: the bar's opening minute for intraday bars, midnight
     UTC of the trading date for daily bars. Prices are in the listing currency; volume in shares.
+    `trades` (the number of trades) and `vwap` (volume-weighted average price) are known only
+    for MIN1 bars built from a stream (or sent by its provider); None otherwise, never guessed.
     """
 
     timestamp: datetime
@@ -60,6 +65,8 @@ class Bar:
     low: float
     close: float
     volume: float
+    trades: int | None = None
+    vwap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +103,9 @@ class BarSeries:
     """Bars as columns, oldest first: the shape history is cached, sliced and served in.
 
     Columns keep 10 years of daily bars cheap to copy, slice and encode; `bars()` builds
-    Bar objects only when a caller asks for them.
+    Bar objects only when a caller asks for them. `trades` and `vwap` are None for a series
+    none of whose bars has them (every interval but MIN1), else one entry per bar (None where
+    that bar's is unknown).
     """
 
     timestamps: list[datetime]
@@ -105,6 +114,8 @@ class BarSeries:
     low: list[float]
     close: list[float]
     volume: list[float]
+    trades: list[int | None] | None = None
+    vwap: list[float | None] | None = None
 
     @classmethod
     def from_bars(cls, bars: list[Bar]) -> BarSeries:
@@ -115,6 +126,8 @@ class BarSeries:
             low=[bar.low for bar in bars],
             close=[bar.close for bar in bars],
             volume=[bar.volume for bar in bars],
+            trades=_known_column([bar.trades for bar in bars]),
+            vwap=_known_column([bar.vwap for bar in bars]),
         )
 
     def __len__(self) -> int:
@@ -128,21 +141,34 @@ class BarSeries:
             low=self.low[start:stop],
             close=self.close[start:stop],
             volume=self.volume[start:stop],
+            trades=None if self.trades is None else self.trades[start:stop],
+            vwap=None if self.vwap is None else self.vwap[start:stop],
         )
 
+    def trade_counts(self) -> list[int | None]:
+        """One trade count per bar, None where unknown."""
+        return [None] * len(self) if self.trades is None else self.trades
+
+    def vwaps(self) -> list[float | None]:
+        """One VWAP per bar, None where unknown."""
+        return [None] * len(self) if self.vwap is None else self.vwap
+
     def bars(self) -> list[Bar]:
+        columns = (self.timestamps, self.open, self.high, self.low, self.close, self.volume)
+        if self.trades is None and self.vwap is None:
+            return [Bar(t, o, h, lo, c, v) for t, o, h, lo, c, v in zip(*columns, strict=True)]
         return [
-            Bar(t, o, h, lo, c, v)
-            for t, o, h, lo, c, v in zip(
-                self.timestamps,
-                self.open,
-                self.high,
-                self.low,
-                self.close,
-                self.volume,
-                strict=True,
+            Bar(t, o, h, lo, c, v, n, vw)
+            for t, o, h, lo, c, v, n, vw in zip(
+                *columns, self.trade_counts(), self.vwaps(), strict=True
             )
         ]
+
+
+def _known_column(values: list[_T | None]) -> list[_T | None] | None:
+    """`values`, or None when none of them is known (the column is absent)."""
+    # count() runs in C: a 10-year daily series with none known is checked in microseconds.
+    return None if values.count(None) == len(values) else values
 
 
 def weekly_from_daily(daily: BarSeries) -> BarSeries:

@@ -10,7 +10,7 @@ one after late trades) replaces ours: it saw every trade, we may have missed som
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from domain.streaming import MinuteBar, Trade
@@ -37,7 +37,6 @@ class _OpenBar:
     notional: float
     opened_at: datetime
     closed_at: datetime
-    from_provider: bool = False
 
     def add(self, trade: Trade) -> None:
         if trade.at < self.opened_at:
@@ -51,8 +50,9 @@ class _OpenBar:
         self.notional += trade.price * trade.size
 
     def bar(self, symbol: str, start: datetime) -> MinuteBar:
-        # Price updates without size (Finnhub sends some with v=0) leave no volume to weigh.
-        vwap = self.notional / self.volume if self.volume > 0 else self.close
+        # Price updates without size (Finnhub sends some with v=0) leave no volume to weigh:
+        # their VWAP is undefined, not the close.
+        vwap = self.notional / self.volume if self.volume > 0 else None
         prices = (self.open, self.high, self.low, self.close)
         return MinuteBar(symbol, start, *prices, self.volume, self.trades, vwap)
 
@@ -65,7 +65,8 @@ class MinuteBarBook:
 
     def __init__(self, *, final_after: timedelta = FINAL_AFTER) -> None:
         self._final_after = final_after
-        self._open: dict[tuple[str, datetime], _OpenBar] = {}
+        # A provider's own bar stands as it came for its minute; ours are still being built.
+        self._open: dict[tuple[str, datetime], _OpenBar | MinuteBar] = {}
         self._changed: set[tuple[str, datetime]] = set()
         self.too_late = 0
 
@@ -87,7 +88,7 @@ class MinuteBarBook:
             self._open[key] = _OpenBar(
                 p, p, p, p, trade.size, 1, p * trade.size, trade.at, trade.at
             )
-        elif bar.from_provider:
+        elif isinstance(bar, MinuteBar):
             return False
         else:
             bar.add(trade)
@@ -101,19 +102,7 @@ class MinuteBarBook:
             self.too_late += 1
             return False
         key = (bar.symbol, start)
-        notional = bar.vwap * bar.volume
-        self._open[key] = _OpenBar(
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            bar.trades,
-            notional,
-            start,
-            start + MINUTE,
-            from_provider=True,
-        )
+        self._open[key] = replace(bar, start=start)
         self._changed.add(key)
         return True
 
@@ -121,13 +110,13 @@ class MinuteBarBook:
         """The bars changed since the last call, as they are now, oldest first per symbol."""
         keys = sorted(self._changed, key=lambda key: (key[1], key[0]))
         self._changed.clear()
-        return [self._open[key].bar(*key) for key in keys if key in self._open]
+        return [self._bar(key) for key in keys if key in self._open]
 
     def finish(self, now: datetime) -> list[MinuteBar]:
         """Forget the bars that are final at `now`; returns those still unsaved (changed since
         they were last taken), which the caller stores one last time."""
         final = [key for key in self._open if self.is_final(key[1], now)]
-        unsaved = [self._open[key].bar(*key) for key in sorted(final) if key in self._changed]
+        unsaved = [self._bar(key) for key in sorted(final) if key in self._changed]
         for key in final:
             del self._open[key]
             self._changed.discard(key)
@@ -135,5 +124,9 @@ class MinuteBarBook:
 
     def open_bar(self, symbol: str, start: datetime) -> MinuteBar | None:
         """The open bar of `symbol` for the minute at `start`, if any."""
-        bar = self._open.get((symbol, minute_of(start)))
-        return None if bar is None else bar.bar(symbol, minute_of(start))
+        key = (symbol, minute_of(start))
+        return self._bar(key) if key in self._open else None
+
+    def _bar(self, key: tuple[str, datetime]) -> MinuteBar:
+        bar = self._open[key]
+        return bar if isinstance(bar, MinuteBar) else bar.bar(*key)

@@ -28,7 +28,8 @@ class Trade:
 @dataclass(frozen=True, slots=True)
 class MinuteBar:
     """A 1-minute bar starting at `start` (aware, UTC, on the minute). `vwap` is the
-    volume-weighted average price; `trades` the number of trades in it."""
+    volume-weighted average price; `trades` the number of trades in it. Either is None when
+    unknown (a provider bar without them) or undefined (the VWAP of no volume)."""
 
     symbol: str
     start: datetime
@@ -37,8 +38,8 @@ class MinuteBar:
     low: float
     close: float
     volume: float
-    trades: int
-    vwap: float
+    trades: int | None
+    vwap: float | None
 
 
 class StreamProblem(Exception):

@@ -17,6 +17,18 @@ Interval = domain.Interval
 strawberry.enum(Interval, name="Interval")
 
 
+TRADES_DESCRIPTION = (
+    "How many trades the bar holds. Only MIN1 bars have it: built from a stream's trades, or "
+    "the stream provider's own minute bars when they send a count; null for every other "
+    "interval and whenever it is unknown."
+)
+VWAP_DESCRIPTION = (
+    "Volume-weighted average price of the bar's trades. Only MIN1 bars have it: built from a "
+    "stream's trades, or the stream provider's own minute bars when they send one; null for "
+    "every other interval, whenever it is unknown, and for a minute without volume."
+)
+
+
 @strawberry.type
 class Bar:
     timestamp: datetime
@@ -25,6 +37,9 @@ class Bar:
     low: float
     close: float
     volume: float
+    # Plain attributes like the others: history's bars are completed in one pass.
+    trades: int | None = strawberry.field(description=TRADES_DESCRIPTION)
+    vwap: float | None = strawberry.field(description=VWAP_DESCRIPTION)
 
 
 @strawberry.type(
@@ -38,6 +53,12 @@ class BarColumns:
     low: list[float]
     close: list[float]
     volume: list[float]
+    trades: list[int | None] = strawberry.field(
+        description="One entry per bar, as Bar.trades (null entries where it has none)."
+    )
+    vwap: list[float | None] = strawberry.field(
+        description="One entry per bar, as Bar.vwap (null entries where it has none)."
+    )
 
 
 @strawberry.type
@@ -121,6 +142,8 @@ class PriceHistory:
             low=series.low,
             close=series.close,
             volume=series.volume,
+            trades=series.trade_counts(),
+            vwap=series.vwaps(),
         )
 
     @strawberry.field

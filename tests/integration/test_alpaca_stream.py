@@ -104,6 +104,17 @@ async def test_minute_bars_and_updated_bars_are_handed_over(
     ]
 
 
+async def test_a_bar_without_trade_count_or_vwap_is_handed_over_without_them(
+    running: tuple[AlpacaFeed, RecordingConsumer], fake: FakeAlpacaStream
+) -> None:
+    _, consumer = running
+    await fake.send_bar("AAPL", MINUTE, (189.0, 190.0, 188.5, 189.5), 1200, None, None)
+    await consumer.wait_for(lambda: len(consumer.bars) == 1)
+    assert consumer.bars == [
+        MinuteBar("AAPL", MINUTE, 189.0, 190.0, 188.5, 189.5, 1200.0, None, None)
+    ]
+
+
 async def test_the_subscription_changes_at_run_time_and_is_acknowledged(
     running: tuple[AlpacaFeed, RecordingConsumer], fake: FakeAlpacaStream
 ) -> None:

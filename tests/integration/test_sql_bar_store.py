@@ -217,11 +217,14 @@ async def test_a_database_error_late_in_a_batch_leaves_nothing_written(
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf], ids=["nan", "inf"])
+@pytest.mark.parametrize("field", ["volume", "vwap"])
 async def test_a_value_that_is_not_finite_is_refused_before_writing(
-    store: SqlBarStore, engine: AsyncEngine, bad: float
+    store: SqlBarStore, engine: AsyncEngine, bad: float, field: str
 ) -> None:
     batch = daily_bars(20)
-    batch[10] = replace(batch[10], volume=bad)
+    batch[10] = (
+        replace(batch[10], volume=bad) if field == "volume" else replace(batch[10], vwap=bad)
+    )
 
     with pytest.raises(ValueError, match="not finite"):
         await store.upsert_bars("AAPL", Interval.DAILY, batch, source="simulator")
@@ -339,9 +342,36 @@ async def test_minute_bars_are_stored_as_min1_with_trades_and_vwap(store: SqlBar
     assert await store.upsert_minute_bars(bars, source="finnhub") == 3
     assert await store.load_minute_bars("AAPL") == bars[:2]
     assert await store.load_bars("MSFT", Interval.MIN1) == [
-        Bar(MINUTE_T0, 49.0, 51.0, 48.0, 50.0, 100.0)
+        Bar(MINUTE_T0, 49.0, 51.0, 48.0, 50.0, 100.0, trades=7, vwap=49.5)
     ]
     assert await store.load_bars("AAPL", Interval.ONE_MINUTE) == []
+
+
+async def test_a_minute_bar_without_trade_count_or_vwap_loads_without_them(
+    store: SqlBarStore,
+) -> None:
+    unknown = replace(minute_bar(0, 100.0), trades=None, vwap=None)
+    await store.upsert_minute_bars([unknown], source="alpaca-stream")
+    assert await store.load_minute_bars("AAPL") == [unknown]
+    [bar] = await store.load_bars("AAPL", Interval.MIN1)
+    assert (bar.close, bar.trades, bar.vwap) == (100.0, None, None)
+
+
+@pytest.mark.parametrize("size", [10, COPY_MIN_ROWS + 10], ids=["inserts", "large-load"])
+async def test_bars_keep_their_trade_count_and_vwap_through_upsert_bars(
+    store: SqlBarStore, size: int
+) -> None:
+    bars = [
+        replace(bar, trades=day, vwap=bar.close - 0.5) if day % 2 else bar
+        for day, bar in enumerate(daily_bars(size))
+    ]
+    await store.upsert_bars("AAPL", Interval.MIN1, bars, source="csv")
+    assert await store.load_bars("AAPL", Interval.MIN1) == bars
+    assert await store.latest_bar("AAPL", Interval.MIN1) == bars[-1]
+    # Written again without them, the bars have none: no count survives from before.
+    plain = daily_bars(size)
+    await store.upsert_bars("AAPL", Interval.MIN1, plain, source="csv")
+    assert await store.load_bars("AAPL", Interval.MIN1) == plain
 
 
 async def test_a_minute_bar_written_again_is_replaced(store: SqlBarStore) -> None:

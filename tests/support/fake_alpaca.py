@@ -130,13 +130,14 @@ class FakeAlpacaStream(LocalServer):
         start: datetime,
         prices: tuple[float, float, float, float],
         volume: float,
-        trades: int,
-        vwap: float,
+        trades: int | None,
+        vwap: float | None,
         *,
         updated: bool = False,
     ) -> None:
+        """A bar message; without "n" and "vw" when `trades` and `vwap` are None."""
         o, h, low, c = prices
-        item = {
+        item: dict[str, object] = {
             "T": "u" if updated else "b",
             "S": symbol,
             "o": o,
@@ -145,9 +146,11 @@ class FakeAlpacaStream(LocalServer):
             "c": c,
             "v": volume,
             "t": rfc3339(start),
-            "n": trades,
-            "vw": vwap,
         }
+        if trades is not None:
+            item["n"] = trades
+        if vwap is not None:
+            item["vw"] = vwap
         await self._broadcast("updatedBars" if updated else "bars", [item])
 
     async def send_raw(self, text: str) -> None:

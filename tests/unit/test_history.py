@@ -4,9 +4,11 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 
 from domain.bar_store import FetchRecord
+from domain.cache import symbol_key
 from domain.errors import InvalidInput, NotFound, UpstreamUnavailable
 from domain.history import HistoryPolicy, HistoryService, provider_may_write
 from domain.market import Interval
@@ -71,6 +73,56 @@ async def test_the_same_cached_bytes_are_decoded_once(service: HistoryService) -
     again = await service.stored_series("AAPL", Interval.DAILY)
     assert first.cached is True
     assert again is first  # shared: series are never changed in place
+
+
+async def test_cached_series_keep_trade_counts_and_vwap(
+    store: FakeBarStore, cache: DictCache, clock: Clock
+) -> None:
+    bars = daily_bars(4, start=START)
+    bars[1] = replace(bars[1], trades=12, vwap=100.75)
+    provider = FakeProvider({"AAPL": bars})
+    service = HistoryService(provider=provider, store=store, cache=cache, clock=clock)
+    await service.history("AAPL")
+    again = await service.history("AAPL")
+    assert again.cached is True
+    assert (again.series.trades, again.series.vwap) == (
+        [None, 12, None, None],
+        [None, 100.75, None, None],
+    )
+    assert again.series.bars() == bars
+
+
+async def test_series_without_trade_counts_are_cached_without_those_keys(
+    service: HistoryService, cache: DictCache
+) -> None:
+    await service.history("AAPL")
+    entry = orjson.loads(cache.values[symbol_key("AAPL", "bars", "daily")])
+    assert {"n", "vw"}.isdisjoint(entry)
+    again = await service.history("AAPL")
+    assert (again.cached, again.series.trades, again.series.vwap) == (True, None, None)
+
+
+async def test_an_entry_cached_before_trade_counts_existed_is_still_served(
+    service: HistoryService, provider: FakeProvider, cache: DictCache, clock: Clock
+) -> None:
+    # What the code before trade counts and VWAP wrote: no "n" or "vw" keys.
+    old = {
+        "source": "fake",
+        "fetched_at": clock().timestamp(),
+        "stale": False,
+        "t": [int(START.timestamp())],
+        "o": [99.5],
+        "h": [101.0],
+        "l": [99.0],
+        "c": [100.0],
+        "v": [1000.0],
+    }
+    await cache.set(symbol_key("AAPL", "bars", "daily"), orjson.dumps(old), ttl_seconds=60)
+    history = await service.history("AAPL")
+    assert (history.cached, history.series.close) == (True, [100.0])
+    [bar] = history.series.bars()
+    assert (bar.trades, bar.vwap) == (None, None)
+    assert provider.calls == []
 
 
 async def test_fresh_stored_bars_are_used_when_the_cache_is_empty(

@@ -119,9 +119,18 @@ def test_a_provider_bar_for_a_final_minute_is_refused() -> None:
     assert book.take_changed() == []
 
 
-def test_price_updates_without_size_give_the_close_as_vwap() -> None:
+def test_price_updates_without_size_count_as_trades_but_leave_no_vwap() -> None:
     book = MinuteBarBook()
     book.add(trade(1, 100.0, 0), now=at(2))
     book.add(trade(2, 101.0, 0), now=at(3))
     [bar] = book.take_changed()
-    assert (bar.volume, bar.vwap, bar.trades) == (0.0, 101.0, 2)
+    assert (bar.volume, bar.vwap, bar.trades) == (0.0, None, 2)
+
+
+def test_a_provider_bar_without_trade_count_or_vwap_stands_without_them() -> None:
+    book = MinuteBarBook()
+    book.add(trade(10, 100.0), now=at(11))
+    provider = MinuteBar("AAPL", T0, 99.0, 103.0, 98.0, 102.0, 500.0, None, None)
+    assert book.use_provider_bar(provider, now=at(61))
+    assert book.open_bar("AAPL", T0) == provider
+    assert book.finish(at(120)) == [provider]

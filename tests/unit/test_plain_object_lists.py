@@ -3,14 +3,16 @@ results as graphql-core's own path, which still handles anything else and every 
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import strawberry
 from strawberry.types import ExecutionResult
 
+from domain import market as domain
 from graphql_schema import execution
 from graphql_schema.execution import StockQLExecutionContext
+from graphql_schema.types import market
 
 AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
@@ -91,19 +93,51 @@ async def test_results_equal_graphql_cores_own(query: str, monkeypatch: pytest.M
     assert shape(fast) == shape(general)
 
 
-async def test_plain_fields_are_completed_without_graphql_core_per_item(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls = 0
+def count_completions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A one-item list that counts graphql-core's complete_value calls from now on."""
+    calls = [0]
     original = StockQLExecutionContext.complete_value
 
     def counting(self: StockQLExecutionContext, *args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
+        calls[0] += 1
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(StockQLExecutionContext, "complete_value", counting)
+    return calls
+
+
+async def test_plain_fields_are_completed_without_graphql_core_per_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = count_completions(monkeypatch)
     result = await SCHEMA.execute("{ points { at price } }")
     assert result.data is not None
     assert result.data["points"][1] == {"at": "2026-03-02T14:30:00+00:00", "price": 101.0}
-    assert calls == 2  # the non-null list and the list itself; none per item or field
+    assert calls == [2]  # the non-null list and the list itself; none per item or field
+
+
+@strawberry.type
+class BarsQuery:
+    @strawberry.field
+    def bars(self) -> list[market.Bar]:
+        bars = [
+            domain.Bar(AT, 100.0, 101.0, 99.0, 100.5, 300.0, trades=12, vwap=100.25),
+            domain.Bar(AT, 100.0, 101.0, 99.0, 100.5, 300.0),
+        ]
+        return cast(list[market.Bar], bars)
+
+
+async def test_history_bars_with_trade_count_and_vwap_take_the_one_pass_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    schema = strawberry.Schema(query=BarsQuery, execution_context_class=StockQLExecutionContext)
+    calls = count_completions(monkeypatch)
+    result = await schema.execute("{ bars { close volume trades vwap } }")
+    assert result.errors is None
+    assert result.data == {
+        "bars": [
+            {"close": 100.5, "volume": 300.0, "trades": 12, "vwap": 100.25},
+            {"close": 100.5, "volume": 300.0, "trades": None, "vwap": None},
+        ]
+    }
+    assert calls == [2]

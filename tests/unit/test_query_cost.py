@@ -39,6 +39,12 @@ def refusal(document: str, variables: dict[str, Any] | None = None) -> GraphQLEr
         ('{ latestPrice(symbol: "A") { price volume } }', 2),
         ('{ history(symbol: "A", limit: 10) { symbol bars { open close } } }', 1 + 10 * 2),
         ('{ history(symbol: "A", limit: 10) { columns { open close } } }', 10 * 2),
+        # A trade count and a VWAP are values like the prices, even when they are null.
+        (
+            '{ history(symbol: "A", interval: MIN1, limit: 10) { bars { close trades vwap } } }',
+            10 * 3,
+        ),
+        ('{ history(symbol: "A", limit: 10) { columns { trades vwap } } }', 10 * 2),
         ('{ history(symbol: "A") { bars { close } } }', MAX_BARS),
         ('{ history(symbol: "A", limit: 99999) { bars { close } } }', MAX_BARS),
         ('{ history(symbol: "A", limit: -5) { bars { close } } }', MAX_BARS),

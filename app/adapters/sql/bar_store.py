@@ -19,9 +19,8 @@ from domain.streaming import MinuteBar
 BARS: Table = BarRow.__table__  # type: ignore[attr-defined]
 BAR_FETCHES: Table = BarFetchRow.__table__  # type: ignore[attr-defined]
 
-_COLUMNS = ("symbol", "interval", "ts", "open", "high", "low", "close", "volume", "source")
-_VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "source")
-_MINUTE_VALUE_COLUMNS = (*_VALUE_COLUMNS, "trades", "vwap")
+_VALUE_COLUMNS = ("open", "high", "low", "close", "volume", "source", "trades", "vwap")
+_COLUMNS = ("symbol", "interval", "ts", *_VALUE_COLUMNS)
 
 # Rows per executemany call; the chunks share one transaction, so a failure writes none of them.
 CHUNK_ROWS = 1000
@@ -47,11 +46,11 @@ class SqlBarStore:
     ) -> int:
         """Insert or replace bars by (symbol, interval, timestamp), all or nothing.
 
-        Idempotent; of several bars with the same timestamp the last one wins. With
-        `replace_other_sources` the series' bars of other sources are deleted in the same
-        transaction. Returns the number of distinct timestamps written. Raises ValueError,
-        before writing anything, for a naive timestamp or a price or volume that is not a
-        finite number.
+        Idempotent; of several bars with the same timestamp the last one wins, trade count
+        and VWAP included (NULL when the bar has none). With `replace_other_sources` the
+        series' bars of other sources are deleted in the same transaction. Returns the number
+        of distinct timestamps written. Raises ValueError, before writing anything, for a
+        naive timestamp or a price, volume or VWAP that is not a finite number.
         """
         by_time = _by_utc_time(bars)
         if not by_time:
@@ -78,44 +77,27 @@ class SqlBarStore:
         Returns the number of rows written."""
         rows = {
             (bar.symbol, bar.start): _row(
-                bar.symbol,
-                Interval.MIN1,
-                bar.start.astimezone(UTC),
-                bar,
-                source,
-                trades=bar.trades,
-                vwap=bar.vwap,
+                bar.symbol, Interval.MIN1, bar.start.astimezone(UTC), bar, source
             )
             for bar in bars
         }
         if not rows:
             return 0
         async with self._engine.begin() as connection:
-            await self._upsert_rows(connection, list(rows.values()), _MINUTE_VALUE_COLUMNS)
+            await self._upsert_rows(connection, list(rows.values()), _VALUE_COLUMNS)
         return len(rows)
 
     async def load_minute_bars(
         self, symbol: str, *, start: datetime | None = None
     ) -> list[MinuteBar]:
-        """The stored MIN1 bars of `symbol` from `start` on (optional), oldest first."""
-        query = select(
-            BARS.c.ts,
-            BARS.c.open,
-            BARS.c.high,
-            BARS.c.low,
-            BARS.c.close,
-            BARS.c.volume,
-            BARS.c.trades,
-            BARS.c.vwap,
-        ).where(BARS.c.symbol == symbol, BARS.c.interval == Interval.MIN1.value)
+        """The stored MIN1 bars of `symbol` from `start` on (optional), oldest first; a trade
+        count or VWAP that was not stored is None."""
+        query = _bar_query(symbol, Interval.MIN1)
         if start is not None:
             query = query.where(BARS.c.ts >= start)
         async with self._engine.connect() as connection:
             result = await connection.execute(query.order_by(BARS.c.ts))
-            return [
-                MinuteBar(symbol, ts, o, h, lo, c, v, trades or 0, vwap if vwap is not None else c)
-                for ts, o, h, lo, c, v, trades, vwap in result
-            ]
+            return [MinuteBar(symbol, *row) for row in result]
 
     async def load_bars(
         self,
@@ -125,7 +107,8 @@ class SqlBarStore:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[Bar]:
-        """Bars with start <= timestamp <= end (either bound optional), oldest first, in UTC."""
+        """Bars with start <= timestamp <= end (either bound optional), oldest first, in UTC;
+        with their trade count and VWAP where stored (MIN1 bars), else None."""
         query = _bar_query(symbol, interval).order_by(BARS.c.ts)
         if start is not None:
             query = query.where(BARS.c.ts >= start)
@@ -134,7 +117,7 @@ class SqlBarStore:
         async with self._engine.connect() as connection:
             result = await connection.execute(query)
             # Columns straight into Bars, no ORM objects: this serves whole 10-year histories.
-            return [Bar(ts, o, h, lo, c, v) for ts, o, h, lo, c, v in result]
+            return [Bar(*row) for row in result]
 
     async def latest_bar(self, symbol: str, interval: Interval) -> Bar | None:
         """The newest bar, or None when there is none."""
@@ -216,7 +199,20 @@ class SqlBarStore:
             "bars_load",
             columns=_COLUMNS,
             records=[
-                (symbol, interval.value, ts, b.open, b.high, b.low, b.close, b.volume, source)
+                # In _COLUMNS' order.
+                (
+                    symbol,
+                    interval.value,
+                    ts,
+                    b.open,
+                    b.high,
+                    b.low,
+                    b.close,
+                    b.volume,
+                    source,
+                    b.trades,
+                    b.vwap,
+                )
                 for ts, b in bars
             ],
         )
@@ -227,9 +223,16 @@ class SqlBarStore:
 
 def _bar_query(
     symbol: str, interval: Interval
-) -> Select[datetime, float, float, float, float, float]:
+) -> Select[datetime, float, float, float, float, float, int | None, float | None]:
     return select(
-        BARS.c.ts, BARS.c.open, BARS.c.high, BARS.c.low, BARS.c.close, BARS.c.volume
+        BARS.c.ts,
+        BARS.c.open,
+        BARS.c.high,
+        BARS.c.low,
+        BARS.c.close,
+        BARS.c.volume,
+        BARS.c.trades,
+        BARS.c.vwap,
     ).where(BARS.c.symbol == symbol, BARS.c.interval == interval.value)
 
 
@@ -249,9 +252,7 @@ def _row(
     ts: datetime,
     bar: Bar | MinuteBar,
     source: str,
-    **extra: object,
 ) -> dict[str, object]:
-    """One row of the bars table; `extra` holds MIN1's trade count and VWAP."""
     return {
         "symbol": symbol,
         "interval": interval.value,
@@ -262,7 +263,8 @@ def _row(
         "close": bar.close,
         "volume": bar.volume,
         "source": source,
-        **extra,
+        "trades": bar.trades,
+        "vwap": bar.vwap,
     }
 
 
@@ -272,7 +274,8 @@ def _by_utc_time(bars: Iterable[Bar]) -> dict[datetime, Bar]:
     for bar in bars:
         if bar.timestamp.tzinfo is None:
             raise ValueError(f"naive timestamp {bar.timestamp!r}: bars must be timezone-aware")
-        if not all(map(math.isfinite, (bar.open, bar.high, bar.low, bar.close, bar.volume))):
+        values = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+        if not all(map(math.isfinite, values)) or not math.isfinite(bar.vwap or 0.0):
             raise ValueError(f"bar at {bar.timestamp.isoformat()} has a value that is not finite")
         by_time[bar.timestamp.astimezone(UTC)] = bar
     return by_time

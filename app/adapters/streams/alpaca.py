@@ -193,17 +193,18 @@ def _trade(item: dict[str, Any]) -> Trade:
 
 
 def _bar(item: dict[str, Any]) -> MinuteBar:
-    close = float(item["c"])
+    # A bar without "n" or "vw" has no known trade count or VWAP: None, not 0 or the close.
+    trades, vwap = item.get("n"), item.get("vw")
     return MinuteBar(
         symbol=str(item["S"]),
         start=_time(item["t"]),
         open=float(item["o"]),
         high=float(item["h"]),
         low=float(item["l"]),
-        close=close,
+        close=float(item["c"]),
         volume=float(item["v"]),
-        trades=int(item.get("n") or 0),
-        vwap=float(item.get("vw") or close),
+        trades=None if trades is None else int(trades),
+        vwap=None if vwap is None else float(vwap),
     )
 
 
