@@ -135,6 +135,8 @@ async def test_the_providers_symbol_limit_error_is_reported_not_raised(
         await consumer.wait_for(lambda: "symbol_limit" in consumer.problem_codes)
         assert TOO_MANY_SYMBOLS in str(consumer.problems[0])
         assert fake.open_connections == 1
+        await fake.error("Invalid symbol NOPE")  # Finnhub's message for an unknown symbol
+        await consumer.wait_for(lambda: "unknown_symbol" in consumer.problem_codes)
         await fake.error("something else went wrong")
         await consumer.wait_for(lambda: "error" in consumer.problem_codes)
     finally:

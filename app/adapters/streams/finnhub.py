@@ -96,10 +96,21 @@ class FinnhubFeed(WebSocketFeed):
             self.pings += 1
         elif kind == "error":
             detail = str(message.get("msg", ""))[:200]
-            code = "symbol_limit" if "too many" in detail.lower() else "error"
+            code = _error_code(detail)
             await consumer.on_problem(StreamProblem(f"finnhub error: {detail}", code=code))
         else:
             log.debug("finnhub message of type %r ignored", kind)
+
+
+def _error_code(detail: str) -> str:
+    """Finnhub's error messages carry no code. "Invalid symbol" (with the symbol since 2021,
+    github.com/finnhubio/Finnhub-API/issues/20) is documented by its users; the wording of a
+    refusal past the plan's symbols is not, so it is matched loosely (and the worker refuses
+    symbols past FREE_PLAN itself, before Finnhub would)."""
+    lowered = detail.lower()
+    if "invalid symbol" in lowered:
+        return "unknown_symbol"
+    return "symbol_limit" if "too many" in lowered or "limit" in lowered else "error"
 
 
 def _request(action: str, symbol: str) -> str:
