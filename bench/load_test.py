@@ -115,24 +115,51 @@ async def client_process(name: str, arguments: list[str], directory: Path) -> As
                 await process.wait()
 
 
+def with_descendants(pid: int) -> list[int]:
+    """`pid` and every process under it (`serve --workers N`'s children)."""
+    pids = [pid]
+    for each in pids:
+        try:
+            children = Path(f"/proc/{each}/task/{each}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            continue
+        pids.extend(int(child) for child in children)
+    return pids
+
+
+def tree_rss_mib(pid: int) -> float:
+    total = 0
+    for each in with_descendants(pid):
+        try:
+            total += rss_kib(each)
+        except (OSError, AssertionError):  # ended meanwhile
+            continue
+    return total / 1024
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(cpu_seconds(each) for each in with_descendants(pid))
+
+
 class Sampler:
-    """Server RSS every second, and CPU seconds of every process at the start and the end."""
+    """Server RSS every second (all its processes), and CPU seconds of every process (with
+    its children) at the start and the end."""
 
     def __init__(self, server_pid: int, pids: dict[str, int]) -> None:
         self.server_pid = server_pid
         self.pids = pids
         self.rss_mib: list[tuple[float, float]] = []  # (seconds since start, MiB)
         self.started = time.monotonic()
-        self.cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
 
     async def run(self) -> None:
         while True:
-            self.rss_mib.append((time.monotonic() - self.started, rss_kib(self.server_pid) / 1024))
+            self.rss_mib.append((time.monotonic() - self.started, tree_rss_mib(self.server_pid)))
             await asyncio.sleep(1.0)
 
     def cpu_percent(self, seconds: float) -> dict[str, float]:
         return {
-            name: (cpu_seconds(pid) - self.cpu_before[name]) / seconds * 100
+            name: (tree_cpu_seconds(pid) - self.cpu_before[name]) / seconds * 100
             for name, pid in self.pids.items()
         }
 
@@ -141,7 +168,7 @@ class Sampler:
 
 
 async def start_services(
-    stack: AsyncExitStack, directory: Path
+    stack: AsyncExitStack, directory: Path, server_workers: int
 ) -> tuple[StockqlProcess, StockqlProcess, ThrowawayRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -159,7 +186,10 @@ async def start_services(
         migrate_on_start="true",
         trust_forwarded_for="true",
     )
-    server = await stack.enter_async_context(running_stockql("serve", env, directory=directory))
+    server_env = env | {"STOCKQL_SERVE_WORKERS": str(server_workers)}
+    server = await stack.enter_async_context(
+        running_stockql("serve", server_env, directory=directory)
+    )
     worker_env = env | {"STOCKQL_LOG_LEVEL": "info", "STOCKQL_MIGRATE_ON_START": "false"}
     worker = await stack.enter_async_context(
         running_stockql("worker", worker_env, directory=directory)
@@ -170,8 +200,8 @@ async def start_services(
 async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     async with AsyncExitStack() as stack:
-        server, worker, redis = await start_services(stack, directory)
-        rss_start = server.rss_kib() / 1024
+        server, worker, redis = await start_services(stack, directory, arguments.server_workers)
+        rss_start = tree_rss_mib(server.pid)
         users = await stack.enter_async_context(
             client_process(
                 "users",
@@ -205,7 +235,7 @@ async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
         await users.tell()
         duration = time.monotonic() - sampler.started
         cpu = sampler.cpu_percent(duration)
-        rss_end = server.rss_kib() / 1024
+        rss_end = tree_rss_mib(server.pid)
         sampling.cancel()
         load_after = os.getloadavg()
         operations = (await users.answer())["operations"]
@@ -220,6 +250,7 @@ async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
         "machine": f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "duration_s": duration,
         "users": arguments.users,
+        "server_workers": arguments.server_workers,
         "think_s": arguments.think,
         "load_before": " ".join(f"{value:.2f}" for value in load_before),
         "load_after": " ".join(f"{value:.2f}" for value in load_after),
@@ -284,6 +315,9 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before the RSS base")
     parser.add_argument("--users", type=int, default=24, help="virtual users sending requests")
     parser.add_argument("--subscribers", type=int, default=500)
+    parser.add_argument(
+        "--server-workers", type=int, default=1, help="stockql serve processes (--workers)"
+    )
     parser.add_argument("--think", type=float, default=0.0, help="seconds between requests")
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--keep", help="keep the processes' logs in this directory")
