@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -197,10 +198,14 @@ class AccountService:
             claims = self._tokens.decode(token)
         except InvalidToken as error:
             raise Unauthenticated("The token is invalid or expired") from error
-        user = await self._store.get(claims.user_id)
+        # Both asked at once: every signed-in request waits for them (one round trip, not two,
+        # behind the other requests of a busy event loop).
+        user, signed_out = await asyncio.gather(
+            self._store.get(claims.user_id), self._is_signed_out(claims)
+        )
         if user is None:
             raise Unauthenticated("The token's user no longer exists")
-        if claims.generation != user.token_generation or await self._is_signed_out(claims):
+        if claims.generation != user.token_generation or signed_out:
             raise Unauthenticated("The token was revoked; sign in again")
         return user, claims.expires_at
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -87,11 +88,14 @@ class PredictionService:
         if anonymous_client is not None:
             await self._limit(anonymous_client)
         horizon = self._horizon(horizon_days)
-        if data is not None:
-            signal = await self._supplied_signal(symbol, PriceSeries.from_points(data), horizon)
-        else:
-            signal = await self._stored_signal(symbol, horizon)
-        previous = await self._predictions.latest(symbol)
+        signal_of = (
+            self._stored_signal(symbol, horizon)
+            if data is None
+            else self._supplied_signal(symbol, PriceSeries.from_points(data), horizon)
+        )
+        # The previous prediction is read while the signal is worked out: under load each
+        # round trip in sequence waits behind every other request's step (issue 17).
+        signal, previous = await asyncio.gather(signal_of, self._predictions.latest(symbol))
         prediction = Prediction(self._new_id(), symbol, signal, self._clock())
         await self._predictions.add(prediction)
         await self._publish(prediction)
