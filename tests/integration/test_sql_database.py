@@ -64,6 +64,26 @@ async def test_a_session_ended_by_the_server_raises_database_unavailable_then_is
         await engine.dispose()
 
 
+async def test_a_pooled_connection_the_server_ended_is_replaced_unseen_at_checkout(
+    pg_url: str,
+) -> None:
+    """No pre-ping (a round trip per checkout): a connection the server closed while it sat
+    in the pool (a restart, an idle timeout) is replaced when it is handed out."""
+    engine, admin = create_engine(pg_url), create_engine(pg_url, pooled=False)
+    try:
+        async with engine.connect() as first:
+            pid = (await first.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await asyncio.sleep(0.2)  # asyncpg reads the termination as it arrives
+        async with engine.connect() as again:
+            replaced = (await again.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert replaced != pid
+    finally:
+        await engine.dispose()
+        await admin.dispose()
+
+
 async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
     sqlite_engine: AsyncEngine,
 ) -> None:
