@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.adapters.sql.database import create_engine, ping
+from app.adapters.sql.database import create_engine, one_statement, ping
 from domain.errors import DatabaseUnavailable
 
 UNREACHABLE_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:1/stockql"
@@ -82,6 +82,31 @@ async def test_a_pooled_connection_the_server_ended_is_replaced_unseen_at_checko
     finally:
         await engine.dispose()
         await admin.dispose()
+
+
+async def test_one_statement_on_postgresql_runs_outside_a_transaction(pg_url: str) -> None:
+    """No BEGIN before it nor ROLLBACK/COMMIT after it: two round trips fewer, and a write is
+    kept."""
+    engine = create_engine(pg_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE one_statement_kept (n int)"))
+        async with one_statement(engine) as connection:
+            await connection.execute(text("INSERT INTO one_statement_kept VALUES (1)"))
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            assert not raw.driver_connection.is_in_transaction()
+        async with engine.connect() as connection:  # what the pool hands out next: reset
+            await connection.execute(text("SELECT 1"))
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection is not None
+            assert raw.driver_connection.is_in_transaction()
+            kept = await connection.execute(text("SELECT count(*) FROM one_statement_kept"))
+            assert kept.scalar_one() == 1
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE IF EXISTS one_statement_kept"))
+        await engine.dispose()
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(

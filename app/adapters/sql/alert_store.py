@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, Table, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.adapters.sql.database import one_statement
 from app.adapters.sql.tables import AlertRow
 from domain.alerts.model import Alert, AlertCondition, AlertFrequency, TooManyAlerts
 
@@ -46,7 +47,7 @@ class SqlAlertStore:
 
     async def get(self, alert_id: str) -> Alert | None:
         """The alert with this id, or None."""
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             row = (await connection.execute(select(ALERTS).where(ALERTS.c.id == alert_id))).first()
         return None if row is None else _alert(row)
 
@@ -57,7 +58,7 @@ class SqlAlertStore:
             .where(ALERTS.c.user_id == user_id)
             .order_by(ALERTS.c.created_at, ALERTS.c.id)
         )
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             return [_alert(row) for row in await connection.execute(query)]
 
     async def active_for_symbols(self, symbols: Collection[str]) -> dict[str, list[Alert]]:
@@ -69,7 +70,7 @@ class SqlAlertStore:
             .order_by(ALERTS.c.created_at, ALERTS.c.id)
         )
         found: dict[str, list[Alert]] = {}
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             for row in await connection.execute(query):
                 alert = _alert(row)
                 found.setdefault(alert.symbol, []).append(alert)

@@ -10,6 +10,7 @@ from sqlalchemy import Select, Table, column, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.adapters.sql.database import one_statement
 from app.adapters.sql.tables import BarFetchRow, BarRow
 from domain.bar_store import FetchRecord
 from domain.market import Bar, Interval
@@ -95,7 +96,7 @@ class SqlBarStore:
         query = _bar_query(symbol, Interval.MIN1)
         if start is not None:
             query = query.where(BARS.c.ts >= start)
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             result = await connection.execute(query.order_by(BARS.c.ts))
             return [MinuteBar(symbol, *row) for row in result]
 
@@ -114,7 +115,7 @@ class SqlBarStore:
             query = query.where(BARS.c.ts >= start)
         if end is not None:
             query = query.where(BARS.c.ts <= end)
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             result = await connection.execute(query)
             # Columns straight into Bars, no ORM objects: this serves whole 10-year histories.
             return [Bar(*row) for row in result]
@@ -122,7 +123,7 @@ class SqlBarStore:
     async def latest_bar(self, symbol: str, interval: Interval) -> Bar | None:
         """The newest bar, or None when there is none."""
         query = _bar_query(symbol, interval).order_by(BARS.c.ts.desc()).limit(1)
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else Bar(*row)
 
@@ -162,7 +163,7 @@ class SqlBarStore:
         query = select(
             BAR_FETCHES.c.fetched_at, BAR_FETCHES.c.source, BAR_FETCHES.c.refresh_due
         ).where(BAR_FETCHES.c.symbol == symbol, BAR_FETCHES.c.interval == interval.value)
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             row = (await connection.execute(query)).first()
         if row is None:
             return None

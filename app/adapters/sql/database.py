@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from app.adapters.sql.outage import OutageReportingPool, report_outages
@@ -72,6 +74,22 @@ def create_engine(
     if pooled:
         event.listen(engine.sync_engine, "checkout", _replace_closed)
     return engine
+
+
+@asynccontextmanager
+async def one_statement(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for one statement, a read or a write (committed when the block ends).
+    On PostgreSQL it runs outside a transaction (AUTOCOMMIT): one statement is atomic and
+    sees one snapshot by itself, and asyncpg would otherwise send BEGIN before it and
+    ROLLBACK or COMMIT after it, two more round trips that under load each wait behind every
+    other request. Never for more than one statement that must agree or apply together."""
+    if engine.dialect.name != "postgresql":
+        async with engine.begin() as connection:
+            yield connection
+        return
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Select, Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.adapters.sql.database import one_statement
 from app.adapters.sql.tables import ModelRow
 from domain.predictions import StoredModel
 
@@ -46,7 +47,7 @@ class SqlModelStore:
     async def active_version(self) -> str | None:
         """The active model's version, or None; reads neither the artifact nor the card."""
         query = select(MODELS.c.version).where(MODELS.c.active.is_(True))
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             version: str | None = (await connection.execute(query)).scalar_one_or_none()
         return version
 
@@ -75,7 +76,7 @@ class SqlModelStore:
         return True
 
     async def _one(self, query: Select[Any]) -> StoredModel | None:
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _model(row)
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.sql.database import one_statement
 from app.adapters.sql.tables import NotificationRow
 from domain.notifications import Notification, NotificationType
 
@@ -23,7 +24,7 @@ class SqlNotificationStore:
         self._engine = engine
 
     async def add(self, notification: Notification) -> None:
-        async with self._engine.begin() as connection:
+        async with one_statement(self._engine) as connection:
             await connection.execute(insert(NOTIFICATIONS).values(_row(notification)))
 
     async def list(
@@ -38,7 +39,7 @@ class SqlNotificationStore:
         )
         if unread_only:
             query = query.where(NOTIFICATIONS.c.read.is_(False))
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             return [_notification(row) for row in await connection.execute(query)]
 
     async def mark_read(self, user_id: str, ids: Sequence[str] | None) -> int:
@@ -49,7 +50,7 @@ class SqlNotificationStore:
         )
         if ids is not None:
             statement = statement.where(NOTIFICATIONS.c.id.in_(list(ids)))
-        async with self._engine.begin() as connection:
+        async with one_statement(self._engine) as connection:
             result = await connection.execute(statement.values(read=True))
         return result.rowcount
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.sql.database import one_statement
 from app.adapters.sql.tables import PredictionRow
 from domain.predictions import Prediction
 from domain.signals.recommendations import (
@@ -32,7 +33,7 @@ class SqlPredictionStore:
 
     async def add(self, prediction: Prediction) -> None:
         """Insert `prediction`; raises IntegrityError when its id exists already."""
-        async with self._engine.begin() as connection:
+        async with one_statement(self._engine) as connection:
             await connection.execute(insert(PREDICTIONS).values(_row(prediction)))
 
     async def recent(self, symbol: str, *, limit: int) -> list[Prediction]:
@@ -44,7 +45,7 @@ class SqlPredictionStore:
             .order_by(PREDICTIONS.c.created_at.desc(), PREDICTIONS.c.id.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             return [_prediction(row) for row in await connection.execute(query)]
 
     async def latest(self, symbol: str) -> Prediction | None:

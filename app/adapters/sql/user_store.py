@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, Table, UniqueConstraint, delete, insert, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.adapters.sql.database import one_statement
 from app.adapters.sql.tables import UserRow
 from domain.users import (
     MAX_WATCHLIST,
@@ -140,7 +141,7 @@ class SqlUserStore:
         return result.rowcount == 1
 
     async def _first(self, query: Select[Any]) -> User | None:
-        async with self._engine.connect() as connection:
+        async with one_statement(self._engine) as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else _user(row)
 
