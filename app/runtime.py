@@ -67,6 +67,7 @@ from domain.symbol_search import SymbolSearchService
 from domain.tokens import TokenIssuer
 from domain.tracked_symbols import LiveSymbols, TrackedSymbols
 from domain.unknown_symbols import UnknownSymbols
+from domain.user_cache import CachedUserStore
 from domain.users import UserStore
 from graphql_schema.context import Services
 
@@ -336,6 +337,8 @@ async def _open_people(
 ) -> _People:
     notifier = Notifier(store=SqlNotificationStore(engine), bus=live.bus)
     users = await _open_user_store(settings, engine, stack)
+    if settings.user_cache_seconds > 0:
+        users = CachedUserStore(users, cache, max_age_seconds=settings.user_cache_seconds)
     attempts: LoginAttempts = (
         RedisLoginAttempts(redis) if redis is not None else MemoryLoginAttempts()
     )

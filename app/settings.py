@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # Whole responses of PUBLIC queries, per their fields' @cacheControl hints: in Redis when
     # configured, else in memory up to max_bytes; larger responses are not kept.
     response_cache: bool = True
+    # Users read by id (every signed-in request's token) are kept in process this long at
+    # most, while their stamp in the shared cache is unchanged (domain/user_cache.py); 0: off.
+    user_cache_seconds: float = Field(default=10.0, ge=0)
     # A manifest of hash -> document: only those documents run over HTTP (sent by hash or in
     # full); unset, any document runs and Automatic Persisted Queries register new ones.
     trusted_documents: Path | None = None

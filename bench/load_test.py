@@ -1,7 +1,8 @@
 """A mixed load of queries, mutations and 500 open subscriptions on one `stockql serve` process.
 
     .venv/bin/python bench/load_test.py [--duration 60] [--warmup 10] [--users 24]
-        [--subscribers 500] [--think 0] [--json PATH]
+        [--subscribers 500] [--think 0] [--server-workers 1] [--setting NAME=VALUE ...]
+        [--json PATH]
 
 Starts, on loopback, a PostgreSQL database made for the run (dropped after), a throwaway
 redis-server on a spare port, one `stockql serve` (migrates on start, trusts X-Forwarded-For
@@ -168,7 +169,7 @@ class Sampler:
 
 
 async def start_services(
-    stack: AsyncExitStack, directory: Path, server_workers: int
+    stack: AsyncExitStack, directory: Path, server_workers: int, settings: dict[str, str]
 ) -> tuple[StockqlProcess, StockqlProcess, ThrowawayRedis]:
     binary = shutil.which("redis-server")
     if binary is None:
@@ -185,6 +186,7 @@ async def start_services(
         simulator_tick_seconds="1",
         migrate_on_start="true",
         trust_forwarded_for="true",
+        **settings,
     )
     server_env = env | {"STOCKQL_SERVE_WORKERS": str(server_workers)}
     server = await stack.enter_async_context(
@@ -200,7 +202,9 @@ async def start_services(
 async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     async with AsyncExitStack() as stack:
-        server, worker, redis = await start_services(stack, directory, arguments.server_workers)
+        server, worker, redis = await start_services(
+            stack, directory, arguments.server_workers, dict(arguments.setting)
+        )
         rss_start = tree_rss_mib(server.pid)
         users = await stack.enter_async_context(
             client_process(
@@ -251,6 +255,7 @@ async def run(arguments: argparse.Namespace, directory: Path) -> dict[str, Any]:
         "duration_s": duration,
         "users": arguments.users,
         "server_workers": arguments.server_workers,
+        "settings": dict(arguments.setting),
         "think_s": arguments.think,
         "load_before": " ".join(f"{value:.2f}" for value in load_before),
         "load_after": " ".join(f"{value:.2f}" for value in load_after),
@@ -317,6 +322,15 @@ if __name__ == "__main__":
     parser.add_argument("--subscribers", type=int, default=500)
     parser.add_argument(
         "--server-workers", type=int, default=1, help="stockql serve processes (--workers)"
+    )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)),
+        metavar="NAME=VALUE",
+        help="a STOCKQL_ setting for the server and worker, lower case without the prefix "
+        "(user_cache_seconds=0); repeatable",
     )
     parser.add_argument("--think", type=float, default=0.0, help="seconds between requests")
     parser.add_argument("--json", help="write the report here")

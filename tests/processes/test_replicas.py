@@ -54,6 +54,9 @@ UPDATE_PROFILE = """
 mutation($name: String!) { updateProfile(input: {name: $name}) { __typename } }
 """
 NOTIFICATIONS = "query { notifications(limit: 200) { id type data } }"
+ME = "query { me { name watchlist } }"
+ADD_TO_WATCHLIST = "mutation($symbol: String!) { addToWatchlist(symbol: $symbol) { watchlist } }"
+LOGOUT_EVERYWHERE = "mutation { logoutEverywhere }"
 
 AAPL_STREAM = stream_key("AAPL")
 # What a worker logs when it becomes the leader (app/leader.py).
@@ -376,6 +379,23 @@ async def test_a_profile_change_sent_to_one_server_notifies_the_subscriber_on_th
     assert notification["type"] == "ACCOUNT_UPDATE"
     listed = data(await server_a.graphql(NOTIFICATIONS, token=token))["notifications"]
     assert [each["id"] for each in listed] == [notification["id"]]
+
+
+async def test_what_one_server_changes_of_a_user_the_other_answers_at_once(
+    replicas: Deployment,
+) -> None:
+    """Each server keeps the users of recent tokens (domain/user_cache.py); a change made
+    through the other server must still be what it answers with, a revocation included."""
+    server_a, server_b = replicas.servers
+    token, _ = await signed_up(server_b)
+    assert data(await server_a.graphql(ME, token=token))["me"] == {"name": "Ada", "watchlist": []}
+    await server_b.graphql(UPDATE_PROFILE, {"name": "Renamed"}, token=token)
+    await server_b.graphql(ADD_TO_WATCHLIST, {"symbol": "AAPL"}, token=token)
+    me = data(await server_a.graphql(ME, token=token))["me"]
+    assert me == {"name": "Renamed", "watchlist": ["AAPL"]}
+    assert data(await server_b.graphql(LOGOUT_EVERYWHERE, token=token))["logoutEverywhere"]
+    refused = await server_a.graphql(ME, token=token)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
 
 
 async def test_resuming_with_after_on_the_other_server_replays_every_missed_price_in_order(
