@@ -183,11 +183,15 @@ class PredictionService:
                 timestamp=prediction.created_at,
             )
         )
-        for channel in (predictions_channel(prediction.symbol), ALL_PREDICTIONS_CHANNEL):
-            try:
-                await self._bus.publish(channel, message)
-            except Exception as error:  # the prediction is stored; live delivery is best effort
-                log.warning("publishing prediction %s failed: %s", prediction.id, error)
+        channels = (predictions_channel(prediction.symbol), ALL_PREDICTIONS_CHANNEL)
+        # Both at once: the answer waits for them (one round trip, not two, under load).
+        outcomes = await asyncio.gather(
+            *(self._bus.publish(channel, message) for channel in channels),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):  # stored already; live delivery is best effort
+                log.warning("publishing prediction %s failed: %s", prediction.id, outcome)
 
     async def _limit(self, client: str) -> None:
         limits = self._limits

@@ -7,11 +7,12 @@ import math
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import redis.asyncio as aioredis
 
 from app.adapters.redis_outage import UNAVAILABLE, OutageLog
+from domain.batched_lookups import BatchedLookup
 from domain.cache import symbol_key, symbol_of_key
 
 log = logging.getLogger(__name__)
@@ -86,17 +87,29 @@ class RedisCache:
         self._client = client
         # Every request touches the cache: the start of an outage is logged, not each call.
         self._outage = OutageLog(log, "Redis cache", "serving without it")
+        # Reads asked while one is under way go together in one MGET: under load a request's
+        # reads (its token's revocation and user stamp, its bars) share round trips and
+        # commands with every other request's (issue 17).
+        self._gets: BatchedLookup[str, bytes | None] = BatchedLookup(
+            self._get_many, missing=lambda: None
+        )
 
     async def get(self, key: str) -> bytes | None:
+        return await self._gets.get(key)
+
+    async def _get_many(self, keys: Collection[str]) -> dict[str, bytes | None]:
         try:
-            value = await self._client.get(key)
+            values = await self._client.mget(keys)
         except UNAVAILABLE as error:
             self._outage.lost("get", error)
-            return None
+            return {}
         self._outage.found()
-        # decode_responses=False (checked at construction) makes this bytes, never str.
-        assert not isinstance(value, str)
-        return value
+        found: dict[str, bytes | None] = {}
+        for key, value in zip(keys, values, strict=True):
+            # decode_responses=False (checked at construction) makes it bytes, never str.
+            assert not isinstance(value, str)
+            found[key] = value
+        return found
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: float) -> None:
         try:

@@ -163,6 +163,27 @@ async def test_redis_cache_stores_values_with_a_millisecond_expiry(
     assert 1000 < await redis_client.pttl(key) <= 1500
 
 
+async def test_concurrent_reads_each_get_their_own_value(subject: Subject) -> None:
+    keys = [symbol_key("AAPL", "quote", str(number)) for number in range(50)]
+    for number, key in enumerate(keys[:25]):
+        await subject.cache.set(key, f"value {number}".encode(), ttl_seconds=HOUR)
+    values = await asyncio.gather(*(subject.cache.get(key) for key in [*keys, *keys]))
+    expected = [f"value {number}".encode() for number in range(25)] + [None] * 25
+    assert values == expected + expected
+
+
+async def test_redis_cache_reads_asked_together_share_round_trips(
+    redis_client: aioredis.Redis,
+) -> None:
+    cache = RedisCache(redis_client)
+    await cache.set("stockql:shared", b"1", ttl_seconds=HOUR)
+    await redis_client.config_resetstat()
+    assert await asyncio.gather(*(cache.get("stockql:shared") for _ in range(40))) == [b"1"] * 40
+    stats = await redis_client.info("commandstats")
+    assert "cmdstat_get" not in stats
+    assert stats["cmdstat_mget"]["calls"] <= 2  # the first alone, the rest together
+
+
 async def test_redis_cache_clears_more_keys_than_one_unlink_batch(
     redis_client: aioredis.Redis,
 ) -> None:

@@ -153,3 +153,14 @@ async def test_a_rate_limited_anonymous_caller_gets_nothing_stored_or_published(
     # Signed-in callers (no address given) are not limited here.
     await subject.service.predict("AAPL")
     assert len(subject.predictions.items) == 2
+
+
+async def test_a_prediction_is_stored_and_answered_when_publishing_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    subject = Service()
+    subject.bus.failing = True
+    prediction = await subject.service.predict("AAPL")
+    assert subject.predictions.items == [prediction]
+    failures = [r for r in caplog.records if "publishing prediction p1 failed" in r.getMessage()]
+    assert len(failures) == 2  # each channel tried, each failure logged
