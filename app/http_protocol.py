@@ -23,6 +23,8 @@ def _closing_response(status: bytes) -> bytes:
 
 _REQUEST_TIMEOUT = _closing_response(b"408 Request Timeout")
 _HEAD_TOO_LARGE = _closing_response(b"431 Request Header Fields Too Large")
+# Writes at least this large go out alone rather than be copied next to a response's head.
+_JOIN_AT_MOST = 64 * 1024
 
 
 class DeadlineHttpProtocol(HttpToolsProtocol):
@@ -56,7 +58,10 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_head, self._head_bytes, self._body_read = False, 0, False
+        before = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not before:  # not an upgrade
+            self.cycle.transport = OneSendPerIteration(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -72,6 +77,8 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
             )
 
     def on_response_complete(self) -> None:
+        if self.cycle is not None and isinstance(self.cycle.transport, OneSendPerIteration):
+            self.cycle.transport.flush()  # the whole response at once, not at the turn's end
         super().on_response_complete()
         self._next_head_if_done()
 
@@ -110,6 +117,45 @@ class DeadlineHttpProtocol(HttpToolsProtocol):
         self._disarm()
         self.transport.write(response)
         self.transport.close()
+
+
+class OneSendPerIteration:
+    """A transport for one request's response: what it writes during one turn of the event
+    loop goes out in one send at the end of the turn. uvicorn writes a response's head and
+    its body separately, two sends (two system calls, two packets, two reads for the client)
+    for a body that is there at once; with this, one. Large writes are not copied into one."""
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if len(data) >= _JOIN_AT_MOST:
+            self.flush()
+            self._transport.write(data)
+            return
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
 
 
 def deadline_http_protocol(read_timeout: float, max_head_bytes: int) -> type[HttpToolsProtocol]:
