@@ -33,6 +33,12 @@ import sys
 import time
 
 import numpy as np
+from _variant_models import (
+    install_estimators,
+    recency_fitter,
+    symbol_standardised,
+    with_row_ids,
+)
 from evaluate_signals import sample_series
 
 from domain.signals._rolling import return_volatility
@@ -81,8 +87,15 @@ def extra_columns(dataset, extras):
                 med[t] = np.median(v60[t - 249 : t + 1])
             per.append(np.column_stack([v20 / v60 - 1.0, v60 / med - 1.0]))
         cols.append(per_row(dataset, per))
-    if "warmup310" in extras:
-        cols.append(np.where(dataset.position >= 310, 0.0, np.nan)[:, None])
+    for extra in extras:
+        if extra.startswith("warmup"):
+            first = int(extra.removeprefix("warmup"))
+            cols.append(np.where(dataset.position >= first, 0.0, np.nan)[:, None])
+    for extra in extras:
+        if extra.startswith(("zroll", "zexp")):
+            window = int(extra.removeprefix("zroll")) if extra.startswith("zroll") else 0
+            per = [causal_zscores(dataset.features.compute(s), window) for s in dataset.series]
+            cols.append(per_row(dataset, per))
     if "market" in extras:
         names = dataset.features.names
         r5, r20, v20 = (names.index(n) for n in ("return_5d", "return_20d", "volatility_20d"))
@@ -135,8 +148,37 @@ def extra_columns(dataset, extras):
             out[k] = v[idx]
         else:
             out[k] = v
-    out["x"] = np.column_stack([dataset.x, extra])[idx]
+    # Replacing variants (z-scores) take the place of the features instead of adding to them.
+    if any(e.startswith(("zroll", "zexp")) for e in extras) and "keep" not in extras:
+        extra = extra[:, -dataset.x.shape[1] :]
+        out["x"] = extra[idx]
+    else:
+        out["x"] = np.column_stack([dataset.x, extra])[idx]
     return dataclasses.replace(dataset, **out)
+
+
+def causal_zscores(features, window):
+    """Each feature column as its z-score against the same series' past values (the trailing
+    `window` rows, or every row so far when window is 0, from 250 rows on): causal."""
+    out = np.full_like(features, np.nan)
+    valid = np.flatnonzero(np.isfinite(features).all(axis=1))
+    if len(valid) == 0:
+        return out
+    start = valid[0]
+    values = features[start:]
+    if window:
+        from domain.signals._rolling import rolling_mean, rolling_std
+
+        mean = np.column_stack([rolling_mean(c, window) for c in values.T])
+        std = np.column_stack([rolling_std(c, window) for c in values.T])
+    else:
+        count = np.arange(1, len(values) + 1)[:, None]
+        mean = np.cumsum(values, axis=0) / count
+        square = np.cumsum(values**2, axis=0) / count
+        std = np.sqrt(np.maximum(square - mean**2, 0.0) * count / np.maximum(count - 1, 1))
+        mean[:249], std[:249] = np.nan, np.nan
+    out[start:] = (values - mean) / np.where(std > 0, std, np.nan)
+    return out
 
 
 def nested_positions(dataset, result, fit, config):
@@ -219,6 +261,41 @@ def raw_fitter(algorithm, config):
     return fit
 
 
+def save_predictions(path, algorithm, dataset, result, positions):
+    """The walk-forward's test rows with what each predictor said, for bench/signal_noise.py."""
+    tested = result.test_rows
+    split_of = np.concatenate(
+        [np.full(score.test_rows, number) for number, score in enumerate(result.splits)]
+    )
+    np.savez(
+        path.replace(".npz", f"-{algorithm}.npz") if "," in path else path,
+        symbols=np.array(dataset.symbols),
+        symbol=dataset.symbol[tested],
+        time=dataset.time[tested],
+        truth=dataset.y[tested],
+        model=result.predicted,
+        rules=dataset.rules[tested],
+        majority=result.majority,
+        positions=positions,
+        close=dataset.close[tested],
+        split=split_of,
+    )
+
+
+def overrides(args):
+    """Per-algorithm sklearn keyword overrides from --C and --gb."""
+    found = {}
+    if args.C:
+        found.update({name: {"C": args.C} for name in ("logistic_regression", "spline", "poly")})
+    if args.gb:
+        pairs = (item.split("=") for item in args.gb.split(","))
+        found["gradient_boosting"] = {
+            name: (None if value == "None" else float(value) if "." in value else int(value))
+            for name, value in pairs
+        }
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--symbols", nargs="+", default=["AAPL", "IBM", "MSFT", "GOOG"])
@@ -231,19 +308,27 @@ def main():
     parser.add_argument("--C", type=float, default=None)
     parser.add_argument("--min-train", type=int, default=500)
     parser.add_argument("--refit-every", type=int, default=250)
+    parser.add_argument("--knots", type=int, default=5, help="spline knots per feature")
+    parser.add_argument("--gb", default="", help="boosting overrides: name=value,...")
+    parser.add_argument("--recency", type=float, default=0, help="half-life in trading days")
+    parser.add_argument("--standardise", choices=["pooled", "symbol"], default="pooled")
+    parser.add_argument("--save", default=None, help="write the test predictions to this .npz")
     args = parser.parse_args()
     print("#", " ".join(sys.argv[1:]))
     histories = {s: sample_series(s) for s in args.symbols}
     config = TrainingConfig(
         label_rule=LabelRule(horizon=args.horizon, threshold=args.threshold),
         features=FeatureSet(volume=args.volume),
-        overrides={"logistic_regression": {"C": args.C}} if args.C else {},
+        overrides=overrides(args),
         positions="nested_threshold" if args.decision == "production" else "recommendation",
         min_train_days=args.min_train,
         refit_every_days=args.refit_every,
     )
     dataset = build_dataset(histories, features=config.features, label_rule=config.label_rule)
     dataset = extra_columns(dataset, set(filter(None, args.extra.split(","))))
+    install_estimators(args.knots)
+    if args.standardise == "symbol":
+        dataset = with_row_ids(dataset)
     counts = np.bincount(dataset.y, minlength=3) / len(dataset)
     print(f"rows {len(dataset)} features {dataset.x.shape[1]} labels S/H/B {counts.round(3)}")
     for algorithm in args.algorithms.split(","):
@@ -251,6 +336,10 @@ def main():
         fit = _fitter(algorithm, config) if algorithm != "ensemble" else ensemble_fitter(config)
         if args.decision == "raw":
             fit = raw_fitter(algorithm, config)
+        if args.recency:
+            fit = recency_fitter(algorithm, config, args.recency)
+        if args.standardise == "symbol":
+            fit = symbol_standardised(algorithm, config)
         result = walk_forward(
             dataset,
             fit,
@@ -268,6 +357,8 @@ def main():
         positions = result.positions
         if args.decision == "nested":
             positions = nested_positions(dataset, result, fit, config)
+        if args.save:
+            save_predictions(args.save, algorithm, dataset, result, positions)
         for number, symbol in enumerate(dataset.symbols):
             mine = np.flatnonzero(dataset.symbol[tested] == number)
             rows = tested[mine]
