@@ -33,6 +33,8 @@ def _estimator(algorithm, params, random_state):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import PolynomialFeatures, SplineTransformer, StandardScaler
 
+    params = dict(params)
+    knots = int(params.pop("knots", SPLINE_KNOTS["knots"]))
     if algorithm == "spline":
         return Pipeline(
             [
@@ -40,7 +42,7 @@ def _estimator(algorithm, params, random_state):
                 (
                     "spline",
                     SplineTransformer(
-                        n_knots=SPLINE_KNOTS["knots"], degree=3, knots="quantile"
+                        n_knots=knots, degree=3, knots="quantile"
                     ),
                 ),
                 ("classify", LogisticRegression(**params)),
@@ -90,6 +92,41 @@ def recency_fitter(algorithm, config, half_life):
         with _sklearn.single_thread():
             calibrated.fit(dataset.x[rows], dataset.y[rows], sample_weight=weights)
         return _sklearn.FittedEstimator(calibrated)
+
+    return fit
+
+
+def grid_fitter(algorithm, config, name, values, log):
+    """Production fit for each value of one parameter; keeps the one whose out-of-fold
+    (purged calibration folds, inside the training window) balanced accuracy is best, and
+    takes its long/flat threshold from the same out-of-fold probabilities."""
+    from domain.signals.labels import class_priors, decide
+    from domain.signals.metrics import score_classes
+    from domain.signals.positions import choose_threshold, lift_spread, next_day_returns
+
+    def fit(dataset, rows):
+        folds = calibration_folds(dataset, rows, folds=config.calibration_folds)
+        x, y = dataset.x[rows], dataset.y[rows]
+        priors = class_priors(y)
+        best = None
+        for value in values:
+            params = {**config.params(algorithm), name: value}
+            fitted = _sklearn.fit_calibrated(
+                algorithm, params, x, y, folds, method=config.calibration,
+                random_state=config.random_state,
+            )
+            held_out = _sklearn.out_of_fold_probabilities(
+                fitted, algorithm, params, x, y, folds, random_state=config.random_state
+            )
+            score = score_classes(y, decide(held_out, priors)).balanced_accuracy
+            if best is None or score > best[0]:
+                best = (score, value, fitted, held_out)
+        score, value, fitted, held_out = best
+        log.append((value, round(score, 3)))
+        if config.positions != "nested_threshold":
+            return fitted
+        spread = lift_spread(held_out, priors)
+        return PositionedClassifier(fitted, choose_threshold(spread, next_day_returns(dataset, rows)))
 
     return fit
 

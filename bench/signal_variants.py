@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 from _variant_models import (
+    grid_fitter,
     install_estimators,
     recency_fitter,
     symbol_standardised,
@@ -312,6 +313,7 @@ def main():
     parser.add_argument("--gb", default="", help="boosting overrides: name=value,...")
     parser.add_argument("--recency", type=float, default=0, help="half-life in trading days")
     parser.add_argument("--standardise", choices=["pooled", "symbol"], default="pooled")
+    parser.add_argument("--grid", default="", help="name=v1/v2/...: chosen per training window")
     parser.add_argument("--save", default=None, help="write the test predictions to this .npz")
     args = parser.parse_args()
     print("#", " ".join(sys.argv[1:]))
@@ -340,12 +342,19 @@ def main():
             fit = recency_fitter(algorithm, config, args.recency)
         if args.standardise == "symbol":
             fit = symbol_standardised(algorithm, config)
+        chosen_values = []
+        if args.grid:
+            name, values = args.grid.split("=")
+            grid = [None if v == "None" else float(v) if "." in v else int(v) for v in values.split("/")]
+            fit = grid_fitter(algorithm, config, name, grid, chosen_values)
         result = walk_forward(
             dataset,
             fit,
             min_train_days=config.min_train_days,
             refit_every_days=config.refit_every_days,
         )
+        if chosen_values:
+            print("chosen per window (value, out-of-fold balanced accuracy):", chosen_values)
         tested = result.test_rows
         truth = dataset.y[tested]
         pooled = (result.model, result.rules, result.majority_metrics)
