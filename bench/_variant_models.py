@@ -147,9 +147,10 @@ def with_row_ids(dataset):
     return dataclasses.replace(dataset, x=np.column_stack([dataset.x, ids]))
 
 
-def symbol_standardised(algorithm, config, min_rows=250):
+def symbol_standardised(algorithm, config, min_rows=250, keep_raw=False, inner_fit=None):
     """A fitter for a dataset from with_row_ids: per-symbol standardisation (training rows'
-    statistics only), then the production fit."""
+    statistics only), then `inner_fit` (the production fit by default)."""
+    inner_fit = inner_fit or (lambda dataset, rows: _fit(algorithm, config, dataset, rows))
 
     def fit(dataset, rows):
         x = dataset.x[:, :-1]
@@ -164,7 +165,9 @@ def symbol_standardised(algorithm, config, min_rows=250):
                 else (pooled_mean, pooled_std)
             )
             transformed[everywhere] = (x[everywhere] - mean) / np.where(std > 0, std, 1.0)
-        inner = _fit(algorithm, config, dataclasses.replace(dataset, x=transformed), rows)
+        if keep_raw:
+            transformed = np.column_stack([x, transformed])
+        inner = inner_fit(dataclasses.replace(dataset, x=transformed), rows)
         if isinstance(inner, PositionedClassifier):
             return PositionedClassifier(_RowLookup(inner.classifier, transformed), inner.threshold)
         return _RowLookup(inner, transformed)

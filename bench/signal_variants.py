@@ -312,7 +312,7 @@ def main():
     parser.add_argument("--knots", type=int, default=5, help="spline knots per feature")
     parser.add_argument("--gb", default="", help="boosting overrides: name=value,...")
     parser.add_argument("--recency", type=float, default=0, help="half-life in trading days")
-    parser.add_argument("--standardise", choices=["pooled", "symbol"], default="pooled")
+    parser.add_argument("--standardise", choices=["pooled", "symbol", "symbol+raw"], default="pooled")
     parser.add_argument("--grid", default="", help="name=v1/v2/...: chosen per training window")
     parser.add_argument("--save", default=None, help="write the test predictions to this .npz")
     args = parser.parse_args()
@@ -329,7 +329,7 @@ def main():
     dataset = build_dataset(histories, features=config.features, label_rule=config.label_rule)
     dataset = extra_columns(dataset, set(filter(None, args.extra.split(","))))
     install_estimators(args.knots)
-    if args.standardise == "symbol":
+    if args.standardise != "pooled":
         dataset = with_row_ids(dataset)
     counts = np.bincount(dataset.y, minlength=3) / len(dataset)
     print(f"rows {len(dataset)} features {dataset.x.shape[1]} labels S/H/B {counts.round(3)}")
@@ -340,13 +340,18 @@ def main():
             fit = raw_fitter(algorithm, config)
         if args.recency:
             fit = recency_fitter(algorithm, config, args.recency)
-        if args.standardise == "symbol":
-            fit = symbol_standardised(algorithm, config)
         chosen_values = []
         if args.grid:
             name, values = args.grid.split("=")
             grid = [None if v == "None" else float(v) if "." in v else int(v) for v in values.split("/")]
             fit = grid_fitter(algorithm, config, name, grid, chosen_values)
+        if args.standardise != "pooled":
+            fit = symbol_standardised(
+                algorithm,
+                config,
+                keep_raw=args.standardise == "symbol+raw",
+                inner_fit=fit if args.grid else None,
+            )
         result = walk_forward(
             dataset,
             fit,
