@@ -21,8 +21,8 @@ import dataclasses
 import numpy as np
 
 from domain.signals import _sklearn
-from domain.signals.training import _fit, calibration_folds
 from domain.signals.positions import PositionedClassifier
+from domain.signals.training import _fit, calibration_folds
 
 _production_estimator = _sklearn._estimator
 SPLINE_KNOTS = {"knots": 5}
@@ -41,9 +41,7 @@ def _estimator(algorithm, params, random_state):
                 ("scale", StandardScaler()),
                 (
                     "spline",
-                    SplineTransformer(
-                        n_knots=knots, degree=3, knots="quantile"
-                    ),
+                    SplineTransformer(n_knots=knots, degree=3, knots="quantile"),
                 ),
                 ("classify", LogisticRegression(**params)),
             ]
@@ -112,7 +110,12 @@ def grid_fitter(algorithm, config, name, values, log):
         for value in values:
             params = {**config.params(algorithm), name: value}
             fitted = _sklearn.fit_calibrated(
-                algorithm, params, x, y, folds, method=config.calibration,
+                algorithm,
+                params,
+                x,
+                y,
+                folds,
+                method=config.calibration,
                 random_state=config.random_state,
             )
             held_out = _sklearn.out_of_fold_probabilities(
@@ -126,7 +129,8 @@ def grid_fitter(algorithm, config, name, values, log):
         if config.positions != "nested_threshold":
             return fitted
         spread = lift_spread(held_out, priors)
-        return PositionedClassifier(fitted, choose_threshold(spread, next_day_returns(dataset, rows)))
+        threshold = choose_threshold(spread, next_day_returns(dataset, rows))
+        return PositionedClassifier(fitted, threshold)
 
     return fit
 

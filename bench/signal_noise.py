@@ -94,10 +94,14 @@ def main():
     draws = [resample(blocks, rng) for _ in range(args.resamples)]
     split_draws = [resample(splits, rng) for _ in range(args.resamples)]
 
-    print(f"{len(truth)} test rows, {len(blocks)} blocks of {args.block_days} days, "
-          f"{len(splits)} refit blocks, {args.resamples} resamples\n")
-    print("| predictor | balanced accuracy | SE if rows independent | 95% day-block bootstrap "
-          "| 95% refit-block bootstrap |")
+    print(
+        f"{len(truth)} test rows, {len(blocks)} blocks of {args.block_days} days, "
+        f"{len(splits)} refit blocks, {args.resamples} resamples\n"
+    )
+    print(
+        "| predictor | balanced accuracy | SE if rows independent | 95% day-block bootstrap "
+        "| 95% refit-block bootstrap |"
+    )
     print("|---|---|---|---|---|")
     for name, predicted in predictors.items():
         day_boot = [balanced_accuracy(truth[d], predicted[d]) for d in draws]
@@ -107,12 +111,15 @@ def main():
             f"{independent_se(truth, predicted):.4f} | {interval(day_boot)} (SE "
             f"{np.std(day_boot):.4f}) | {interval(split_boot)} (SE {np.std(split_boot):.4f}) |"
         )
-    model_minus_rules = [
-        balanced_accuracy(truth[d], data["model"][d]) - balanced_accuracy(truth[d], data["rules"][d])
-        for d in draws
-    ]
-    print(f"| model - RULES | {balanced_accuracy(truth, data['model']) - balanced_accuracy(truth, data['rules']):+.4f} "
-          f"| | {interval(model_minus_rules)} | |")
+
+    def margin(rows):
+        return balanced_accuracy(truth[rows], data["model"][rows]) - balanced_accuracy(
+            truth[rows], data["rules"][rows]
+        )
+
+    everything = np.arange(len(truth))
+    boot = [margin(d) for d in draws]
+    print(f"| model - RULES | {margin(everything):+.4f} | | {interval(boot)} | |")
 
     print("\n| symbol | BA model - RULES | 95% interval | Sharpe model - RULES | 95% interval |")
     print("|---|---|---|---|---|")
@@ -155,8 +162,13 @@ def main():
                 f"| {scope} | {balanced_accuracy(t, a) - balanced_accuracy(t, b):+.4f} | "
                 f"{interval(boot)} |"
             )
-    assert abs(score_classes(truth, data["model"]).balanced_accuracy
-               - balanced_accuracy(truth, data["model"])) < 1e-9
+    assert (
+        abs(
+            score_classes(truth, data["model"]).balanced_accuracy
+            - balanced_accuracy(truth, data["model"])
+        )
+        < 1e-9
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Variants of the signal model tried for issue 18, walk-forward on the bokeh sample stocks.
 
     .venv/bin/python bench/signal_variants.py [--symbols AAPL IBM MSFT GOOG]
-        [--algorithms logistic_regression|gradient_boosting|ensemble] [--horizon 5]
-        [--threshold 0.01] [--C 0.05] [--extra regime,regime250,market,volz,logvol,warmup310]
+        [--algorithms logistic_regression|gradient_boosting|ensemble|spline|poly] [--horizon 5]
+        [--threshold 0.01] [--C 0.05] [--volume]
+        [--extra regime,regime250,market,volz,logvol,warmupN,zrollN,zexp]
         [--decision lift|raw|nested|production] [--min-train 500] [--refit-every 250]
+        [--knots 5] [--gb name=value,...] [--grid name=v1/v2/...] [--recency HALF_LIFE]
+        [--standardise pooled|symbol|symbol+raw] [--save PREDICTIONS.npz]
 
 A development harness, not the product: it builds the production dataset (close-only
 features, fixed thresholds), optionally appends experimental feature columns, and runs the
@@ -22,7 +25,18 @@ Sharpe and return (model / RULES / buy-and-hold, 5 bp a trade).
   `raw` = the balanced-weight estimator uncalibrated, its argmax; `nested` = a prototype of the
   decision layer with inner refits per training window (slow); `production` = the production
   nested-threshold layer (positions.py).
-- `--algorithms ensemble`: the mean of the calibrated logistic and boosting probabilities.
+- `--algorithms ensemble`: the mean of the calibrated logistic and boosting probabilities;
+  `spline` and `poly`: logistic regression on cubic B-splines (`--knots` per feature) or on
+  degree-2 products of the standardised features (bench/_variant_models.py).
+- `--extra warmupN` drops each symbol's rows before point N and adds nothing (the fair
+  baseline of a variant that needs N points); `zrollN` / `zexp` replace every feature by its
+  z-score against the same series' trailing N rows / every row so far (from 250 rows on).
+- `--gb`: HistGradientBoosting keyword overrides; `--grid`: one parameter's values, the one
+  with the best out-of-fold balanced accuracy inside each training window is used (nested,
+  never the test block); `--recency`: sample weights halving every HALF_LIFE training days
+  back; `--standardise symbol`: features standardised per symbol with that symbol's training
+  rows' means and deviations (`symbol+raw` keeps the raw features too).
+- `--save`: the test rows and every predictor's output, for bench/signal_noise.py.
 """
 
 from __future__ import annotations
@@ -283,6 +297,11 @@ def save_predictions(path, algorithm, dataset, result, positions):
     )
 
 
+def parse_value(text):
+    """A parameter value from the command line: None, a float (with a dot) or an int."""
+    return None if text == "None" else float(text) if "." in text else int(text)
+
+
 def overrides(args):
     """Per-algorithm sklearn keyword overrides from --C and --gb."""
     found = {}
@@ -290,10 +309,7 @@ def overrides(args):
         found.update({name: {"C": args.C} for name in ("logistic_regression", "spline", "poly")})
     if args.gb:
         pairs = (item.split("=") for item in args.gb.split(","))
-        found["gradient_boosting"] = {
-            name: (None if value == "None" else float(value) if "." in value else int(value))
-            for name, value in pairs
-        }
+        found["gradient_boosting"] = {name: parse_value(value) for name, value in pairs}
     return found
 
 
@@ -312,7 +328,9 @@ def main():
     parser.add_argument("--knots", type=int, default=5, help="spline knots per feature")
     parser.add_argument("--gb", default="", help="boosting overrides: name=value,...")
     parser.add_argument("--recency", type=float, default=0, help="half-life in trading days")
-    parser.add_argument("--standardise", choices=["pooled", "symbol", "symbol+raw"], default="pooled")
+    parser.add_argument(
+        "--standardise", choices=["pooled", "symbol", "symbol+raw"], default="pooled"
+    )
     parser.add_argument("--grid", default="", help="name=v1/v2/...: chosen per training window")
     parser.add_argument("--save", default=None, help="write the test predictions to this .npz")
     args = parser.parse_args()
@@ -343,7 +361,7 @@ def main():
         chosen_values = []
         if args.grid:
             name, values = args.grid.split("=")
-            grid = [None if v == "None" else float(v) if "." in v else int(v) for v in values.split("/")]
+            grid = [parse_value(value) for value in values.split("/")]
             fit = grid_fitter(algorithm, config, name, grid, chosen_values)
         if args.standardise != "pooled":
             fit = symbol_standardised(
