@@ -164,7 +164,7 @@ def extra_columns(dataset, extras):
         else:
             out[k] = v
     # Replacing variants (z-scores) take the place of the features instead of adding to them.
-    if any(e.startswith(("zroll", "zexp")) for e in extras) and "keep" not in extras:
+    if any(e.startswith(("zroll", "zexp")) for e in extras):
         extra = extra[:, -dataset.x.shape[1] :]
         out["x"] = extra[idx]
     else:
@@ -276,14 +276,15 @@ def raw_fitter(algorithm, config):
     return fit
 
 
-def save_predictions(path, algorithm, dataset, result, positions):
-    """The walk-forward's test rows with what each predictor said, for bench/signal_noise.py."""
+def save_predictions(path, algorithm, dataset, result, positions, *, several):
+    """The walk-forward's test rows with what each predictor said, for bench/signal_noise.py
+    (one file per algorithm when `several` are run: PATH-ALGORITHM.npz)."""
     tested = result.test_rows
     split_of = np.concatenate(
         [np.full(score.test_rows, number) for number, score in enumerate(result.splits)]
     )
     np.savez(
-        path.replace(".npz", f"-{algorithm}.npz") if "," in path else path,
+        path.removesuffix(".npz") + f"-{algorithm}.npz" if several else path,
         symbols=np.array(dataset.symbols),
         symbol=dataset.symbol[tested],
         time=dataset.time[tested],
@@ -390,7 +391,8 @@ def main():
         if args.decision == "nested":
             positions = nested_positions(dataset, result, fit, config)
         if args.save:
-            save_predictions(args.save, algorithm, dataset, result, positions)
+            several = "," in args.algorithms
+            save_predictions(args.save, algorithm, dataset, result, positions, several=several)
         for number, symbol in enumerate(dataset.symbols):
             mine = np.flatnonzero(dataset.symbol[tested] == number)
             rows = tested[mine]
