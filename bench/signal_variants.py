@@ -1,9 +1,12 @@
 """Variants of the signal model tried for issue 18, walk-forward on the bokeh sample stocks.
 
     .venv/bin/python bench/signal_variants.py [--symbols AAPL IBM MSFT GOOG]
-        [--algorithms logistic_regression|gradient_boosting|ensemble] [--horizon 5]
-        [--threshold 0.01] [--C 0.05] [--extra regime,regime250,market,volz,logvol,warmup310]
+        [--algorithms logistic_regression|gradient_boosting|ensemble|spline|poly] [--horizon 5]
+        [--threshold 0.01] [--C 0.05] [--volume]
+        [--extra regime,regime250,market,volz,logvol,warmupN,zrollN,zexp]
         [--decision lift|raw|nested|production] [--min-train 500] [--refit-every 250]
+        [--knots 5] [--gb name=value,...] [--grid name=v1/v2/...] [--recency HALF_LIFE]
+        [--standardise pooled|symbol|symbol+raw] [--save PREDICTIONS.npz]
 
 A development harness, not the product: it builds the production dataset (close-only
 features, fixed thresholds), optionally appends experimental feature columns, and runs the
@@ -22,7 +25,18 @@ Sharpe and return (model / RULES / buy-and-hold, 5 bp a trade).
   `raw` = the balanced-weight estimator uncalibrated, its argmax; `nested` = a prototype of the
   decision layer with inner refits per training window (slow); `production` = the production
   nested-threshold layer (positions.py).
-- `--algorithms ensemble`: the mean of the calibrated logistic and boosting probabilities.
+- `--algorithms ensemble`: the mean of the calibrated logistic and boosting probabilities;
+  `spline` and `poly`: logistic regression on cubic B-splines (`--knots` per feature) or on
+  degree-2 products of the standardised features (bench/_variant_models.py).
+- `--extra warmupN` drops each symbol's rows before point N and adds nothing (the fair
+  baseline of a variant that needs N points); `zrollN` / `zexp` replace every feature by its
+  z-score against the same series' trailing N rows / every row so far (from 250 rows on).
+- `--gb`: HistGradientBoosting keyword overrides; `--grid`: one parameter's values, the one
+  with the best out-of-fold balanced accuracy inside each training window is used (nested,
+  never the test block); `--recency`: sample weights halving every HALF_LIFE training days
+  back; `--standardise symbol`: features standardised per symbol with that symbol's training
+  rows' means and deviations (`symbol+raw` keeps the raw features too).
+- `--save`: the test rows and every predictor's output, for bench/signal_noise.py.
 """
 
 from __future__ import annotations
@@ -33,6 +47,13 @@ import sys
 import time
 
 import numpy as np
+from _variant_models import (
+    grid_fitter,
+    install_estimators,
+    recency_fitter,
+    symbol_standardised,
+    with_row_ids,
+)
 from evaluate_signals import sample_series
 
 from domain.signals._rolling import return_volatility
@@ -81,8 +102,15 @@ def extra_columns(dataset, extras):
                 med[t] = np.median(v60[t - 249 : t + 1])
             per.append(np.column_stack([v20 / v60 - 1.0, v60 / med - 1.0]))
         cols.append(per_row(dataset, per))
-    if "warmup310" in extras:
-        cols.append(np.where(dataset.position >= 310, 0.0, np.nan)[:, None])
+    for extra in extras:
+        if extra.startswith("warmup"):
+            first = int(extra.removeprefix("warmup"))
+            cols.append(np.where(dataset.position >= first, 0.0, np.nan)[:, None])
+    for extra in extras:
+        if extra.startswith(("zroll", "zexp")):
+            window = int(extra.removeprefix("zroll")) if extra.startswith("zroll") else 0
+            per = [causal_zscores(dataset.features.compute(s), window) for s in dataset.series]
+            cols.append(per_row(dataset, per))
     if "market" in extras:
         names = dataset.features.names
         r5, r20, v20 = (names.index(n) for n in ("return_5d", "return_20d", "volatility_20d"))
@@ -135,8 +163,37 @@ def extra_columns(dataset, extras):
             out[k] = v[idx]
         else:
             out[k] = v
-    out["x"] = np.column_stack([dataset.x, extra])[idx]
+    # Replacing variants (z-scores) take the place of the features instead of adding to them.
+    if any(e.startswith(("zroll", "zexp")) for e in extras):
+        extra = extra[:, -dataset.x.shape[1] :]
+        out["x"] = extra[idx]
+    else:
+        out["x"] = np.column_stack([dataset.x, extra])[idx]
     return dataclasses.replace(dataset, **out)
+
+
+def causal_zscores(features, window):
+    """Each feature column as its z-score against the same series' past values (the trailing
+    `window` rows, or every row so far when window is 0, from 250 rows on): causal."""
+    out = np.full_like(features, np.nan)
+    valid = np.flatnonzero(np.isfinite(features).all(axis=1))
+    if len(valid) == 0:
+        return out
+    start = valid[0]
+    values = features[start:]
+    if window:
+        from domain.signals._rolling import rolling_mean, rolling_std
+
+        mean = np.column_stack([rolling_mean(c, window) for c in values.T])
+        std = np.column_stack([rolling_std(c, window) for c in values.T])
+    else:
+        count = np.arange(1, len(values) + 1)[:, None]
+        mean = np.cumsum(values, axis=0) / count
+        square = np.cumsum(values**2, axis=0) / count
+        std = np.sqrt(np.maximum(square - mean**2, 0.0) * count / np.maximum(count - 1, 1))
+        mean[:249], std[:249] = np.nan, np.nan
+    out[start:] = (values - mean) / np.where(std > 0, std, np.nan)
+    return out
 
 
 def nested_positions(dataset, result, fit, config):
@@ -219,6 +276,44 @@ def raw_fitter(algorithm, config):
     return fit
 
 
+def save_predictions(path, algorithm, dataset, result, positions, *, several):
+    """The walk-forward's test rows with what each predictor said, for bench/signal_noise.py
+    (one file per algorithm when `several` are run: PATH-ALGORITHM.npz)."""
+    tested = result.test_rows
+    split_of = np.concatenate(
+        [np.full(score.test_rows, number) for number, score in enumerate(result.splits)]
+    )
+    np.savez(
+        path.removesuffix(".npz") + f"-{algorithm}.npz" if several else path,
+        symbols=np.array(dataset.symbols),
+        symbol=dataset.symbol[tested],
+        time=dataset.time[tested],
+        truth=dataset.y[tested],
+        model=result.predicted,
+        rules=dataset.rules[tested],
+        majority=result.majority,
+        positions=positions,
+        close=dataset.close[tested],
+        split=split_of,
+    )
+
+
+def parse_value(text):
+    """A parameter value from the command line: None, a float (with a dot) or an int."""
+    return None if text == "None" else float(text) if "." in text else int(text)
+
+
+def overrides(args):
+    """Per-algorithm sklearn keyword overrides from --C and --gb."""
+    found = {}
+    if args.C:
+        found.update({name: {"C": args.C} for name in ("logistic_regression", "spline", "poly")})
+    if args.gb:
+        pairs = (item.split("=") for item in args.gb.split(","))
+        found["gradient_boosting"] = {name: parse_value(value) for name, value in pairs}
+    return found
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--symbols", nargs="+", default=["AAPL", "IBM", "MSFT", "GOOG"])
@@ -231,19 +326,30 @@ def main():
     parser.add_argument("--C", type=float, default=None)
     parser.add_argument("--min-train", type=int, default=500)
     parser.add_argument("--refit-every", type=int, default=250)
+    parser.add_argument("--knots", type=int, default=5, help="spline knots per feature")
+    parser.add_argument("--gb", default="", help="boosting overrides: name=value,...")
+    parser.add_argument("--recency", type=float, default=0, help="half-life in trading days")
+    parser.add_argument(
+        "--standardise", choices=["pooled", "symbol", "symbol+raw"], default="pooled"
+    )
+    parser.add_argument("--grid", default="", help="name=v1/v2/...: chosen per training window")
+    parser.add_argument("--save", default=None, help="write the test predictions to this .npz")
     args = parser.parse_args()
     print("#", " ".join(sys.argv[1:]))
     histories = {s: sample_series(s) for s in args.symbols}
     config = TrainingConfig(
         label_rule=LabelRule(horizon=args.horizon, threshold=args.threshold),
         features=FeatureSet(volume=args.volume),
-        overrides={"logistic_regression": {"C": args.C}} if args.C else {},
+        overrides=overrides(args),
         positions="nested_threshold" if args.decision == "production" else "recommendation",
         min_train_days=args.min_train,
         refit_every_days=args.refit_every,
     )
     dataset = build_dataset(histories, features=config.features, label_rule=config.label_rule)
     dataset = extra_columns(dataset, set(filter(None, args.extra.split(","))))
+    install_estimators(args.knots)
+    if args.standardise != "pooled":
+        dataset = with_row_ids(dataset)
     counts = np.bincount(dataset.y, minlength=3) / len(dataset)
     print(f"rows {len(dataset)} features {dataset.x.shape[1]} labels S/H/B {counts.round(3)}")
     for algorithm in args.algorithms.split(","):
@@ -251,12 +357,28 @@ def main():
         fit = _fitter(algorithm, config) if algorithm != "ensemble" else ensemble_fitter(config)
         if args.decision == "raw":
             fit = raw_fitter(algorithm, config)
+        if args.recency:
+            fit = recency_fitter(algorithm, config, args.recency)
+        chosen_values = []
+        if args.grid:
+            name, values = args.grid.split("=")
+            grid = [parse_value(value) for value in values.split("/")]
+            fit = grid_fitter(algorithm, config, name, grid, chosen_values)
+        if args.standardise != "pooled":
+            fit = symbol_standardised(
+                algorithm,
+                config,
+                keep_raw=args.standardise == "symbol+raw",
+                inner_fit=fit if args.grid else None,
+            )
         result = walk_forward(
             dataset,
             fit,
             min_train_days=config.min_train_days,
             refit_every_days=config.refit_every_days,
         )
+        if chosen_values:
+            print("chosen per window (value, out-of-fold balanced accuracy):", chosen_values)
         tested = result.test_rows
         truth = dataset.y[tested]
         pooled = (result.model, result.rules, result.majority_metrics)
@@ -268,6 +390,9 @@ def main():
         positions = result.positions
         if args.decision == "nested":
             positions = nested_positions(dataset, result, fit, config)
+        if args.save:
+            several = "," in args.algorithms
+            save_predictions(args.save, algorithm, dataset, result, positions, several=several)
         for number, symbol in enumerate(dataset.symbols):
             mine = np.flatnonzero(dataset.symbol[tested] == number)
             rows = tested[mine]
