@@ -18,8 +18,12 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+            else:
+                # The server reads no more than a declared length: nothing left to count.
+                await self.app(scope, receive, send)
             return
         # Chunked bodies carry no length: count what arrives.
         received = 0
