@@ -48,6 +48,8 @@ from _load_mix import (
     Operation,
 )
 
+from domain.alerts.model import MAX_ACTIVE_ALERTS
+
 LOGIN_STORM_USER = 0  # see _load_mix.LOGIN
 
 
@@ -143,6 +145,10 @@ class Load:
     async def act(self, user: VirtualUser, operation: Operation) -> None:
         pick = user.random
         symbol = pick.choice(SYMBOLS)
+        if operation is CREATE_ALERT and len(user.alert_ids) >= MAX_ACTIVE_ALERTS:
+            # Creates outweigh deletes in the mix: at a high enough rate a user reaches the
+            # cap, where the server refuses (ValidationError) and a real user deletes one.
+            operation = DELETE_ALERT
         if operation is HISTORY:
             end = date(2024, 12, 31) - timedelta(days=pick.randrange(700))
             start = end - timedelta(days=pick.choice((30, 90, 365)))
