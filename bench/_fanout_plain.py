@@ -5,8 +5,11 @@
 `/prices/{SYMBOL}` subscribes to the symbol's channel through the project's own event bus
 (the same Redis backend and bounded, keep-latest subscribers that stockPrice uses), sends
 `{"type":"ready"}` once subscribed, then forwards every message as published (the encoded
-PriceUpdated) as a text frame. No snapshot, no replay, no decoding. Served by uvicorn with the
-options `stockql serve` uses, and its garbage collector thresholds.
+PriceUpdated) as a text frame. No snapshot, no replay, no decoding. `/idle/{SYMBOL}` is the
+floor under it (bench/subscriber_memory.py): accepted, `{"type":"ready"}` sent, then nothing but
+waiting for the client to go away, so it costs only uvicorn, the websockets library and
+Starlette per connection. Served by uvicorn with the options `stockql serve` uses, and its
+garbage collector thresholds.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ async def prices(websocket: WebSocket) -> None:
                 await forwarding
 
 
+async def idle(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(READY)
+    await websocket.receive()  # returns when the client goes away
+
+
 async def forward(subscription: Subscription, websocket: WebSocket) -> None:
     async for message in subscription:
         await websocket.send_text(message.decode())
@@ -60,7 +69,11 @@ def create_plain_app(settings: Settings) -> Starlette:
             yield
 
     return Starlette(
-        routes=[Route("/healthz", healthz), WebSocketRoute("/prices/{symbol}", prices)],
+        routes=[
+            Route("/healthz", healthz),
+            WebSocketRoute("/prices/{symbol}", prices),
+            WebSocketRoute("/idle/{symbol}", idle),
+        ],
         lifespan=lifespan,
     )
 
