@@ -31,11 +31,25 @@ WEBSOCKETS_CLOSE_WITHIN = 2.0
 class _OpenWebSocket:
     """One websocket's outgoing channel, which the server may close from outside the app."""
 
+    __slots__ = ("_finished", "_send", "accepted", "closed")
+
     def __init__(self, send: Send) -> None:
         self._send = send
         self.accepted = False
         self.closed = False
-        self.finished = asyncio.Event()
+        # Made only when the shutdown waits for it: an asyncio.Event per connection would
+        # cost ~0.7 KiB each, 7 MiB at 10,000 subscribers (issue 17 point 4).
+        self._finished: asyncio.Future[None] | None = None
+
+    def finish(self) -> None:
+        if self._finished is not None and not self._finished.done():
+            self._finished.set_result(None)
+
+    def finished(self) -> asyncio.Future[None]:
+        """Done when the app is done with this websocket; call it while it is still open."""
+        if self._finished is None:
+            self._finished = asyncio.get_running_loop().create_future()
+        return self._finished
 
     async def send(self, message: Message) -> None:
         if self.closed:
@@ -74,7 +88,7 @@ class OpenWebSockets:
                 await app(scope, receive, connection.send)
             finally:
                 self._open.discard(connection)
-                connection.finished.set()
+                connection.finish()
 
         return tracking
 
@@ -82,12 +96,13 @@ class OpenWebSockets:
         """Close every accepted websocket that is still open with 1001 and wait (at most
         `within` seconds) until the app is done with them. Returns how many were closed."""
         connections = [c for c in self._open if c.accepted and not c.closed]
+        finished = [connection.finished() for connection in connections]
         try:
             async with asyncio.timeout(within):
                 await asyncio.gather(*(connection.go_away(reason) for connection in connections))
-                await asyncio.gather(*(connection.finished.wait() for connection in connections))
+                await asyncio.gather(*(asyncio.shield(done) for done in finished))
         except TimeoutError:
-            left = sum(not connection.finished.is_set() for connection in connections)
+            left = sum(not done.done() for done in finished)
             log.warning("%d websockets were still open %.1f s after going away", left, within)
         return len(connections)
 
