@@ -29,6 +29,7 @@ from app.adapters.events.bus import open_event_bus
 from app.garbage_collection import tune_garbage_collector
 from app.health import healthz
 from app.settings import Settings
+from app.websocket_protocol import StockQLWebSocketProtocol
 from domain.events import EventBus, Subscription, stock_channel
 
 READY = '{"type":"ready"}'
@@ -81,7 +82,14 @@ def create_plain_app(settings: Settings) -> Starlette:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Plain websocket price server for the bench.")
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+    parser.add_argument(
+        "--ws-protocol",
+        choices=("uvicorn", "stockql"),
+        default="uvicorn",
+        help="uvicorn's websockets-sansio, or app/websocket_protocol.py's subclass of it",
+    )
+    arguments = parser.parse_args()
+    port = arguments.port
     settings = Settings()
     tune_garbage_collector(settings.gc_young_threshold)  # as `stockql serve` does
     uvicorn.run(
@@ -89,5 +97,5 @@ if __name__ == "__main__":
         host="127.0.0.1",
         port=port,
         log_level=settings.log_level,
-        ws="websockets-sansio",
+        ws=StockQLWebSocketProtocol if arguments.ws_protocol == "stockql" else "websockets-sansio",
     )

@@ -12,7 +12,9 @@ every one is subscribed:
   graphql-transport-ws;
 - `plain`: bench/_fanout_plain.py's /prices/{SYMBOL} (the same event bus, no GraphQL);
 - `idle`: its /idle/{SYMBOL}: accepted and left waiting, nothing subscribed, i.e. what uvicorn,
-  the websockets library and Starlette alone keep per connection, the floor under both.
+  the websockets library and Starlette alone keep per connection, the floor under both;
+- `idle-ours`: the same served by app/websocket_protocol.py's protocol (what `stockql serve`
+  uses) instead of uvicorn's own.
 
 With --tracemalloc each server runs under bench/_traced_server.py (12 frames; RSS and times
 are then those of a traced process, slower and bigger: compare them only with each other) and
@@ -56,6 +58,7 @@ from tests.support.server import free_port
 
 SETTLE_SECONDS = 3.0
 PROJECT = ("app", "graphql_schema", "domain", "resolvers")
+CLIENT_MODES = {"idle-ours": "idle"}
 
 
 @dataclass
@@ -126,6 +129,8 @@ def server_command(mode: str, port: int, traced: bool) -> list[str]:
         if mode == "graphql"
         else [str(BENCH / "_fanout_plain.py"), f"--port={port}"]
     )
+    if mode == "idle-ours":
+        command.append("--ws-protocol=stockql")
     if traced:
         return [str(PYTHON), str(BENCH / "_traced_server.py"), *command]
     if mode == "graphql":
@@ -163,7 +168,8 @@ def measure(mode: str, arguments: argparse.Namespace, directory: Path, redis_url
             first, count = number * share, min(share, arguments.count - number * share)
             command = [
                 str(PYTHON), str(BENCH / "_fanout_client.py"), f"--port={port}",
-                f"--mode={mode}", f"--symbols={','.join(SYMBOLS)}", f"--first={first}",
+                f"--mode={CLIENT_MODES.get(mode, mode)}", f"--symbols={','.join(SYMBOLS)}",
+                f"--first={first}",
                 f"--count={count}", f"--concurrency={arguments.concurrency}",
                 f"--out={run / f'client-{number}.npy'}",
                 f"--setup-timeout={arguments.setup_timeout}",
@@ -258,7 +264,7 @@ def main(arguments: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="connections per mode")
-    parser.add_argument("--modes", default="graphql,plain,idle", help="comma separated")
+    parser.add_argument("--modes", default="graphql,plain,idle,idle-ours", help="comma separated")
     parser.add_argument("--tracemalloc", action="store_true", help="heap growth by layer")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight each")
