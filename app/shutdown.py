@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -116,10 +116,13 @@ class InFlightRequests:
         self.stopping = False
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
-        async def answering(scope: Scope, receive: Receive, send: Send) -> None:
+        def answering(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
             if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
+                # Handed on, not awaited: no frame of ours for a websocket's whole life.
+                return app(scope, receive, send)
+            return answering_http(scope, receive, send)
+
+        async def answering_http(scope: Scope, receive: Receive, send: Send) -> None:
             started = False
 
             async def sending(message: Message) -> None:
