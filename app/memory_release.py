@@ -20,7 +20,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,10 +105,13 @@ class ReleaseAfterLargeResponses:
         self.release = release
         self.threshold = threshold
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            # Handed on, not awaited: no frame of ours for a websocket's whole life.
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent = 0
 
         async def counting_send(message: Message) -> None:

@@ -28,7 +28,6 @@ from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
 from app.adapters.live_symbols import MemoryLiveSymbols, RedisLiveSymbols, renewing
 from app.adapters.login_attempts import MemoryLoginAttempts, RedisLoginAttempts
 from app.adapters.metered import MeteredCache, MeteredProvider
-from app.adapters.mongo_user_store import open_mongo_user_store
 from app.adapters.rate_limiter import MemoryRateLimiter, RedisRateLimiter
 from app.adapters.response_stores import ResponseStore, response_store
 from app.adapters.simulator import MarketSimulator
@@ -41,7 +40,6 @@ from app.adapters.sql.prediction_store import SqlPredictionStore
 from app.adapters.sql.user_store import SqlUserStore
 from app.adapters.symbol_directory import SymbolDirectory
 from app.metrics import Metrics
-from app.migrate import upgrade_database
 from app.response_invalidation import InvalidatingPredictionStore, InvalidatingPriceFeed
 from app.settings import Settings
 from domain.accounts import AccountLimits, AccountService
@@ -175,6 +173,9 @@ async def open_runtime(
 
 async def _open_database(settings: Settings, stack: AsyncExitStack) -> AsyncEngine:
     if settings.migrates_on_start:
+        # Alembic (~10 MiB) is imported only by a process that migrates.
+        from app.migrate import upgrade_database
+
         await asyncio.to_thread(upgrade_database, settings.database_url)
     engine = create_engine(
         settings.database_url,
@@ -445,6 +446,9 @@ async def _open_user_store(
     settings: Settings, engine: AsyncEngine, stack: AsyncExitStack
 ) -> UserStore:
     if settings.mongodb_url:
+        # PyMongo (~13 MiB) is imported only when users live in MongoDB.
+        from app.adapters.mongo_user_store import open_mongo_user_store
+
         return await stack.enter_async_context(open_mongo_user_store(settings.mongodb_url))
     return SqlUserStore(engine)
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,11 +31,25 @@ WEBSOCKETS_CLOSE_WITHIN = 2.0
 class _OpenWebSocket:
     """One websocket's outgoing channel, which the server may close from outside the app."""
 
+    __slots__ = ("_finished", "_send", "accepted", "closed")
+
     def __init__(self, send: Send) -> None:
         self._send = send
         self.accepted = False
         self.closed = False
-        self.finished = asyncio.Event()
+        # Made only when the shutdown waits for it: an asyncio.Event per connection would
+        # cost ~0.7 KiB each, 7 MiB at 10,000 subscribers (issue 17 point 4).
+        self._finished: asyncio.Future[None] | None = None
+
+    def finish(self) -> None:
+        if self._finished is not None and not self._finished.done():
+            self._finished.set_result(None)
+
+    def finished(self) -> asyncio.Future[None]:
+        """Done when the app is done with this websocket; call it while it is still open."""
+        if self._finished is None:
+            self._finished = asyncio.get_running_loop().create_future()
+        return self._finished
 
     async def send(self, message: Message) -> None:
         if self.closed:
@@ -74,7 +88,7 @@ class OpenWebSockets:
                 await app(scope, receive, connection.send)
             finally:
                 self._open.discard(connection)
-                connection.finished.set()
+                connection.finish()
 
         return tracking
 
@@ -82,12 +96,13 @@ class OpenWebSockets:
         """Close every accepted websocket that is still open with 1001 and wait (at most
         `within` seconds) until the app is done with them. Returns how many were closed."""
         connections = [c for c in self._open if c.accepted and not c.closed]
+        finished = [connection.finished() for connection in connections]
         try:
             async with asyncio.timeout(within):
                 await asyncio.gather(*(connection.go_away(reason) for connection in connections))
-                await asyncio.gather(*(connection.finished.wait() for connection in connections))
+                await asyncio.gather(*(asyncio.shield(done) for done in finished))
         except TimeoutError:
-            left = sum(not connection.finished.is_set() for connection in connections)
+            left = sum(not done.done() for done in finished)
             log.warning("%d websockets were still open %.1f s after going away", left, within)
         return len(connections)
 
@@ -101,10 +116,13 @@ class InFlightRequests:
         self.stopping = False
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
-        async def answering(scope: Scope, receive: Receive, send: Send) -> None:
+        def answering(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
             if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
+                # Handed on, not awaited: no frame of ours for a websocket's whole life.
+                return app(scope, receive, send)
+            return answering_http(scope, receive, send)
+
+        async def answering_http(scope: Scope, receive: Receive, send: Send) -> None:
             started = False
 
             async def sending(message: Message) -> None:

@@ -8,15 +8,24 @@ uncompressed text frame, which RFC 6455 and RFC 7692 allow whatever was negotiat
 writes it to the transport, or returns False when it cannot right now (handshake not
 complete, close sent, connection lost, transport paused by flow control), so the caller
 takes the ASGI path, which waits or fails as it always does.
+
+It also keeps less per connection (issue 17 point 4, measured in docs/PERFORMANCE.md): the
+receive queue and the writable flag are app/lean_asyncio.py's instead of an asyncio.Queue and
+Event, and the handshake's request and response (their Headers) are dropped once the
+connection is accepted: uvicorn reads them only until then, the ASGI scope has its own copy
+of the request headers.
 """
 
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.protocol import State
+
+from app.lean_asyncio import LeanEvent, LeanQueue
 
 SEND_TEXT_NOW = "stockql.send_text_now"
 _FIN_TEXT = 0x81
@@ -33,6 +42,19 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class StockQLWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = LeanQueue()  # type: ignore[assignment]
+        self.writable = LeanEvent()  # type: ignore[assignment]
+        self.writable.set()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # Read by uvicorn only to answer the handshake, which is done now.
+            self.__dict__.pop("request", None)
+            self.__dict__.pop("response", None)
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # set only for an accepted upgrade

@@ -12,6 +12,7 @@ Connection `i` (from `--first`) subscribes to symbol `i % len(symbols)`.
   `stockPrice(symbol)` subscription; subscribed once the snapshot (the first `next`) arrives.
 - `plain`: connects to /prices/{SYMBOL} of bench/_fanout_plain.py; subscribed once its
   `{"type":"ready"}` arrives.
+- `idle`: the same on its /idle/{SYMBOL} (accepted, nothing subscribed: the per-connection floor).
 
 Every later message carrying `"timestamp":"..."` is recorded as (connection, publish time,
 receive time), the publish time being that timestamp (the publisher sets it just before it
@@ -97,6 +98,8 @@ class Subscriber(asyncio.Protocol):
         self.transport = transport = cast("asyncio.Transport", transport)
         if self.mode == "graphql":
             path, protocol = "/graphql", "Sec-WebSocket-Protocol: graphql-transport-ws\r\n"
+        elif self.mode == "idle":
+            path, protocol = f"/idle/{self.symbol}", ""
         else:
             path, protocol = f"/prices/{self.symbol}", ""
         key = base64.b64encode(os.urandom(16)).decode()
@@ -297,7 +300,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=("graphql", "plain"), required=True)
+    parser.add_argument("--mode", choices=("graphql", "plain", "idle"), required=True)
     parser.add_argument("--symbols", required=True, help="comma separated")
     parser.add_argument("--first", type=int, default=0, help="index of the first connection")
     parser.add_argument("--count", type=int, required=True, help="connections to open")

@@ -5,8 +5,11 @@
 `/prices/{SYMBOL}` subscribes to the symbol's channel through the project's own event bus
 (the same Redis backend and bounded, keep-latest subscribers that stockPrice uses), sends
 `{"type":"ready"}` once subscribed, then forwards every message as published (the encoded
-PriceUpdated) as a text frame. No snapshot, no replay, no decoding. Served by uvicorn with the
-options `stockql serve` uses, and its garbage collector thresholds.
+PriceUpdated) as a text frame. No snapshot, no replay, no decoding. `/idle/{SYMBOL}` is the
+floor under it (bench/subscriber_memory.py): accepted, `{"type":"ready"}` sent, then nothing but
+waiting for the client to go away, so it costs only uvicorn, the websockets library and
+Starlette per connection. Served by uvicorn with the options `stockql serve` uses, and its
+garbage collector thresholds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from app.adapters.events.bus import open_event_bus
 from app.garbage_collection import tune_garbage_collector
 from app.health import healthz
 from app.settings import Settings
+from app.websocket_protocol import StockQLWebSocketProtocol
 from domain.events import EventBus, Subscription, stock_channel
 
 READY = '{"type":"ready"}'
@@ -47,6 +51,12 @@ async def prices(websocket: WebSocket) -> None:
                 await forwarding
 
 
+async def idle(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text(READY)
+    await websocket.receive()  # returns when the client goes away
+
+
 async def forward(subscription: Subscription, websocket: WebSocket) -> None:
     async for message in subscription:
         await websocket.send_text(message.decode())
@@ -60,7 +70,11 @@ def create_plain_app(settings: Settings) -> Starlette:
             yield
 
     return Starlette(
-        routes=[Route("/healthz", healthz), WebSocketRoute("/prices/{symbol}", prices)],
+        routes=[
+            Route("/healthz", healthz),
+            WebSocketRoute("/prices/{symbol}", prices),
+            WebSocketRoute("/idle/{symbol}", idle),
+        ],
         lifespan=lifespan,
     )
 
@@ -68,7 +82,14 @@ def create_plain_app(settings: Settings) -> Starlette:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Plain websocket price server for the bench.")
     parser.add_argument("--port", type=int, required=True)
-    port = parser.parse_args().port
+    parser.add_argument(
+        "--ws-protocol",
+        choices=("uvicorn", "stockql"),
+        default="uvicorn",
+        help="uvicorn's websockets-sansio, or app/websocket_protocol.py's subclass of it",
+    )
+    arguments = parser.parse_args()
+    port = arguments.port
     settings = Settings()
     tune_garbage_collector(settings.gc_young_threshold)  # as `stockql serve` does
     uvicorn.run(
@@ -76,5 +97,5 @@ if __name__ == "__main__":
         host="127.0.0.1",
         port=port,
         log_level=settings.log_level,
-        ws="websockets-sansio",
+        ws=StockQLWebSocketProtocol if arguments.ws_protocol == "stockql" else "websockets-sansio",
     )

@@ -14,7 +14,9 @@ receive for --duration seconds and --grace seconds more, and close. Measured: th
 published inside the window that arrived (delivered per second, and the fraction of those
 expected: events in the window x subscribers of their symbol), and the latency from the event's
 timestamp (set by the publisher just before the append) to its arrival, p50/p99/max; CPU
-seconds of every process over the window.
+seconds of every process over the window. The servers' RSS is read before a level's clients
+connect, once all are subscribed, and at the end of the window: the last table gives MiB and
+KiB per subscriber and the time to subscribe, GraphQL against plain (issue 17 point 4).
 
 Without --redis-url a private redis-server is started on a free port: pub/sub channels are
 server-wide whatever the database number, and 100 events per second on `stocks:all` and
@@ -59,6 +61,10 @@ PYTHON = Path(sys.executable)
 SYMBOLS = tuple(listing.symbol for listing in LISTINGS[:100])
 TARGET_SUBSCRIBERS = 10_000
 TARGET_P99_MS = 250.0
+# Issue 17 point 4: memory and set-up of 10,000 subscribers, delivery kept fast.
+TARGET_RSS_MIB = 300
+TARGET_SETUP_RATIO = 2.0
+TARGET_DELIVERY_P99_MS = 10.0
 SETTLE_SECONDS = 2.0
 # Descriptors a process needs besides its sockets (Redis, SQLite, pipes, the interpreter).
 SPARE_DESCRIPTORS = 200
@@ -87,6 +93,8 @@ class Result:
     max_ms: float
     cpu_percent: dict[str, float]
     server_rss_mib: float
+    idle_rss_mib: float  # the server's RSS before this level's clients connected
+    subscribed_rss_mib: float  # once every connection is subscribed, before the window
     load: str
     closed_by_server: int
     ended: int  # subscriptions the server completed (after an error) during the run
@@ -95,6 +103,12 @@ class Result:
     @property
     def delivered_per_second(self) -> float:
         return self.delivered / self.duration
+
+    @property
+    def kib_per_subscriber(self) -> float:
+        if not self.subscribed:
+            return math.nan
+        return (self.subscribed_rss_mib - self.idle_rss_mib) * 1024 / self.subscribed
 
 
 def raise_descriptor_limit(needed: int) -> tuple[int, int]:
@@ -217,6 +231,7 @@ def measure(
     profile_to: Path | None = None,
 ) -> Result:
     share = math.ceil(level / arguments.client_processes)
+    idle_rss = rss_mib(server.process.pid)
     clients = []
     for number in range(arguments.client_processes):
         first, count = number * share, min(share, level - number * share)
@@ -236,6 +251,7 @@ def measure(
     subscribed = sum(ready["ready"] for ready in readies)
     errors = [error for ready in readies for error in ready["errors"]]
     time.sleep(SETTLE_SECONDS)
+    subscribed_rss = rss_mib(server.process.pid)
     pids = (
         watched
         | {"server": server.process.pid}
@@ -285,6 +301,8 @@ def measure(
         max_ms=float(latency.max()) if len(latency) else math.nan,
         cpu_percent={name: (cpu_after[name] - cpu_before[name]) / duration * 100 for name in pids},
         server_rss_mib=server_rss,
+        idle_rss_mib=idle_rss,
+        subscribed_rss_mib=subscribed_rss,
         load=load,
         closed_by_server=sum(done["closed_by_server"] for done in dones),
         ended=sum(done["ended"] for done in dones),
@@ -304,7 +322,9 @@ def print_result(result: Result) -> None:
         flush=True,
     )
     print(
-        f"          CPU over the window: {cpu}; server RSS {result.server_rss_mib:.0f} MiB; "
+        f"          CPU over the window: {cpu}; server RSS {result.idle_rss_mib:.0f} MiB idle, "
+        f"{result.subscribed_rss_mib:.0f} MiB subscribed ({result.kib_per_subscriber:.1f} KiB "
+        f"each), {result.server_rss_mib:.0f} MiB after the window; "
         f"load {result.load}; connections closed by the server {result.closed_by_server}, "
         f"subscriptions ended {result.ended}",
         flush=True,
@@ -339,6 +359,7 @@ def report(results: list[Result]) -> None:
             f"| {ratio(graphql.p99_ms, plain.p99_ms)} "
             f"| {cpu:.0f}% / {plain_cpu:.0f}% ({ratio(cpu, plain_cpu)}) |"
         )
+    memory_report(by_key)
     top = by_key.get(("graphql", TARGET_SUBSCRIBERS))
     if top is not None:
         met = top.failed == 0 and top.p99_ms < TARGET_P99_MS
@@ -346,6 +367,39 @@ def report(results: list[Result]) -> None:
             f"\ntarget {TARGET_SUBSCRIBERS:,} subscribers with p99 < {TARGET_P99_MS:.0f} ms: "
             f"{'met' if met else 'NOT met'} ({top.subscribed:,} subscribed, "
             f"p99 {top.p99_ms:.1f} ms)"
+        )
+
+
+def memory_report(by_key: dict[tuple[str, int], Result]) -> None:
+    """Issue 17 point 4: RSS and time to subscribe, GraphQL against plain, per level."""
+    print(
+        "\n| subscribers | RSS idle -> subscribed MiB, GraphQL | plain | KiB per subscriber "
+        "GraphQL / plain | subscribed in s GraphQL / plain (ratio) |"
+    )
+    print("|---|---|---|---|---|")
+    for level in sorted({level for _, level in by_key}):
+        graphql, plain = by_key[("graphql", level)], by_key[("plain", level)]
+        print(
+            f"| {level:,} | {graphql.idle_rss_mib:.0f} -> {graphql.subscribed_rss_mib:.0f} "
+            f"| {plain.idle_rss_mib:.0f} -> {plain.subscribed_rss_mib:.0f} "
+            f"| {graphql.kib_per_subscriber:.1f} / {plain.kib_per_subscriber:.1f} "
+            f"| {graphql.setup_seconds:.1f} / {plain.setup_seconds:.1f} "
+            f"({ratio(graphql.setup_seconds, plain.setup_seconds)}) |"
+        )
+    top = by_key.get(("graphql", TARGET_SUBSCRIBERS))
+    plain_top = by_key.get(("plain", TARGET_SUBSCRIBERS))
+    if top is not None and plain_top is not None:
+        peak = max(top.subscribed_rss_mib, top.server_rss_mib)
+        rss_met = top.failed == 0 and peak <= TARGET_RSS_MIB
+        setup = top.setup_seconds / plain_top.setup_seconds
+        print(
+            f"\nissue 17 point 4 at {TARGET_SUBSCRIBERS:,}: RSS <= {TARGET_RSS_MIB} MiB "
+            f"{'met' if rss_met else 'NOT met'} ({top.subscribed_rss_mib:.0f} MiB subscribed, "
+            f"{top.server_rss_mib:.0f} MiB after the window); subscribed in <= "
+            f"{TARGET_SETUP_RATIO:g}x plain {'met' if setup <= TARGET_SETUP_RATIO else 'NOT met'} "
+            f"({setup:.2f}x); p99 < {TARGET_DELIVERY_P99_MS:g} ms "
+            f"{'met' if top.p99_ms < TARGET_DELIVERY_P99_MS else 'NOT met'} "
+            f"({top.p99_ms:.1f} ms)"
         )
 
 

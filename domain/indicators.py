@@ -8,6 +8,9 @@ Closes that are not 1-D or not finite raise ValueError (bad data, not bad user i
 
 The warm-ups documented below assume TA-Lib's process-global defaults: no unstable period
 (talib.set_unstable_period) and the default compatibility mode.
+
+TA-Lib is imported by the function that uses it, not at start: importing it imports pandas
+(~45 MiB of a process's RSS), which a server that only streams prices never needs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import talib
 
 from domain.errors import InvalidInput
 
@@ -55,6 +57,8 @@ def sma(close: FloatArray, window: int) -> FloatArray:
     """
     prices = _prices(close)
     _check_window(window, "window", len(prices))
+    import talib
+
     return talib.SMA(prices, timeperiod=window)
 
 
@@ -68,6 +72,8 @@ def ema(close: FloatArray, window: int) -> FloatArray:
     """
     prices = _prices(close)
     _check_window(window, "window", len(prices))
+    import talib
+
     return talib.EMA(prices, timeperiod=window)
 
 
@@ -82,6 +88,8 @@ def rsi(close: FloatArray, window: int) -> FloatArray:
     """
     prices = _prices(close)
     _check_window(window, "window", len(prices))
+    import talib
+
     return talib.RSI(prices, timeperiod=window)
 
 
@@ -102,6 +110,8 @@ def macd(close: FloatArray, fast: int, slow: int, signal: int) -> MacdLines:
         raise InvalidInput(f"fast ({fast}) must be less than slow ({slow})", field="fast")
     for value, field in ((fast, "fast"), (slow, "slow"), (signal, "signal")):
         _check_window_fits(value, field, len(prices))
+    import talib
+
     lines = talib.MACD(prices, fastperiod=fast, slowperiod=slow, signalperiod=signal)
     return MacdLines(*lines)
 
@@ -126,6 +136,8 @@ def bollinger(close: FloatArray, window: int, deviations: float) -> BollingerBan
         )
     # BBANDS' default middle band (matype) is the SMA; its stub and runtime disagree on the
     # type of MA_Type, so the default is relied on rather than spelled out.
+    import talib
+
     bands = talib.BBANDS(prices, timeperiod=window, nbdevup=deviations, nbdevdn=deviations)
     return BollingerBands(*bands)
 

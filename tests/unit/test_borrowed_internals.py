@@ -50,6 +50,7 @@ from app.adapters.sql.tables import UtcDateTime
 from app.cli import cli
 from app.graphql_metrics import GraphQLMetrics
 from app.graphql_view import GraphQLView, TextFrameWebSocketAdapter
+from app.lean_asyncio import LeanEvent, LeanQueue
 from app.logs import access_log_fields, wire_lines
 from app.shutdown import GracefulServer, OpenWebSockets
 from app.web import HashedAssets
@@ -734,7 +735,7 @@ ATTRIBUTES = [
             ("handshake_complete", bool),
             ("close_sent", bool),
             ("disconnected", bool),
-            ("writable", asyncio.Event),
+            ("writable", LeanEvent),
             ("transport", asyncio.Transport),
         ]
     ),
@@ -1197,6 +1198,31 @@ def test_strawberry_reads_an_operations_root_value_before_it_first_awaits(
         coroutine.close()
 
 
+def test_uvicorn_uses_only_what_the_lean_queue_and_event_have() -> None:
+    # app/websocket_protocol.py replaces uvicorn's per-connection asyncio.Queue and Event with
+    # app/lean_asyncio.py's: every method uvicorn calls on them must exist there.
+    from uvicorn.protocols.websockets import websockets_sansio_impl
+
+    source = inspect.getsource(websockets_sansio_impl)
+    for attribute, lean in (("queue", LeanQueue), ("writable", LeanEvent)):
+        used = set(re.findall(rf"self\.{attribute}\.(\w+)", source))
+        assert used, f"uvicorn no longer uses self.{attribute}: is the replacement still needed?"
+        assert used <= set(dir(lean)), (attribute, used - set(dir(lean)))
+        assert re.findall(rf"self\.{attribute}\b[^=\n]*= asyncio\.(\w+)\(", source) == [
+            "Queue" if attribute == "queue" else "Event"
+        ]
+    # The handshake's request and response, dropped once accepted: read only by these.
+    for attribute in ("request", "response"):
+        readers = {
+            name
+            for name, function in inspect.getmembers(
+                websockets_sansio_impl.WebSocketsSansIOProtocol, inspect.isfunction
+            )
+            if f"self.{attribute}" in inspect.getsource(function)
+        }
+        assert readers <= {"handle_connect", "send"}, (attribute, readers)
+
+
 def test_websockets_debug_lines_of_frames_are_what_the_logs_mask() -> None:
     """websockets logs each frame at debug level ("< TEXT '...' [n bytes]"): app/logs.py masks
     those lines by their form, a connection_init's token included."""
@@ -1428,7 +1454,12 @@ SUBCLASSES = [
         _overrides("handle", "handle_async_results", "handle_connection_init", "root_value"),
         HANDLERS,
     ),
-    Subclass("uvicorn", StockQLWebSocketProtocol, _overrides("handle_connect"), PROTOCOL),
+    Subclass(
+        "uvicorn",
+        StockQLWebSocketProtocol,
+        _overrides("handle_connect", "send", "queue", "writable"),
+        PROTOCOL,
+    ),
     Subclass("uvicorn", GracefulServer, _overrides("shutdown", "capture_signals"), SHUTDOWN),
     Subclass("broadcaster", EventBackend, _overrides(), "app/adapters/events/backend.py"),
     *(

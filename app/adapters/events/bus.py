@@ -73,6 +73,8 @@ class _Messages:
     An iterator object rather than an async generator: cancelling a pending `anext` (say,
     under a timeout) then loses nothing and the iteration can go on."""
 
+    __slots__ = ("_subscriber",)
+
     def __init__(self, subscriber: BoundedSubscriber) -> None:
         self._subscriber = subscriber
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import itertools
 import logging
@@ -11,6 +10,7 @@ from collections.abc import AsyncGenerator, Callable, Hashable
 
 from broadcaster import Event
 
+from app.lean_asyncio import LeanEvent
 from domain.events import SubscriberOverflow
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,21 @@ class BoundedSubscriber:
     two never overtake each other.
     """
 
+    # One per live subscription (issue 17 point 4): no instance dict, and a LeanEvent
+    # rather than an asyncio.Event's ~0.7 KiB.
+    __slots__ = (
+        "_arrivals",
+        "_changed",
+        "_closed",
+        "_handler",
+        "_key_of",
+        "_max_pending",
+        "_overflowed",
+        "_pending",
+        "_reader_waiting",
+        "channel",
+    )
+
     def __init__(
         self,
         channel: str,
@@ -72,7 +87,7 @@ class BoundedSubscriber:
         # arrival number is the key.
         self._pending: OrderedDict[Hashable, Event] = OrderedDict()
         self._arrivals = itertools.count()
-        self._changed = asyncio.Event()
+        self._changed = LeanEvent()
         self._overflowed = False
         self._closed = False
         self._handler: Callable[[Event], bool] | None = None
