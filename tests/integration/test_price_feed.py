@@ -98,6 +98,19 @@ async def test_latest_is_the_newest_event_or_none(subject: Subject, symbol: str)
     assert await subject.feed.latest(symbol) == stored[-1]
 
 
+async def test_latest_read_by_many_at_once_is_each_symbols_own_newest(
+    subject: Subject, symbol: str
+) -> None:
+    symbols = [f"{symbol}{letter}" for letter in "ABCD"]
+    newest = {
+        name: (await append(subject.feed, name, 2 + number))[-1]
+        for number, name in enumerate(symbols[:3])
+    }
+    asked = [name for name in symbols for _ in range(25)]
+    answers = await asyncio.gather(*(subject.feed.latest(name) for name in asked))
+    assert answers == [newest.get(name) for name in asked]
+
+
 async def test_the_feed_keeps_about_max_length_newest_events(subject: Subject, symbol: str) -> None:
     stored = await append(subject.feed, symbol, MAX_LENGTH * 6)
     kept = await subject.feed.after(symbol, "0-0", limit=len(stored))
