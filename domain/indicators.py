@@ -15,6 +15,7 @@ TA-Lib is imported by the function that uses it, not at start: importing it impo
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -47,6 +48,13 @@ class BollingerBands(NamedTuple):
     upper: FloatArray
     middle: FloatArray
     lower: FloatArray
+
+
+def load_library() -> None:
+    """Import TA-Lib (and pandas) now. The worker computes indicators from its first ticks:
+    it pays their memory at start, so its RSS stays flat afterwards instead of jumping by
+    ~45 MiB at its first indicator."""
+    importlib.import_module("talib")
 
 
 def sma(close: FloatArray, window: int) -> FloatArray:
