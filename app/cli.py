@@ -149,9 +149,13 @@ def worker() -> None:
     from app.runtime import open_runtime
     from app.shutdown import until_stop_signal
     from app.worker import running_worker
+    from domain.indicators import load_library as load_indicator_library
 
     settings = _settings()
     tune_garbage_collector(settings.gc_young_threshold)
+    # The worker computes indicators from its first ticks: it pays TA-Lib's and pandas'
+    # memory before it is up, so its RSS stays flat afterwards (serve imports them lazily).
+    load_indicator_library()
 
     async def run() -> None:
         metrics = Metrics()

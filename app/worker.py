@@ -20,7 +20,6 @@ from app.runtime import Runtime
 from app.stream_worker import streaming
 from app.training import retrain_model
 from domain.events import DailyBarAdded
-from domain.indicators import load_library as load_indicator_library
 from domain.price_publishing import PricePublisher
 
 log = logging.getLogger(__name__)
@@ -31,7 +30,6 @@ async def running_worker(runtime: Runtime) -> AsyncIterator[None]:
     """The worker's jobs (and the streaming provider's connection, when one is configured)
     in the background. With Redis, several workers may run: they elect one leader that runs
     the jobs and the stream, the others stand by to take over."""
-    load_indicator_library()
     jobs = worker_jobs(runtime)
     if runtime.redis is None:
         async with (
