@@ -16,17 +16,17 @@ generation included, for at most that long.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from domain.cache import Cache
 from domain.users import User, UserStore
 
-log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
 
 DEFAULT_MAX_AGE_SECONDS = 10.0
 DEFAULT_MAX_USERS = 10_000
@@ -102,34 +102,26 @@ class CachedUserStore:
         email: str | None = None,
         password_hash: str | None = None,
     ) -> User | None:
-        try:
-            return await self._store.update(
-                user_id, name=name, email=email, password_hash=password_hash
-            )
-        finally:
-            await self._changed(user_id)
+        return await self._written(
+            user_id,
+            self._store.update(user_id, name=name, email=email, password_hash=password_hash),
+        )
 
     async def add_to_watchlist(self, user_id: str, symbol: str) -> User | None:
-        try:
-            return await self._store.add_to_watchlist(user_id, symbol)
-        finally:
-            await self._changed(user_id)
+        return await self._written(user_id, self._store.add_to_watchlist(user_id, symbol))
 
     async def remove_from_watchlist(self, user_id: str, symbol: str) -> User | None:
-        try:
-            return await self._store.remove_from_watchlist(user_id, symbol)
-        finally:
-            await self._changed(user_id)
+        return await self._written(user_id, self._store.remove_from_watchlist(user_id, symbol))
 
     async def revoke_tokens(self, user_id: str) -> User | None:
-        try:
-            return await self._store.revoke_tokens(user_id)
-        finally:
-            await self._changed(user_id)
+        return await self._written(user_id, self._store.revoke_tokens(user_id))
 
     async def delete(self, user_id: str) -> bool:
+        return await self._written(user_id, self._store.delete(user_id))
+
+    async def _written(self, user_id: str, write: Awaitable[_Result]) -> _Result:
         try:
-            return await self._store.delete(user_id)
+            return await write
         finally:
             await self._changed(user_id)
 
