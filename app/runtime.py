@@ -54,6 +54,7 @@ from domain.history import HistoryPolicy, HistoryService
 from domain.login_throttle import LoginAttempts, LoginPolicy
 from domain.model_activation import following_active_model
 from domain.notifications import Notifier
+from domain.opening_prices import OpeningPrices
 from domain.passwords import PasswordHasher
 from domain.prediction_service import PredictionLimits, PredictionService
 from domain.predictions import PredictionStore
@@ -136,6 +137,7 @@ async def open_runtime(
             alerts=people.alerts,
             notifications=people.notifier,
             prices=live.prices,
+            openings=OpeningPrices(quotes=market.quotes, feed=live.prices),
             bus=live.bus,
             predictions=signals.predictions,
             models=signals.models,

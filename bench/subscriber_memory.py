@@ -69,6 +69,7 @@ class Reading:
     idle_mib: float
     subscribed_mib: float
     setup_seconds: float
+    setup_cpu: dict[str, float]  # CPU seconds spent while subscribing: server, clients, redis
     errors: list[str]
     layers: list[tuple[str, float, float]]  # layer, KiB and blocks per subscriber
 
@@ -138,7 +139,15 @@ def server_command(mode: str, port: int, traced: bool) -> list[str]:
     return [str(PYTHON), *command]
 
 
-def measure(mode: str, arguments: argparse.Namespace, directory: Path, redis_url: str) -> Reading:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a live process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    mode: str, arguments: argparse.Namespace, directory: Path, redis_url: str, redis_pid: int
+) -> Reading:
     run = directory / mode
     run.mkdir()
     port = free_port()
@@ -163,6 +172,7 @@ def measure(mode: str, arguments: argparse.Namespace, directory: Path, redis_url
         before = snapshot(server, run, 0) if arguments.tracemalloc else None
         share = math.ceil(arguments.count / arguments.client_processes)
         clients = []
+        server_cpu, redis_cpu = cpu_seconds(server.pid), cpu_seconds(redis_pid)
         started = time.monotonic()
         for number in range(arguments.client_processes):
             first, count = number * share, min(share, arguments.count - number * share)
@@ -181,6 +191,11 @@ def measure(mode: str, arguments: argparse.Namespace, directory: Path, redis_url
             clients.append(client)
         readies = [read_json_line(client, arguments.setup_timeout + 60) for client in clients]
         setup_seconds = time.monotonic() - started
+        setup_cpu = {
+            "server": cpu_seconds(server.pid) - server_cpu,
+            "clients": sum(cpu_seconds(client.pid) for client in clients),
+            "redis": cpu_seconds(redis_pid) - redis_cpu,
+        }
         subscribed = sum(ready["ready"] for ready in readies)
         time.sleep(SETTLE_SECONDS)
         rss = rss_mib(server.pid)
@@ -195,7 +210,9 @@ def measure(mode: str, arguments: argparse.Namespace, directory: Path, redis_url
             read_json_line(client, 120)
         stop(server)
     errors = [error for ready in readies for error in ready["errors"]]
-    return Reading(mode, arguments.count, subscribed, idle, rss, setup_seconds, errors, layers)
+    return Reading(
+        mode, arguments.count, subscribed, idle, rss, setup_seconds, setup_cpu, errors, layers
+    )
 
 
 def report(readings: list[Reading]) -> None:
@@ -247,14 +264,15 @@ def main(arguments: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="stockql-memory-") as name, ExitStack() as stack:
         directory = keep or Path(name)
         directory.mkdir(parents=True, exist_ok=True)
-        redis_url, _ = start_redis(stack, directory)
+        redis_url, redis = start_redis(stack, directory)
         readings = []
         for mode in arguments.modes.split(","):
-            reading = measure(mode, arguments, directory, redis_url)
+            reading = measure(mode, arguments, directory, redis_url, redis.pid)
+            cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in reading.setup_cpu.items())
             print(
                 f"{mode:<8} {reading.subscribed} subscribed in {reading.setup_seconds:.1f} s: "
                 f"RSS {reading.idle_mib:.0f} -> {reading.subscribed_mib:.0f} MiB "
-                f"({reading.kib_each:.1f} KiB each)",
+                f"({reading.kib_each:.1f} KiB each); CPU s while subscribing: {cpu}",
                 flush=True,
             )
             readings.append(reading)

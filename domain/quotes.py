@@ -51,7 +51,7 @@ class QuoteService:
         if blob is not None:
             return _decode(blob)
         await self._unknown.check(symbol)
-        return await self._flights.run(key, lambda: self._fetch(symbol, key))
+        return await self._flights.run(key, lambda: self._cached_or_fetched(symbol, key))
 
     def fresh_for(self, quote: Quote) -> float:
         """At most how many seconds `quote` stays the answer (0 for a stale one, which the
@@ -68,6 +68,13 @@ class QuoteService:
         await self._cache.set(
             symbol_key(quote.symbol, "quote"), _encode(quote), ttl_seconds=self._ttl_seconds
         )
+
+    async def _cached_or_fetched(self, symbol: str, key: str) -> Quote:
+        # Read again: a caller that missed the cache may come after the flight that filled it.
+        blob = await self._cache.get(key)
+        if blob is not None:
+            return _decode(blob)
+        return await self._fetch(symbol, key)
 
     async def _fetch(self, symbol: str, key: str) -> Quote:
         if self._provider.name == SIMULATED_SOURCE:

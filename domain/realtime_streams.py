@@ -18,10 +18,9 @@ from domain.events import (
     prediction_from_json,
 )
 from domain.notifications import Notification, notification_from_json
+from domain.opening_prices import OpeningPrices
 from domain.price_codec import decode_price, price_symbol
-from domain.price_publishing import price_event
 from domain.price_replay import replay_then_live
-from domain.quotes import QuoteService
 from domain.sequences import SequenceKey, parse_sequence
 from domain.tracked_symbols import TrackedSymbols
 
@@ -32,7 +31,7 @@ async def prices_of(
     symbol: str,
     after: str | None,
     *,
-    quotes: QuoteService,
+    openings: OpeningPrices,
     feed: PriceFeed,
     bus: EventBus,
     tracked: TrackedSymbols,
@@ -44,15 +43,13 @@ async def prices_of(
     malformed `after` and TooManyLiveSymbols for a symbol beyond the live limit, before
     anything is sent.
 
-    A symbol nobody has published yet gets its current quote stored as the first event, so
-    that even the snapshot carries a sequence to resume from. `direct`: see
-    replay_then_live."""
+    The opening is OpeningPrices.latest. `direct`: see replay_then_live."""
     # A symbol with a stored event is known (only quotes are stored): one Redis round trip
     # less for each of the thousands who subscribe at once.
     if after is not None:
-        await quotes.latest(symbol)  # NotFound for an unknown symbol
+        await openings.check_known(symbol)
     else:
-        await _latest_stored(symbol, quotes=quotes, feed=feed)
+        await openings.latest(symbol)
     async with (
         tracked.watching(symbol),
         aclosing(replay_then_live(feed, bus, symbol, after, direct=direct)) as events,
@@ -63,10 +60,9 @@ async def prices_of(
 
 async def all_prices(
     *,
-    feed: PriceFeed,
     bus: EventBus,
     tracked: TrackedSymbols,
-    quotes: QuoteService,
+    openings: OpeningPrices,
     direct: Callable[[PriceUpdated], bool] | None = None,
 ) -> AsyncGenerator[PriceUpdated, None]:
     """The latest price of every tracked symbol at once, then every price update of every
@@ -80,7 +76,7 @@ async def all_prices(
     yielded (see Subscription.hand_off)."""
     async with bus.subscribe(ALL_STOCKS_CHANNEL, keep_latest_per=price_symbol) as subscription:
         sent = _NewestSent()
-        for latest in await _latest_prices(await tracked.current(), quotes=quotes, feed=feed):
+        for latest in await _latest_prices(await tracked.current(), openings):
             if sent.take(latest):
                 yield latest
         if direct is not None:
@@ -125,29 +121,18 @@ class _NewestSent:
             return None
 
 
-async def _latest_prices(
-    symbols: Iterable[str], *, quotes: QuoteService, feed: PriceFeed
-) -> list[PriceUpdated]:
+async def _latest_prices(symbols: Iterable[str], openings: OpeningPrices) -> list[PriceUpdated]:
     """The latest price event of each symbol that has one or can have one now, in order."""
 
     async def latest(symbol: str) -> PriceUpdated | None:
         try:
-            return await _latest_stored(symbol, quotes=quotes, feed=feed)
+            return await openings.latest(symbol)
         except StockQLError as error:
             log.info("no opening price of %s for allStocks: %s", symbol, error.message)
             return None
 
     found = await asyncio.gather(*(latest(symbol) for symbol in symbols))
     return [event for event in found if event is not None]
-
-
-async def _latest_stored(symbol: str, *, quotes: QuoteService, feed: PriceFeed) -> PriceUpdated:
-    """The symbol's latest stored event; without one, its current quote, stored as one.
-    Raises NotFound for an unknown symbol, UpstreamUnavailable without a price."""
-    stored = await feed.latest(symbol)
-    if stored is not None:
-        return stored
-    return await feed.append(price_event(await quotes.latest(symbol)))
 
 
 def _offer(message: bytes, sent: _NewestSent, direct: Callable[[PriceUpdated], bool]) -> bool:

@@ -17,6 +17,7 @@ from domain.errors import Forbidden, Unauthenticated
 from domain.events import EventBus, PriceFeed
 from domain.history import HistoryService
 from domain.notifications import Notifier
+from domain.opening_prices import OpeningPrices
 from domain.prediction_service import PredictionService
 from domain.quotes import QuoteService
 from domain.symbol_names import SymbolNames
@@ -40,6 +41,8 @@ class Services:
     alerts: AlertService
     notifications: Notifier
     prices: PriceFeed
+    # What a price subscription opens with (the latest stored event, or a first one).
+    openings: OpeningPrices
     bus: EventBus
     predictions: PredictionService
     # The model predictions use (modelInfo), and backtests of RULES or that model.

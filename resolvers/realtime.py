@@ -39,7 +39,7 @@ class RealtimeSubscription:
         async for event in prices_of(
             normalize_symbol(symbol),
             after,
-            quotes=services.quotes,
+            openings=services.openings,
             feed=services.prices,
             bus=services.bus,
             tracked=services.tracked,
@@ -57,10 +57,9 @@ class RealtimeSubscription:
         services = info.context.services
         output = operation_output(info.root_value)
         async for event in all_prices(
-            feed=services.prices,
             bus=services.bus,
             tracked=services.tracked,
-            quotes=services.quotes,
+            openings=services.openings,
             direct=output.sender(StockPriceUpdate.from_domain) if output else None,
         ):
             update = StockPriceUpdate.from_domain(event)

@@ -13,6 +13,7 @@ from app.adapters.cache import MemoryCache
 from app.adapters.live_symbols import MemoryLiveSymbols
 from app.adapters.simulator import MarketSimulator
 from domain.events import ALL_STOCKS_CHANNEL, PriceFeed, PriceUpdated
+from domain.opening_prices import OpeningPrices
 from domain.price_codec import decode_price
 from domain.quotes import QuoteService
 from domain.realtime_streams import all_prices
@@ -29,12 +30,13 @@ def unique_symbols(count: int) -> list[str]:
 def stream(
     subject: Subject, tracked: Iterable[str], *, feed: PriceFeed | None = None
 ) -> AsyncGenerator[PriceUpdated, None]:
+    feed = feed or subject.feed
+    # The simulator knows none of these symbols: without a stored price, none is had.
+    quotes = QuoteService(provider=MarketSimulator(), store=FakeBarStore(), cache=MemoryCache())
     return all_prices(
-        feed=feed or subject.feed,
         bus=subject.bus,
         tracked=TrackedSymbols(configured=tracked, live=MemoryLiveSymbols(), max_live=0),
-        # The simulator knows none of these symbols: without a stored price, none is had.
-        quotes=QuoteService(provider=MarketSimulator(), store=FakeBarStore(), cache=MemoryCache()),
+        openings=OpeningPrices(quotes=quotes, feed=feed),
     )
 
 
