@@ -10,7 +10,8 @@
 """
 
 from collections.abc import AsyncIterable, Iterable
-from typing import Any
+from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
 from graphql import (
     DocumentNode,
@@ -19,6 +20,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    OperationDefinitionNode,
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList
@@ -35,6 +37,9 @@ from graphql_schema.subfield_memo import FreshSubfieldMemoPerEvent
 class StockQLExecutionContext(SharedEventExecution, FreshSubfieldMemoPerEvent):
     # The schema's operation cost limit; None counts nothing (see execution_context_class).
     cost_limits: CostLimits | None = None
+    # The cost of each operation whose cost reads no variable (OperationCost.fixed), for as
+    # long as its document is held (the parsed documents' cache keeps the hot ones).
+    fixed_costs: ClassVar[WeakKeyDictionary[OperationDefinitionNode, int]]
 
     @classmethod
     def build(
@@ -58,7 +63,8 @@ class StockQLExecutionContext(SharedEventExecution, FreshSubfieldMemoPerEvent):
         )
         if cls.cost_limits is None or isinstance(executor, list):
             return executor
-        return executor if (error := _over_budget(executor, cls.cost_limits)) is None else [error]
+        error = _over_budget(executor, cls.cost_limits, cls.fixed_costs)
+        return executor if error is None else [error]
 
     def complete_list_value(
         self,
@@ -88,15 +94,28 @@ class StockQLExecutionContext(SharedEventExecution, FreshSubfieldMemoPerEvent):
 
 def execution_context_class(cost_limits: CostLimits) -> type[StockQLExecutionContext]:
     """The executor of a schema whose operations are held to `cost_limits`."""
-    return type("StockQLExecutionContext", (StockQLExecutionContext,), {"cost_limits": cost_limits})
-
-
-def _over_budget(executor: Executor[Any], limits: CostLimits) -> GraphQLError | None:
-    root = executor.schema.get_root_type(executor.operation.operation)
-    if root is None:
-        return None  # graphql-core refuses the operation type itself
-    counter = OperationCost(
-        executor.fragment_definitions, executor.variable_values, limits.max_bars
+    return type(
+        "StockQLExecutionContext",
+        (StockQLExecutionContext,),
+        {"cost_limits": cost_limits, "fixed_costs": WeakKeyDictionary()},
     )
-    cost = counter.of(root, executor.operation.selection_set)
+
+
+def _over_budget(
+    executor: Executor[Any],
+    limits: CostLimits,
+    fixed_costs: WeakKeyDictionary[OperationDefinitionNode, int],
+) -> GraphQLError | None:
+    operation = executor.operation
+    cost = fixed_costs.get(operation)
+    if cost is None:
+        root = executor.schema.get_root_type(operation.operation)
+        if root is None:
+            return None  # graphql-core refuses the operation type itself
+        counter = OperationCost(
+            executor.fragment_definitions, executor.variable_values, limits.max_bars
+        )
+        cost = counter.of(root, operation.selection_set)
+        if counter.fixed:
+            fixed_costs[operation] = cost
     return too_expensive(cost, limits.max_cost) if cost > limits.max_cost else None

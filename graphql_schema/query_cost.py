@@ -10,8 +10,9 @@ counts), so the cost is an upper bound. Thirty aliases of `history(limit: 20000)
 indicators cost millions; the dashboard's chart of 5,000 bars with five indicators 100,000.
 
 Counted with the variables' values, so it cannot be part of the cached validation: the
-executor (graphql_schema/execution.py) counts it for each request, before any resolver runs,
-and refuses an operation over the limit with QUERY_TOO_EXPENSIVE.
+executor (graphql_schema/execution.py) counts it before any resolver runs, and refuses an
+operation over the limit with QUERY_TOO_EXPENSIVE. An operation whose count read no
+variable and no clock (`fixed`) costs the same every time: the executor keeps its cost.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     get_named_type,
     get_nullable_type,
     is_list_type,
@@ -73,6 +78,9 @@ class OperationCost:
         self._fragments = fragments
         self._variables = variables
         self._max_bars = max_bars
+        # Whether the count read neither a variable nor today's date: then it is the same
+        # for every request of this operation.
+        self.fixed = True
 
     def of(self, root: GraphQLObjectType, selection_set: SelectionSetNode) -> int:
         return self._selection(root, selection_set, bars=None)
@@ -115,6 +123,8 @@ class OperationCost:
         interval = arguments.get("interval") if has_interval else Interval.DAILY
         start, end = arguments.get("start"), arguments.get("end")
         if isinstance(interval, Interval) and isinstance(start, date):
+            if not isinstance(end, date):
+                self.fixed = False  # up to today
             bars = min(bars, _bars_between(interval, start, end if isinstance(end, date) else None))
         return bars
 
@@ -133,10 +143,22 @@ class OperationCost:
         return value if isinstance(value, int) else None
 
     def _arguments(self, definition: GraphQLField, node: FieldNode) -> dict[str, Any]:
+        if any(_holds_variable(argument.value) for argument in node.arguments or ()):
+            self.fixed = False
         try:
             return get_argument_values(definition, node, self._variables)
         except GraphQLError:
             return {}  # a bad argument fails the operation later, with its own error
+
+
+def _holds_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_holds_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_holds_variable(field.value) for field in value.fields)
+    return False
 
 
 def _bars_between(interval: Interval, start: date, end: date | None) -> int:
