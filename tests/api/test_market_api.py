@@ -113,7 +113,10 @@ async def test_range_and_limit_select_bars(server: RunningServer) -> None:
 async def test_intraday_and_weekly_history(server: RunningServer) -> None:
     five = data(await server.graphql(HISTORY, {"symbol": "AAPL", "interval": "FIVE_MINUTES"}))
     stamps = [datetime.fromisoformat(bar["timestamp"]) for bar in five["history"]["bars"]]
-    assert len(stamps) >= 30 * 78
+    # 30 sessions and the running one, less what the 45-day lookback cuts off the oldest:
+    # during a session after a daylight-saving change that is an hour more than the running
+    # session has (the sessions open at another UTC hour), so count 29 whole ones.
+    assert len(stamps) >= 29 * 78
     assert all((later - earlier) >= timedelta(minutes=5) for earlier, later in pairwise(stamps))
     weekly = data(
         await server.graphql(HISTORY, {"symbol": "AAPL", "interval": "WEEKLY", "limit": 10})
