@@ -25,15 +25,13 @@ class OpeningPrices:
         stored = await self._feed.latest(symbol)
         if stored is not None:
             return stored
-        return await self._firsts.run(symbol, lambda: self._first(symbol))
+        return await self._firsts.run_unless(
+            symbol, lambda: self._feed.latest(symbol), lambda: self._stored_first(symbol)
+        )
 
     async def check_known(self, symbol: str) -> None:
         """Raises NotFound for an unknown symbol (and what quotes raise without a price)."""
         await self._quotes.latest(symbol)
 
-    async def _first(self, symbol: str) -> PriceUpdated:
-        # Read again: a caller that found nothing may come after the flight that stored it.
-        stored = await self._feed.latest(symbol)
-        if stored is not None:
-            return stored
+    async def _stored_first(self, symbol: str) -> PriceUpdated:
         return await self._feed.append(price_event(await self._quotes.latest(symbol)))

@@ -47,11 +47,13 @@ class QuoteService:
         UpstreamUnavailable."""
         symbol = normalize_symbol(symbol)
         key = symbol_key(symbol, "quote")
-        blob = await self._cache.get(key)
-        if blob is not None:
-            return _decode(blob)
+        cached = await self._cached(key)
+        if cached is not None:
+            return cached
         await self._unknown.check(symbol)
-        return await self._flights.run(key, lambda: self._cached_or_fetched(symbol, key))
+        return await self._flights.run_unless(
+            key, lambda: self._cached(key), lambda: self._fetch(symbol, key)
+        )
 
     def fresh_for(self, quote: Quote) -> float:
         """At most how many seconds `quote` stays the answer (0 for a stale one, which the
@@ -69,12 +71,9 @@ class QuoteService:
             symbol_key(quote.symbol, "quote"), _encode(quote), ttl_seconds=self._ttl_seconds
         )
 
-    async def _cached_or_fetched(self, symbol: str, key: str) -> Quote:
-        # Read again: a caller that missed the cache may come after the flight that filled it.
+    async def _cached(self, key: str) -> Quote | None:
         blob = await self._cache.get(key)
-        if blob is not None:
-            return _decode(blob)
-        return await self._fetch(symbol, key)
+        return None if blob is None else _decode(blob)
 
     async def _fetch(self, symbol: str, key: str) -> Quote:
         if self._provider.name == SIMULATED_SOURCE:

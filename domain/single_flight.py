@@ -27,6 +27,22 @@ class SingleFlight(Generic[T]):
             task.add_done_callback(lambda done: self._forget(key, done))
         return await asyncio.shield(task)
 
+    async def run_unless(
+        self,
+        key: Hashable,
+        find: Callable[[], Awaitable[T | None]],
+        make: Callable[[], Awaitable[T]],
+    ) -> T:
+        """Like run(key, make) for a caller whose own `find()` had nothing, but the flight asks
+        `find()` again before it makes anything: that caller's read may have been answered
+        after another flight had made (and stored) what it found missing."""
+
+        async def found_or_made() -> T:
+            found = await find()
+            return found if found is not None else await make()
+
+        return await self.run(key, found_or_made)
+
     def _forget(self, key: Hashable, done: asyncio.Task[T]) -> None:
         if self._running.get(key) is done:
             del self._running[key]

@@ -123,9 +123,10 @@ class OperationCost:
         interval = arguments.get("interval") if has_interval else Interval.DAILY
         start, end = arguments.get("start"), arguments.get("end")
         if isinstance(interval, Interval) and isinstance(start, date):
-            if not isinstance(end, date):
-                self.fixed = False  # up to today
-            bars = min(bars, _bars_between(interval, start, end if isinstance(end, date) else None))
+            end = end if isinstance(end, date) else None
+            if end is None:
+                self.fixed = False  # counted up to today
+            bars = min(bars, _bars_between(interval, start, end))
         return bars
 
     def _items(self, definition: GraphQLField, node: FieldNode, bars: int | None) -> int:
