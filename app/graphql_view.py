@@ -12,6 +12,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UnsetType
 
+from app.graphql_metrics import OperationCounter
 from app.metrics import Metrics
 from app.request_ids import request_id_of
 from app.websocket_handlers import LegacyWSHandler, TransportWSHandler
@@ -60,17 +61,20 @@ class GraphQLView(GraphQL[Context, OperationOutput]):
         *args: object,
         trust_forwarded_for: bool = False,
         metrics: Metrics | None = None,
+        operations: OperationCounter | None = None,
         ide_page: Callable[[], Awaitable[Response]] | None = None,
         token_check_seconds: float = 30.0,
         **kwargs: object,
     ) -> None:
         """`ide_page` gives the GraphiQL page built from web/, or the page that explains why
         it is missing (app/web.py); without one GraphiQL is not found. Never strawberry's own
-        page, which loads GraphiQL from a CDN."""
+        page, which loads GraphiQL from a CDN. `operations` counts the subscriptions that
+        start without strawberry's extensions (app/direct_operations.py)."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._trust_forwarded_for = trust_forwarded_for
         # Read by the websocket handlers (open connections).
         self.metrics = metrics if metrics is not None else Metrics()
+        self.operations = operations
         self._ide_page = ide_page
         # How often an open websocket's token is checked for revocation (app/websocket_handlers.py).
         self.token_check_seconds = token_check_seconds

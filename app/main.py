@@ -74,6 +74,7 @@ def create_app(
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         trust_forwarded_for=settings.trust_forwarded_for,
         metrics=metrics,
+        operations=operations,
         allowed_origins=settings.ws_allowed_origins,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,

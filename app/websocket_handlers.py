@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -27,10 +27,13 @@ from strawberry.subscriptions.protocols.graphql_ws.types import (
 )
 from structlog.contextvars import bind_contextvars
 
+from app.direct_operations import run_direct
+from app.graphql_metrics import OperationCounter
 from app.metrics import Metrics
 from domain.cancellation import raise_if_cancelled
 from domain.errors import StockQLError, Unauthenticated
 from graphql_schema.context import Context
+from graphql_schema.fanout.direct import DirectSubscriptions
 from graphql_schema.fanout.operation import (
     OperationOutput,
     legacy_ws_prefix,
@@ -47,6 +50,7 @@ DEFAULT_TOKEN_CHECK_SECONDS = 30.0
 
 class _MeteredView(Protocol):
     metrics: Metrics
+    operations: OperationCounter | None
 
 
 class _Closable(Protocol):
@@ -62,12 +66,20 @@ class _TextWebSocket(Protocol):
 
 
 def _operation_output(
-    websocket: object, prefix: str, *, is_open: Callable[[], bool]
+    websocket: object,
+    prefix: str,
+    *,
+    is_open: Callable[[], bool],
+    on_attach: Callable[[], None] | None = None,
 ) -> OperationOutput:
     """Where an operation writes shared subscription events: the view's websocket adapter."""
     adapter = cast("_TextWebSocket", websocket)
     return OperationOutput(
-        prefix=prefix, write=adapter.send_text, write_now=adapter.send_text_now, is_open=is_open
+        prefix=prefix,
+        write=adapter.send_text,
+        write_now=adapter.send_text_now,
+        is_open=is_open,
+        on_attach=on_attach,
     )
 
 
@@ -159,16 +171,52 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]
     async def run_operation(self, operation: Operation[Context, OperationOutput]) -> None:
         if not await _token_still_valid(self.context, self.websocket):
             return
-        # strawberry reads the root value as the operation starts, before it first awaits
-        # anything: no other operation of the connection can set its own in between.
-        self.root_value = _operation_output(
+        # Any strawberry schema runs here; StockQL's starts known subscriptions directly.
+        direct: DirectSubscriptions | None = getattr(self.schema, "direct_subscriptions", None)
+        output = _operation_output(
             self.websocket,
             transport_ws_prefix(operation.id),
             # The client's `complete` unregisters the operation before its task is cancelled.
             is_open=lambda: self.operations.get(operation.id) is operation,
+            # Its events were shared: the next operation of this document starts directly.
+            on_attach=(
+                (lambda: direct.remember(operation.query, operation.operation_name))
+                if direct is not None and isinstance(operation.query, str)
+                else None
+            ),
         )
         with _logged(operation.id):
+            if direct is not None and await self._ran_directly(direct, operation, output):
+                return
+            # strawberry reads the root value as the operation starts, before it first awaits
+            # anything: no other operation of the connection can set its own in between.
+            self.root_value = output
             await super().run_operation(operation)
+
+    async def _ran_directly(
+        self,
+        direct: DirectSubscriptions,
+        operation: Operation[Context, OperationOutput],
+        output: OperationOutput,
+    ) -> bool:
+        """Ran on the direct path (app/direct_operations.py); failures as strawberry's own
+        run_operation handles them."""
+        view = cast("_MeteredView", self.view)
+        try:
+            return await run_direct(
+                direct,
+                operation,
+                context=self.context,
+                output=output,
+                metrics=view.metrics,
+                operations=view.operations,
+            )
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, OperationOutput]):

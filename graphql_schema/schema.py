@@ -27,6 +27,7 @@ from graphql_schema.context import Context
 from graphql_schema.control_characters import NoControlCharactersRule
 from graphql_schema.error_masking import client_error, is_expected, log
 from graphql_schema.execution import execution_context_class
+from graphql_schema.fanout.direct import DirectSubscriptions
 from graphql_schema.parsed_documents import ParsedDocuments, RememberParsedDocuments
 from graphql_schema.query_cost import CostLimits
 from graphql_schema.scalars import scalar_map
@@ -84,14 +85,22 @@ class StockQLSchema(strawberry.Schema):
         *args: Any,
         on_error_code: Callable[[str], None] | None = None,
         hide_suggestions: bool = False,
+        parsed_documents: ParsedDocuments | None = None,
         **kwargs: Any,
     ) -> None:
         """`on_error_code` is called with the extensions.code of every error sent to a client;
         `hide_suggestions` drops graphql-core's "Did you mean ...?" from messages (with
-        introspection off they would reveal the schema's names one guess at a time)."""
+        introspection off they would reveal the schema's names one guess at a time);
+        `parsed_documents`, the cache its RememberParsedDocuments fills, lets subscriptions
+        it ran before start directly (graphql_schema/fanout/direct.py)."""
         super().__init__(*args, **kwargs)
         self._on_error_code = on_error_code
         self._hide_suggestions = hide_suggestions
+        self.direct_subscriptions = (
+            DirectSubscriptions(self, parsed_documents, max_known=PARSED_DOCUMENTS)
+            if parsed_documents is not None
+            else None
+        )
 
     async def execute(
         self,
@@ -220,6 +229,7 @@ def build_schema(
         ),
         on_error_code=on_error_code,
         hide_suggestions=not limits.introspection,
+        parsed_documents=documents,
     )
 
 

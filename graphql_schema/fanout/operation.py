@@ -33,18 +33,24 @@ class OperationOutput:
         write: Callable[[str], Awaitable[None]],
         is_open: Callable[[], bool],
         write_now: Callable[[str], bool] | None = None,
+        on_attach: Callable[[], None] | None = None,
     ) -> None:
-        """`write_now` writes a message at once or returns False (see `send_now`)."""
+        """`write_now` writes a message at once or returns False (see `send_now`);
+        `on_attach` is called when the executor first attaches (the events are shared)."""
         self._prefix = prefix
         self._write = write
         self._write_now = write_now
         self._is_open = is_open
         self._disconnected = False
         self._executor: SharedEventExecution | None = None
+        self._on_attach = on_attach
 
     def attach(self, executor: SharedEventExecution) -> None:
         """The operation's executor, which knows what the document asks of each payload."""
+        first = self._executor is None
         self._executor = executor
+        if first and self._on_attach is not None:
+            self._on_attach()
 
     async def send(self, payload: object) -> bool:
         """Write `payload`'s message; False when it has to take the general path instead

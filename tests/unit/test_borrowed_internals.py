@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import uvicorn
 import websockets
-from graphql import FieldNode, GraphQLObjectType, is_leaf_type, parse
+from graphql import FieldNode, GraphQLObjectType, GraphQLSchema, is_leaf_type, parse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
@@ -73,6 +73,8 @@ LIST_COMPLETION = "graphql_schema/list_completion.py"
 SCHEMA = "graphql_schema/schema.py"
 VIEW = "app/graphql_view.py"
 HANDLERS = "app/websocket_handlers.py"
+DIRECT = "graphql_schema/fanout/direct.py"
+DIRECT_OPERATIONS = "app/direct_operations.py"
 PROTOCOL = "app/websocket_protocol.py"
 SHUTDOWN = "app/shutdown.py"
 BROADCAST = "app/adapters/events/broadcast.py"
@@ -381,6 +383,73 @@ NAMES = [
     ),
     Borrowed(
         "strawberry-graphql",
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:Operation.send_next",
+        "a direct operation's results sent as strawberry sends them",
+        DIRECT_OPERATIONS,
+        signature="(self, execution_result)",
+    ),
+    Borrowed(
+        "strawberry-graphql",
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:"
+        "Operation.send_operation_message",
+        "a direct operation's complete, which unregisters it",
+        DIRECT_OPERATIONS,
+        signature="(self, message)",
+    ),
+    Borrowed(
+        "strawberry-graphql",
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:"
+        "BaseGraphQLTransportWSHandler.handle_task_exception",
+        "a direct operation's failure logged as strawberry logs one",
+        HANDLERS,
+        signature="(self, error)",
+    ),
+    Borrowed(
+        "strawberry-graphql",
+        "strawberry.types:ExecutionContext",
+        "a direct operation's errors processed by the schema",
+        DIRECT,
+        keywords=(
+            "query",
+            "schema",
+            "allowed_operations",
+            "context",
+            "variables",
+            "root_value",
+            "provided_operation_name",
+            "graphql_document",
+        ),
+    ),
+    Borrowed(
+        "strawberry-graphql",
+        "strawberry.utils.aio:aclosing",
+        "a direct operation's event stream closed",
+        DIRECT_OPERATIONS,
+        signature="(thing)",
+    ),
+    Borrowed(
+        "graphql-core",
+        "graphql.execution:create_source_event_stream",
+        "a direct operation's source stream",
+        DIRECT,
+        signature="(executor)",
+    ),
+    Borrowed(
+        "graphql-core",
+        "graphql.execution:Executor.build",
+        "a direct operation's executor, built as subscribe() builds it",
+        DIRECT,
+        keywords=(
+            "schema",
+            "document",
+            "root_value",
+            "context_value",
+            "raw_variable_values",
+            "operation_name",
+        ),
+    ),
+    Borrowed(
+        "strawberry-graphql",
         "strawberry.http.exceptions:WebSocketDisconnected",
         "a closed websocket while writing",
         f"{VIEW}, graphql_schema/fanout/operation.py",
@@ -641,6 +710,14 @@ class Held:
 
 
 ATTRIBUTES = [
+    Held(
+        "strawberry-graphql",
+        "schema",
+        "_schema",
+        "the graphql-core schema a direct operation's executor is built on",
+        DIRECT,
+        GraphQLSchema,
+    ),
     Held(
         "graphql-core",
         "executor",
