@@ -1,7 +1,9 @@
 """strawberry's websocket protocol handlers, counting open connections and logging each
 operation with its id bound (`operation_id`) for every line written while it runs. Each
 operation runs with an output of its own as its root value, through which it writes shared
-subscription events itself (graphql_schema/fanout).
+subscription events itself (graphql_schema/fanout). Over graphql-transport-ws, a
+subscription of a document that ran before with shared events starts without strawberry's
+per-operation machinery (app/direct_operations.py).
 
 A connection signed in with a token is closed with 4401 as soon as the token is no longer
 valid: each operation checks it first, and a watch checks it when it expires and every
@@ -181,7 +183,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]
             # Its events were shared: the next operation of this document starts directly.
             on_attach=(
                 (lambda: direct.remember(operation.query, operation.operation_name))
-                if direct is not None and isinstance(operation.query, str)
+                if direct is not None
+                and isinstance(operation.query, str)
+                and isinstance(operation.operation_name, str | None)
                 else None
             ),
         )

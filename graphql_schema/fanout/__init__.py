@@ -15,10 +15,14 @@ price, encode the same JSON and wake its own task to send it. The path, step by 
    the resolvers (resolvers/realtime.py, which find it as `info.root_value`) write each event
    inside the operation's own message, from the operation's task (`send`) or straight from the
    event bus as the event arrives (`sender`, see domain.events.Subscription.hand_off).
+4. `direct`: the next operation of a document that went this way starts without strawberry's
+   per-operation machinery (its executor and source stream built as graphql-core's
+   `subscribe` builds them), its events going out through its output from the first.
 
-The first event of every subscription and any event that cannot be shared (an error, an
-awaitable field, a payload type not marked) take strawberry's general path, so errors are
-reported exactly as always. Per-result extension hooks do not run for events written here: the
+The first event of a subscription started the general way and any event that cannot be
+shared (an error, an awaitable field, a payload type not marked) take strawberry's general
+path, so errors are reported exactly as always (on the direct path such results are made as
+strawberry makes them, see direct.py). Per-result extension hooks do not run for events written here: the
 schema's extensions have none that matter for a subscription event.
 
 Why the bus writes at once rather than waking each operation's task: each wake-up leaves a
