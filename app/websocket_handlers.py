@@ -184,8 +184,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]
             on_attach=(
                 (lambda: direct.remember(operation.query, operation.operation_name))
                 if direct is not None
-                and isinstance(operation.query, str)
-                and isinstance(operation.operation_name, str | None)
                 else None
             ),
         )

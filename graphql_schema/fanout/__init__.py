@@ -22,8 +22,8 @@ price, encode the same JSON and wake its own task to send it. The path, step by 
 The first event of a subscription started the general way and any event that cannot be
 shared (an error, an awaitable field, a payload type not marked) take strawberry's general
 path, so errors are reported exactly as always (on the direct path such results are made as
-strawberry makes them, see direct.py). Per-result extension hooks do not run for events written here: the
-schema's extensions have none that matter for a subscription event.
+strawberry makes them, see direct.py). Per-result extension hooks do not run for events
+written here: the schema's extensions have none that matter for a subscription event.
 
 Why the bus writes at once rather than waking each operation's task: each wake-up leaves a
 handful of awaitables behind per subscriber and event (one per async generator level); at

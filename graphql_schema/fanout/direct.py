@@ -104,8 +104,11 @@ class DirectSubscriptions:
         """Whether (query, operation name) starts directly."""
         return known in self._known
 
-    def remember(self, query: str, operation_name: str | None) -> None:
-        """The general path ran this document and shared its events."""
+    def remember(self, query: object, operation_name: object) -> None:
+        """The general path ran this document and shared its events (a query or name of
+        another type, as a client may send, is never started here: not remembered)."""
+        if not (isinstance(query, str) and isinstance(operation_name, str | None)):
+            return
         key = (query, operation_name)
         self._known[key] = None
         self._known.move_to_end(key)
