@@ -13,6 +13,8 @@ Connection `i` (from `--first`) subscribes to symbol `i % len(symbols)`.
 - `plain`: connects to /prices/{SYMBOL} of bench/_fanout_plain.py; subscribed once its
   `{"type":"ready"}` arrives.
 - `idle`: the same on its /idle/{SYMBOL} (accepted, nothing subscribed: the per-connection floor).
+- `protocol`: what `graphql` sends, to its /protocol (graphql-transport-ws with no GraphQL
+  behind it: the protocol's floor under `stockPrice`).
 
 Every later message carrying `"timestamp":"..."` is recorded as (connection, publish time,
 receive time), the publish time being that timestamp (the publisher sets it just before it
@@ -41,6 +43,8 @@ SUBSCRIPTION = (
     "{ symbol price volume change changePercent timestamp sequence } }"
 )
 TIMESTAMP = b'"timestamp":"'
+# Modes speaking graphql-transport-ws, and their paths.
+GRAPHQL_TRANSPORT_WS = {"graphql": "/graphql", "protocol": "/protocol"}
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
@@ -96,8 +100,9 @@ class Subscriber(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
         self.transport = transport = cast("asyncio.Transport", transport)
-        if self.mode == "graphql":
-            path, protocol = "/graphql", "Sec-WebSocket-Protocol: graphql-transport-ws\r\n"
+        if self.mode in GRAPHQL_TRANSPORT_WS:
+            path = GRAPHQL_TRANSPORT_WS[self.mode]
+            protocol = "Sec-WebSocket-Protocol: graphql-transport-ws\r\n"
         elif self.mode == "idle":
             path, protocol = f"/idle/{self.symbol}", ""
         else:
@@ -123,7 +128,7 @@ class Subscriber(asyncio.Protocol):
                 self.fail(f"handshake refused: {status.decode(errors='replace')}")
                 return
             self.upgraded = True
-            if self.mode == "graphql":
+            if self.mode in GRAPHQL_TRANSPORT_WS:
                 self.send_json({"type": "connection_init", "payload": {}})
         self.read_frames()
 
@@ -300,7 +305,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=("graphql", "plain", "idle"), required=True)
+    parser.add_argument("--mode", choices=("graphql", "protocol", "plain", "idle"), required=True)
     parser.add_argument("--symbols", required=True, help="comma separated")
     parser.add_argument("--first", type=int, default=0, help="index of the first connection")
     parser.add_argument("--count", type=int, required=True, help="connections to open")

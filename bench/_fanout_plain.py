@@ -8,7 +8,14 @@
 PriceUpdated) as a text frame. No snapshot, no replay, no decoding. `/idle/{SYMBOL}` is the
 floor under it (bench/subscriber_memory.py): accepted, `{"type":"ready"}` sent, then nothing but
 waiting for the client to go away, so it costs only uvicorn, the websockets library and
-Starlette per connection. Served by uvicorn with the options `stockql serve` uses, and its
+Starlette per connection. `/protocol` is what graphql-transport-ws costs with no GraphQL
+behind it, the protocol's floor under `stockPrice`: the subprotocol negotiated,
+connection_init answered with connection_ack, the `subscribe` message parsed for its
+`symbol` variable, the channel subscribed, the symbol's latest event read from the project's
+Redis price feed (the batched reads stockPrice's snapshot makes; one event per symbol is
+stored at start-up) and sent as a `next` with the fields the bench asks for, then every
+published message wrapped in a `next`. No validation, no errors, no `complete`: the bench's
+client sends nothing else. Served by uvicorn with the options `stockql serve` uses, and its
 garbage collector thresholds.
 """
 
@@ -19,20 +26,26 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import orjson
 import uvicorn
+from redis import asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.adapters.events.bus import open_event_bus
+from app.adapters.events.price_feed import RedisPriceFeed
 from app.garbage_collection import tune_garbage_collector
 from app.health import healthz
 from app.settings import Settings
 from app.websocket_protocol import StockQLWebSocketProtocol
-from domain.events import EventBus, Subscription, stock_channel
+from domain.events import EventBus, PriceUpdated, Subscription, stock_channel
+from domain.price_codec import decode_price
 
 READY = '{"type":"ready"}'
+SUBPROTOCOL = "graphql-transport-ws"
 
 
 async def prices(websocket: WebSocket) -> None:
@@ -57,6 +70,49 @@ async def idle(websocket: WebSocket) -> None:
     await websocket.receive()  # returns when the client goes away
 
 
+async def protocol(websocket: WebSocket) -> None:
+    bus: EventBus = websocket.app.state.bus
+    feed: RedisPriceFeed = websocket.app.state.feed
+    await websocket.accept(subprotocol=SUBPROTOCOL)
+    if (await websocket.receive_json()).get("type") != "connection_init":
+        await websocket.close(4400)
+        return
+    await websocket.send_text('{"type":"connection_ack"}')
+    subscribe = orjson.loads(await websocket.receive_text())
+    operation_id = subscribe["id"]
+    symbol = subscribe["payload"]["variables"]["symbol"].upper()
+    async with bus.subscribe(stock_channel(symbol), keep_latest_only=True) as subscription:
+        latest = await feed.latest(symbol)
+        if latest is not None:
+            await websocket.send_text(next_message(operation_id, latest))
+        forwarding = asyncio.create_task(forward_next(subscription, websocket, operation_id))
+        try:
+            await websocket.receive()  # returns when the client goes away
+        finally:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await forwarding
+
+
+def next_message(operation_id: str, event: PriceUpdated) -> str:
+    fields = {
+        "symbol": event.symbol,
+        "price": event.price,
+        "volume": event.volume,
+        "change": event.change,
+        "changePercent": event.change_percent,
+        "timestamp": event.timestamp,
+        "sequence": event.sequence,
+    }
+    message = {"id": operation_id, "type": "next", "payload": {"data": {"stockPrice": fields}}}
+    return orjson.dumps(message).decode()
+
+
+async def forward_next(subscription: Subscription, websocket: WebSocket, operation_id: str) -> None:
+    async for message in subscription:
+        await websocket.send_text(next_message(operation_id, decode_price(message)))
+
+
 async def forward(subscription: Subscription, websocket: WebSocket) -> None:
     async for message in subscription:
         await websocket.send_text(message.decode())
@@ -65,15 +121,24 @@ async def forward(subscription: Subscription, websocket: WebSocket) -> None:
 def create_plain_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_event_bus(settings.redis_url) as bus:
-            app.state.bus = bus
-            yield
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            async with open_event_bus(settings.redis_url) as bus:
+                app.state.bus = bus
+                app.state.feed = feed = RedisPriceFeed(redis, bus)
+                now = datetime.now(UTC)
+                for symbol in settings.symbols:
+                    await feed.append(PriceUpdated(symbol, 100.0, now, 1000.0, 0.5, 0.5))
+                yield
+        finally:
+            await redis.aclose()
 
     return Starlette(
         routes=[
             Route("/healthz", healthz),
             WebSocketRoute("/prices/{symbol}", prices),
             WebSocketRoute("/idle/{symbol}", idle),
+            WebSocketRoute("/protocol", protocol),
         ],
         lifespan=lifespan,
     )

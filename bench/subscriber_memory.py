@@ -11,6 +11,9 @@ every one is subscribed:
 - `graphql`: `stockql serve` as bench/fanout_bench.py starts it, `stockPrice(symbol)` over
   graphql-transport-ws;
 - `plain`: bench/_fanout_plain.py's /prices/{SYMBOL} (the same event bus, no GraphQL);
+- `protocol`: its /protocol: graphql-transport-ws spoken as for `graphql` (init, ack,
+  subscribe, the latest event from the same price feed, `next`) with no GraphQL behind it,
+  the protocol's floor under `stockPrice`;
 - `idle`: its /idle/{SYMBOL}: accepted and left waiting, nothing subscribed, i.e. what uvicorn,
   the websockets library and Starlette alone keep per connection, the floor under both;
 - `idle-ours`: the same served by app/websocket_protocol.py's protocol (what `stockql serve`
@@ -235,6 +238,13 @@ def report(readings: list[Reading]) -> None:
             f"\nGraphQL / plain: RSS subscribed {rss:.2f}x, per subscriber "
             f"{graphql.kib_each / plain.kib_each:.2f}x, "
             f"time to subscribe {graphql.setup_seconds / plain.setup_seconds:.2f}x"
+        )
+    if "protocol" in found and "plain" in found:
+        floor, plain = found["protocol"], found["plain"]
+        print(
+            f"protocol floor / plain: time to subscribe "
+            f"{floor.setup_seconds / plain.setup_seconds:.2f}x, server CPU "
+            f"{floor.setup_cpu['server'] / plain.setup_cpu['server']:.2f}x"
         )
     for reading in readings:
         if reading.errors:
