@@ -399,6 +399,14 @@ NAMES = [
     Borrowed(
         "strawberry-graphql",
         "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:"
+        "BaseGraphQLTransportWSHandler.on_request_accepted",
+        "the connection_init deadline a timer instead of a task",
+        HANDLERS,
+        signature="(self)",
+    ),
+    Borrowed(
+        "strawberry-graphql",
+        "strawberry.subscriptions.protocols.graphql_transport_ws.handlers:"
         "BaseGraphQLTransportWSHandler.handle_task_exception",
         "a direct operation's failure logged as strawberry logs one",
         HANDLERS,
@@ -1522,7 +1530,14 @@ SUBCLASSES = [
     Subclass(
         "strawberry-graphql",
         TransportWSHandler,
-        _overrides("handle", "run_operation", "handle_connection_init", "root_value"),
+        _overrides(
+            "handle",
+            "run_operation",
+            "handle_connection_init",
+            "root_value",
+            "on_request_accepted",
+            "connection_timed_out",
+        ),
         HANDLERS,
     ),
     Subclass(
