@@ -1,7 +1,7 @@
 """What a subscriber costs in memory and set-up: StockQL against the plain route and its floor.
 
     .venv/bin/python bench/subscriber_memory.py [--count 10000] [--modes graphql,plain,idle]
-        [--tracemalloc] [--keep DIR]
+        [--tracemalloc] [--rounds N] [--keep DIR]
 
 Issue 17 point 4. For each mode a fresh server starts (no events are published: memory and
 set-up only; bench/fanout_bench.py measures delivery), its RSS is read once it is healthy,
@@ -19,6 +19,11 @@ every one is subscribed:
 - `idle-ours`: the same served by app/websocket_protocol.py's protocol (what `stockql serve`
   uses) instead of uvicorn's own.
 
+With --rounds N every mode is measured N times, the modes' order rotating each round (the
+machine's noise is as wide as the differences sought: the same commit measured 9.9 s and
+12.4 s minutes apart); the ratios to the plain route are taken within each round, and their
+medians are printed.
+
 With --tracemalloc each server runs under bench/_traced_server.py (12 frames; RSS and times
 are then those of a traced process, slower and bigger: compare them only with each other) and
 the growth of the Python heap between the two readings is grouped by layer: the innermost
@@ -32,6 +37,7 @@ import argparse
 import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,9 +155,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure(
-    mode: str, arguments: argparse.Namespace, directory: Path, redis_url: str, redis_pid: int
+    mode: str, arguments: argparse.Namespace, run: Path, redis_url: str, redis_pid: int
 ) -> Reading:
-    run = directory / mode
     run.mkdir()
     port = free_port()
     env = os.environ | {
@@ -218,7 +223,7 @@ def measure(
     )
 
 
-def report(readings: list[Reading]) -> None:
+def report(readings: list[Reading], *, single: bool) -> None:
     print(
         "\n| mode | subscribed | RSS idle MiB | RSS subscribed MiB | KiB per subscriber "
         "| subscribed in s |"
@@ -230,7 +235,7 @@ def report(readings: list[Reading]) -> None:
             f"| {reading.idle_mib:.0f} | {reading.subscribed_mib:.0f} | {reading.kib_each:.1f} "
             f"| {reading.setup_seconds:.1f} |"
         )
-    found = {reading.mode: reading for reading in readings}
+    found = {reading.mode: reading for reading in readings} if single else {}
     if "graphql" in found and "plain" in found:
         graphql, plain = found["graphql"], found["plain"]
         rss = graphql.subscribed_mib / plain.subscribed_mib
@@ -262,6 +267,28 @@ def report(readings: list[Reading]) -> None:
                 print(f"| {name} | {kib:.2f} | {count:.1f} |")
 
 
+def rounds_report(rounds: list[list[Reading]]) -> None:
+    """The ratios to the plain route within each round, and their medians."""
+    ratios: dict[str, list[float]] = defaultdict(list)
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for readings in rounds:
+        found = {reading.mode: reading for reading in readings}
+        for reading in readings:
+            seconds[reading.mode].append(reading.setup_seconds)
+        if "plain" not in found:
+            continue
+        for mode, reading in found.items():
+            if mode != "plain":
+                ratios[mode].append(reading.setup_seconds / found["plain"].setup_seconds)
+    print(f"\nOver {len(rounds)} rounds (median; each round's figures in order):")
+    for mode, values in seconds.items():
+        listed = ", ".join(f"{value:.1f}" for value in values)
+        print(f"- {mode}: subscribed in {statistics.median(values):.1f} s ({listed})")
+    for mode, values in ratios.items():
+        listed = ", ".join(f"{value:.2f}" for value in values)
+        print(f"- {mode} / plain, time to subscribe: {statistics.median(values):.2f}x ({listed})")
+
+
 def main(arguments: argparse.Namespace) -> None:
     raise_descriptor_limit(arguments.count + SPARE_DESCRIPTORS)
     print(
@@ -275,18 +302,25 @@ def main(arguments: argparse.Namespace) -> None:
         directory = keep or Path(name)
         directory.mkdir(parents=True, exist_ok=True)
         redis_url, redis = start_redis(stack, directory)
-        readings = []
-        for mode in arguments.modes.split(","):
-            reading = measure(mode, arguments, directory, redis_url, redis.pid)
-            cpu = ", ".join(f"{name} {seconds:.1f}" for name, seconds in reading.setup_cpu.items())
-            print(
-                f"{mode:<8} {reading.subscribed} subscribed in {reading.setup_seconds:.1f} s: "
-                f"RSS {reading.idle_mib:.0f} -> {reading.subscribed_mib:.0f} MiB "
-                f"({reading.kib_each:.1f} KiB each); CPU s while subscribing: {cpu}",
-                flush=True,
-            )
-            readings.append(reading)
-        report(readings)
+        modes = arguments.modes.split(",")
+        rounds = []
+        for number in range(arguments.rounds):
+            readings = []
+            for mode in modes[number % len(modes) :] + modes[: number % len(modes)]:
+                run = directory / f"{mode}-{number}"
+                reading = measure(mode, arguments, run, redis_url, redis.pid)
+                cpu = ", ".join(f"{name} {value:.1f}" for name, value in reading.setup_cpu.items())
+                print(
+                    f"{mode:<8} {reading.subscribed} subscribed in {reading.setup_seconds:.1f} s: "
+                    f"RSS {reading.idle_mib:.0f} -> {reading.subscribed_mib:.0f} MiB "
+                    f"({reading.kib_each:.1f} KiB each); CPU s while subscribing: {cpu}",
+                    flush=True,
+                )
+                readings.append(reading)
+            rounds.append(readings)
+        report([reading for readings in rounds for reading in readings], single=len(rounds) == 1)
+        if len(rounds) > 1:
+            rounds_report(rounds)
 
 
 if __name__ == "__main__":
@@ -297,5 +331,6 @@ if __name__ == "__main__":
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight each")
     parser.add_argument("--setup-timeout", type=float, default=300.0)
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each mode")
     parser.add_argument("--keep", help="keep logs and snapshots in this directory")
     main(parser.parse_args())
