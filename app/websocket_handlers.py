@@ -174,8 +174,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]
         )
 
     def _init_timed_out(self) -> None:
-        if self.connection_init_received:
-            return
+        # Never after connection_init: handle_connection_init cancels the timer first.
         self.connection_timed_out = True
         # Kept: the loop holds only weak references to tasks.
         self._closing = asyncio.create_task(

@@ -12,8 +12,8 @@ Starlette per connection. `/protocol` is what graphql-transport-ws costs with no
 behind it, the protocol's floor under `stockPrice`: the subprotocol negotiated,
 connection_init answered with connection_ack, the `subscribe` message parsed for its
 `symbol` variable, the channel subscribed, the symbol's latest event read from the project's
-Redis price feed (the batched reads stockPrice's snapshot makes; one event per symbol is
-stored at start-up) and sent as a `next` with the fields the bench asks for, then every
+Redis price feed (the batched reads stockPrice's snapshot makes; a symbol with no stored
+event gets one at start-up) and sent as a `next` with the fields the bench asks for, then every
 published message wrapped in a `next`. No validation, no errors, no `complete`: the bench's
 client sends nothing else. Served by uvicorn with the options `stockql serve` uses, and its
 garbage collector thresholds.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -54,14 +54,7 @@ async def prices(websocket: WebSocket) -> None:
     channel = stock_channel(websocket.path_params["symbol"].upper())
     async with bus.subscribe(channel, keep_latest_only=True) as subscription:
         await websocket.send_text(READY)
-        forwarding = asyncio.create_task(forward(subscription, websocket))
-        try:
-            # The client sends nothing: this returns when it goes away.
-            await websocket.receive()
-        finally:
-            forwarding.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await forwarding
+        await forward_until_gone(subscription, websocket, bytes.decode)
 
 
 async def idle(websocket: WebSocket) -> None:
@@ -85,13 +78,11 @@ async def protocol(websocket: WebSocket) -> None:
         latest = await feed.latest(symbol)
         if latest is not None:
             await websocket.send_text(next_message(operation_id, latest))
-        forwarding = asyncio.create_task(forward_next(subscription, websocket, operation_id))
-        try:
-            await websocket.receive()  # returns when the client goes away
-        finally:
-            forwarding.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await forwarding
+        await forward_until_gone(
+            subscription,
+            websocket,
+            lambda message: next_message(operation_id, decode_price(message)),
+        )
 
 
 def next_message(operation_id: str, event: PriceUpdated) -> str:
@@ -108,14 +99,25 @@ def next_message(operation_id: str, event: PriceUpdated) -> str:
     return orjson.dumps(message).decode()
 
 
-async def forward_next(subscription: Subscription, websocket: WebSocket, operation_id: str) -> None:
-    async for message in subscription:
-        await websocket.send_text(next_message(operation_id, decode_price(message)))
+async def forward_until_gone(
+    subscription: Subscription, websocket: WebSocket, text_of: Callable[[bytes], str]
+) -> None:
+    """Send each message as `text_of` makes it until the client goes away (it sends nothing
+    more, so its next receive returns only then)."""
+    forwarding = asyncio.create_task(forward(subscription, websocket, text_of))
+    try:
+        await websocket.receive()
+    finally:
+        forwarding.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            await forwarding
 
 
-async def forward(subscription: Subscription, websocket: WebSocket) -> None:
+async def forward(
+    subscription: Subscription, websocket: WebSocket, text_of: Callable[[bytes], str]
+) -> None:
     async for message in subscription:
-        await websocket.send_text(message.decode())
+        await websocket.send_text(text_of(message))
 
 
 def create_plain_app(settings: Settings) -> Starlette:
@@ -128,7 +130,8 @@ def create_plain_app(settings: Settings) -> Starlette:
                 app.state.feed = feed = RedisPriceFeed(redis, bus)
                 now = datetime.now(UTC)
                 for symbol in settings.symbols:
-                    await feed.append(PriceUpdated(symbol, 100.0, now, 1000.0, 0.5, 0.5))
+                    if await feed.latest(symbol) is None:
+                        await feed.append(PriceUpdated(symbol, 100.0, now, 1000.0, 0.5, 0.5))
                 yield
         finally:
             await redis.aclose()
