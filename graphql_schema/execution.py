@@ -11,7 +11,6 @@
 
 from collections.abc import AsyncIterable, Iterable
 from typing import Any, ClassVar
-from weakref import WeakKeyDictionary
 
 from graphql import (
     DocumentNode,
@@ -29,6 +28,7 @@ from graphql.pyutils import AwaitableOrValue, Path
 
 from graphql_schema.control_characters import variable_problem
 from graphql_schema.fanout.execution import SharedEventExecution
+from graphql_schema.identity_map import WeakIdentityMap
 from graphql_schema.list_completion import coerce_scalars, complete_plain_objects
 from graphql_schema.query_cost import CostLimits, OperationCost, too_expensive
 from graphql_schema.subfield_memo import FreshSubfieldMemoPerEvent
@@ -39,7 +39,7 @@ class StockQLExecutionContext(SharedEventExecution, FreshSubfieldMemoPerEvent):
     cost_limits: CostLimits | None = None
     # The cost of each operation whose cost reads no variable (OperationCost.fixed), for as
     # long as its document is held (the parsed documents' cache keeps the hot ones).
-    fixed_costs: ClassVar[WeakKeyDictionary[OperationDefinitionNode, int]]
+    fixed_costs: ClassVar[WeakIdentityMap[OperationDefinitionNode, int]]
 
     @classmethod
     def build(
@@ -97,14 +97,14 @@ def execution_context_class(cost_limits: CostLimits) -> type[StockQLExecutionCon
     return type(
         "StockQLExecutionContext",
         (StockQLExecutionContext,),
-        {"cost_limits": cost_limits, "fixed_costs": WeakKeyDictionary()},
+        {"cost_limits": cost_limits, "fixed_costs": WeakIdentityMap()},
     )
 
 
 def _over_budget(
     executor: Executor[Any],
     limits: CostLimits,
-    fixed_costs: WeakKeyDictionary[OperationDefinitionNode, int],
+    fixed_costs: WeakIdentityMap[OperationDefinitionNode, int],
 ) -> GraphQLError | None:
     operation = executor.operation
     cost = fixed_costs.get(operation)

@@ -41,6 +41,7 @@ from graphql_schema.parsed_documents import ParsedDocuments
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from graphql import DocumentNode
     from strawberry.schema import Schema
 
 _Known = tuple[str, str | None]
@@ -52,11 +53,20 @@ class DirectSubscription:
 
     events: AsyncIterator[Any]
     executor: Executor[Any]
-    execution_context: ExecutionContext
+    # What strawberry's ExecutionContext is made of, made only for an error to process: one
+    # per subscriber would be a dict, a tuple of every validation rule and more, for nothing.
+    schema: Schema
+    query: str
+    variables: dict[str, Any] | None
+    provided_operation_name: str | None
+    document: DocumentNode
 
     @property
     def operation_name(self) -> str | None:
-        return self.execution_context.operation_name
+        if self.provided_operation_name is not None:
+            return self.provided_operation_name
+        name = self.executor.operation.name
+        return None if name is None else name.value
 
     async def event_result(self, payload: object) -> ExecutionResult:
         """`payload` executed for this operation, as graphql-core's response stream does it
@@ -80,8 +90,20 @@ class DirectSubscription:
         self, data: dict[str, Any] | None, errors: list[GraphQLError] | None
     ) -> ExecutionResult:
         if errors:
-            self.execution_context.schema.process_errors(errors, self.execution_context)
+            self.schema.process_errors(errors, self._execution_context())
         return ExecutionResult(data=data, errors=errors)
+
+    def _execution_context(self) -> ExecutionContext:
+        return ExecutionContext(
+            query=self.query,
+            schema=self.schema,
+            allowed_operations=(OperationType.SUBSCRIPTION,),
+            context=self.executor.context_value,
+            variables=self.variables,
+            root_value=self.executor.root_value,
+            provided_operation_name=self.provided_operation_name,
+            graphql_document=self.document,
+        )
 
 
 class DirectSubscriptions:
@@ -158,18 +180,12 @@ class DirectSubscriptions:
         if isinstance(events, CoreResult):
             return None
         output.attach(executor)
-        execution_context = ExecutionContext(
-            query=query,
-            schema=self._schema,
-            allowed_operations=(OperationType.SUBSCRIPTION,),
-            context=context,
-            variables=variables,
-            root_value=output,
-            provided_operation_name=operation_name,
-            graphql_document=document,
-        )
         return DirectSubscription(
             events=events,  # type: ignore[arg-type]
             executor=executor,
-            execution_context=execution_context,
+            schema=self._schema,
+            query=query,
+            variables=variables,
+            provided_operation_name=operation_name,
+            document=document,
         )
