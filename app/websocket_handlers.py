@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -85,15 +85,24 @@ def _operation_output(
     )
 
 
-@contextmanager
-def _counted(view: object) -> Iterator[None]:
+# _Counted and _Logged are classes, not @contextmanager generators: each stays alive for as
+# long as its connection or subscription, and a generator, its frame and its context manager
+# are three objects more per subscriber for the collector to walk (issue 17 point 4).
+
+
+class _Counted:
     """Count an open connection of `view` (a GraphQLView) while the block runs."""
-    gauge = cast("_MeteredView", view).metrics.websocket_connections
-    gauge.inc()
-    try:
-        yield
-    finally:
-        gauge.dec()
+
+    __slots__ = ("_gauge",)
+
+    def __init__(self, view: object) -> None:
+        self._gauge = cast("_MeteredView", view).metrics.websocket_connections
+
+    def __enter__(self) -> None:
+        self._gauge.inc()
+
+    def __exit__(self, *_exception: object) -> None:
+        self._gauge.dec()
 
 
 async def _token_still_valid(context: Context, websocket: object) -> bool:
@@ -142,15 +151,20 @@ class _TokenWatch:
             self._task.cancel()
 
 
-@contextmanager
-def _logged(operation_id: str) -> Iterator[None]:
+class _Logged:
     """Bind `operation_id` for what the operation logs and log its start and end. Each
     operation runs in a task of its own, so the binding stays with it."""
-    bind_contextvars(operation_id=operation_id)
-    log.info("websocket operation started")
-    try:
-        yield
-    finally:
+
+    __slots__ = ("_operation_id",)
+
+    def __init__(self, operation_id: str) -> None:
+        self._operation_id = operation_id
+
+    def __enter__(self) -> None:
+        bind_contextvars(operation_id=self._operation_id)
+        log.info("websocket operation started")
+
+    def __exit__(self, *_exception: object) -> None:
         log.info("websocket operation ended")
 
 
@@ -161,7 +175,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]
 
     async def handle(self) -> None:
         self._token_watch = _TokenWatch()
-        with _counted(self.view):
+        with _Counted(self.view):
             try:
                 await super().handle()
             finally:
@@ -204,7 +218,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, OperationOutput]
                 else None
             ),
         )
-        with _logged(operation.id):
+        with _Logged(operation.id):
             if direct is not None and await self._ran_directly(direct, operation, output):
                 return
             # strawberry reads the root value as the operation starts, before it first awaits
@@ -243,7 +257,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, OperationOutput]):
 
     async def handle(self) -> None:
         self._token_watch = _TokenWatch()
-        with _counted(self.view):
+        with _Counted(self.view):
             try:
                 await super().handle()
             finally:
@@ -269,5 +283,5 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, OperationOutput]):
             legacy_ws_prefix(operation_id),
             is_open=lambda: operation_id in self.tasks,
         )
-        with _logged(operation_id):
+        with _Logged(operation_id):
             await super().handle_async_results(operation_id, query, operation_name, variables)
