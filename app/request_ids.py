@@ -11,7 +11,7 @@ import secrets
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bind_contextvars, bound_contextvars, reset_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 REQUEST_ID_HEADER = "x-request-id"
 # A client's own id is kept when it looks like one (a proxy's, a trace id); anything else in
@@ -34,7 +34,7 @@ class _Ids:
         self._counter = itertools.count()
 
     def next(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+        return f"{self._prefix}{next(self._counter):016x}"
 
 
 _IDS = _Ids()
@@ -61,29 +61,30 @@ class RequestIds:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            sent = HTTPConnection(scope).headers.get(REQUEST_ID_HEADER, "")
+            bound_id = sent if _CLIENT_ID.fullmatch(sent) else new_id()
+            name, send = "request_id", _sending_id(send, bound_id)
         elif scope["type"] == "websocket":
-            connection_id = new_id()
-            scope.setdefault("state", {})[_STATE_KEY] = connection_id
-            # Not bound_contextvars: it copies every bound variable into a dict and keeps a
-            # generator for as long as the websocket is open.
-            tokens = bind_contextvars(connection_id=connection_id)
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                reset_contextvars(**tokens)
+            name, bound_id = "connection_id", new_id()
         else:
             await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})[_STATE_KEY] = bound_id
+        # Not bound_contextvars: it copies every bound variable into a dict and keeps a
+        # generator for as long as the request or websocket is handled.
+        tokens = bind_contextvars(**{name: bound_id})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reset_contextvars(**tokens)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sent = HTTPConnection(scope).headers.get(REQUEST_ID_HEADER, "")
-        request_id = sent if _CLIENT_ID.fullmatch(sent) else new_id()
-        scope.setdefault("state", {})[_STATE_KEY] = request_id
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
+def _sending_id(send: Send, request_id: str) -> Send:
+    """`send`, with `request_id` in the response's `x-request-id` header."""
 
-        with bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+        await send(message)
+
+    return send_with_id

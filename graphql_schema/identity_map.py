@@ -21,14 +21,11 @@ class WeakIdentityMap(Generic[_Key, _Value]):
         self._entries: dict[int, tuple[weakref.ref[_Key], _Value]] = {}
 
     def get(self, key: _Key) -> _Value | None:
-        entry = self._entries.get(id(key))
-        if entry is None or entry[0]() is not key:
-            return None
-        return entry[1]
+        entry = self._entry(key)
+        return None if entry is None else entry[1]
 
     def __contains__(self, key: _Key) -> bool:
-        entry = self._entries.get(id(key))
-        return entry is not None and entry[0]() is key
+        return self._entry(key) is not None
 
     def __setitem__(self, key: _Key, value: _Value) -> None:
         identity = id(key)
@@ -37,6 +34,10 @@ class WeakIdentityMap(Generic[_Key, _Value]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _entry(self, key: _Key) -> tuple[weakref.ref[_Key], _Value] | None:
+        entry = self._entries.get(id(key))
+        return entry if entry is not None and entry[0]() is key else None
 
     def _forget(self, identity: int, dead: weakref.ref[_Key]) -> None:
         # Only the dead key's own entry: its id may already belong to a newer key.
