@@ -24,6 +24,7 @@ from app.adapters.cache import MemoryCache, RedisCache
 from app.adapters.call_budget import CallBudget, MemoryCallBudget, RedisCallBudget
 from app.adapters.csv_bars import CsvProvider
 from app.adapters.events.bus import open_event_bus
+from app.adapters.events.held_prices import HeldPrices
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
 from app.adapters.live_symbols import MemoryLiveSymbols, RedisLiveSymbols, renewing
 from app.adapters.login_attempts import MemoryLoginAttempts, RedisLoginAttempts
@@ -286,10 +287,15 @@ async def _open_realtime(
     metrics: Metrics,
 ) -> _Realtime:
     # Redis pub/sub shared by every replica, or in-process without Redis.
-    bus: EventBus = await stack.enter_async_context(
-        open_event_bus(settings.redis_url, metrics=metrics)
-    )
-    prices: PriceFeed = RedisPriceFeed(redis, bus) if redis is not None else MemoryPriceFeed(bus)
+    bus = await stack.enter_async_context(open_event_bus(settings.redis_url, metrics=metrics))
+    prices: PriceFeed
+    if redis is None:
+        prices = MemoryPriceFeed(bus)
+    else:
+        # The newest event of a symbol whose channel is held here is known without Redis.
+        held = HeldPrices(bus)
+        bus.observe(held)
+        prices = RedisPriceFeed(redis, bus, held=held)
     if responses is not None:
         prices = InvalidatingPriceFeed(prices, responses)
     tracked = TrackedSymbols(

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.adapters.events.bus import open_event_bus
+from app.adapters.events.held_prices import HeldPrices
 from app.adapters.events.price_feed import MemoryPriceFeed, RedisPriceFeed
 from app.adapters.sql.database import create_engine
 from app.metrics import Metrics
@@ -71,15 +72,31 @@ def redis_or_none(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
+@pytest.fixture(params=["memory", "redis", "redis-held"])
+def feed_kind(request: pytest.FixtureRequest) -> tuple[str, str | None]:
+    """Which feed, and the Redis it needs (None in memory)."""
+    if request.param == "memory":
+        return request.param, None
+    url: str = request.getfixturevalue("redis_url")
+    return request.param, url
+
+
 @pytest.fixture
-async def subject(redis_or_none: str | None) -> AsyncIterator[Subject]:
-    async with open_event_bus(redis_or_none) as bus:
-        if redis_or_none is None:
+async def subject(feed_kind: tuple[str, str | None]) -> AsyncIterator[Subject]:
+    """Each feed: in memory, on Redis, and on Redis answering the latest event of a symbol
+    held here from what this process receives (app/adapters/events/held_prices.py)."""
+    kind, redis_url = feed_kind
+    async with open_event_bus(redis_url) as bus:
+        if redis_url is None:
             yield Subject(MemoryPriceFeed(bus, max_length=MAX_LENGTH), bus)
             return
-        client = aioredis.from_url(redis_or_none)
+        held = None
+        if kind == "redis-held":
+            held = HeldPrices(bus)
+            bus.observe(held)
+        client = aioredis.from_url(redis_url)
         try:
-            yield Subject(RedisPriceFeed(client, bus, max_length=MAX_LENGTH), bus)
+            yield Subject(RedisPriceFeed(client, bus, max_length=MAX_LENGTH, held=held), bus)
         finally:
             await client.aclose()
 

@@ -24,6 +24,12 @@ class EventBackend(BroadcastBackend):
         """Whether messages published now can reach this backend's subscribers."""
         raise NotImplementedError
 
+    def reception(self, channel: str) -> object | None:  # noqa: ARG002 (the subclasses' signature)
+        """A token that stays the same while every message published on `channel` reaches
+        this process, with nothing lost in between; None when that is not known now. This
+        default knows nothing: whoever relies on it reads the source instead."""
+        return None
+
 
 def message_event(channel: str, message: bytes) -> Event:
     """A broadcaster Event carrying `message` as published, as bytes."""

@@ -7,11 +7,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from broadcaster import Broadcast, Event
 
-from app.adapters.events.backend import EventBackend
+from app.adapters.events.backend import EventBackend, message_bytes
 from app.adapters.events.subscriber import BoundedSubscriber, Delivery
 from app.metrics import Metrics
 from domain.events import (
@@ -47,6 +47,15 @@ def channel_kind(channel: str) -> str:
         return kind
     prefix, separator, _ = channel.partition(":")
     return _KIND_OF_PREFIX.get(prefix + separator, "other")
+
+
+class ChannelObserver(Protocol):
+    """Told of every message each channel held here receives (before its subscribers are),
+    and when this process stops receiving a channel."""
+
+    def received(self, channel: str, message: bytes) -> None: ...
+
+    def left(self, channel: str) -> None: ...
 
 
 @dataclass(eq=False)
@@ -85,12 +94,27 @@ class BoundedBroadcast:
         self._max_pending = max_pending
         self._metrics = metrics if metrics is not None else Metrics()
         self._channels: dict[str, _Channel] = {}
+        self._observers: list[ChannelObserver] = []
         self._open = False
 
     @property
     def connected(self) -> bool:
         """Whether published messages can currently reach subscribers (Redis is reachable)."""
         return self._backend.connected
+
+    def observe(self, observer: ChannelObserver) -> None:
+        self._observers.append(observer)
+
+    def reception(self, channel: str) -> object | None:
+        """A token that stays the same while this process receives every message published
+        on `channel` (a local subscriber holds it, and the backend's subscription has not
+        been lost since); None when it does not now (see EventBackend.reception)."""
+        state = self._channels.get(channel)
+        if state is None or state.feeder is None or state.feeder.done():
+            return None
+        received = self._backend.reception(channel)
+        # The feeder is part of it: a channel left and held again is another reception.
+        return None if received is None else (state.feeder, received)
 
     async def connect(self) -> None:
         await self._broadcast.connect()
@@ -187,6 +211,8 @@ class BoundedBroadcast:
                     # Leaving broadcaster's subscription unsubscribes the backend.
                     feeder.cancel()
                     await asyncio.wait([feeder])
+                for observer in self._observers:
+                    observer.left(channel)
             finally:
                 # Forgotten only when still unused: a subscriber that joined meanwhile is
                 # waiting for this lock and starts a feeder again.
@@ -195,6 +221,8 @@ class BoundedBroadcast:
 
     def _deliver(self, event: Event, subscribers: set[BoundedSubscriber]) -> None:
         """Hand `event` to each subscriber (never waiting) and count the outcome once."""
+        for observer in self._observers:
+            observer.received(event.channel, message_bytes(event))
         delivered = superseded = overflowed = 0
         for subscriber in list(subscribers):
             delivery = subscriber.deliver(event)

@@ -10,7 +10,7 @@ from typing import Self
 from broadcaster import Event
 
 from app.adapters.events.backend import message_bytes
-from app.adapters.events.broadcast import DEFAULT_MAX_PENDING, BoundedBroadcast
+from app.adapters.events.broadcast import DEFAULT_MAX_PENDING, BoundedBroadcast, ChannelObserver
 from app.adapters.events.memory_backend import MemoryBackend
 from app.adapters.events.redis_backend import RedisBackend
 from app.adapters.events.subscriber import BoundedSubscriber, Unsubscribed
@@ -29,6 +29,14 @@ class BroadcastBus:
     def connected(self) -> bool:
         """Health: whether messages published now reach subscribers (Redis is reachable)."""
         return self._broadcast.connected
+
+    def observe(self, observer: ChannelObserver) -> None:
+        """See BoundedBroadcast.observe."""
+        self._broadcast.observe(observer)
+
+    def reception(self, channel: str) -> object | None:
+        """See BoundedBroadcast.reception."""
+        return self._broadcast.reception(channel)
 
     async def __aenter__(self) -> Self:
         await self._broadcast.connect()

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import redis.asyncio as aioredis
 
+from app.adapters.events.held_prices import HeldPrices
 from app.adapters.redis_outage import UNAVAILABLE, OutageLog
 from domain.batched_lookups import BatchedLookup
 from domain.errors import UpstreamUnavailable
@@ -63,11 +64,18 @@ class RedisPriceFeed:
     Redis errors are raised (UpstreamUnavailable while Redis is unreachable, or when no pooled
     connection freed up in time): an event that could not be stored is not published, and
     one stored but not published stays stored for replay. The client must return bytes
-    (decode_responses=False); its owner closes it.
+    (decode_responses=False); its owner closes it. With `held`, the latest event of a symbol
+    whose channel this process receives is answered without Redis once it is known (see
+    app/adapters/events/held_prices.py).
     """
 
     def __init__(
-        self, client: aioredis.Redis, bus: EventBus, *, max_length: int = DEFAULT_MAX_LENGTH
+        self,
+        client: aioredis.Redis,
+        bus: EventBus,
+        *,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        held: HeldPrices | None = None,
     ) -> None:
         _check(max_length)
         if client.connection_pool.connection_kwargs.get("decode_responses"):
@@ -83,6 +91,7 @@ class RedisPriceFeed:
         self._latest: BatchedLookup[str, PriceUpdated | None] = BatchedLookup(
             self._latest_of, missing=lambda: None
         )
+        self._held = held
 
     async def append(self, event: PriceUpdated) -> PriceUpdated:
         """XADD the event (its entry id becomes the sequence), then publish it."""
@@ -114,7 +123,18 @@ class RedisPriceFeed:
         return [_stored(entry) for entry in entries or ()]
 
     async def latest(self, symbol: str) -> PriceUpdated | None:
-        return await self._latest.get(symbol)
+        held = self._held
+        reception = None if held is None else held.reception(symbol)
+        if reception is None:
+            return await self._latest.get(symbol)
+        assert held is not None
+        known = held.latest(symbol, reception)
+        if known is not None:
+            return known
+        stored = await self._latest.get(symbol)
+        if stored is not None:
+            held.read(symbol, reception, stored)
+        return stored
 
     async def _latest_of(self, symbols: Collection[str]) -> dict[str, PriceUpdated | None]:
         pipeline = self._client.pipeline(transaction=False)

@@ -136,6 +136,20 @@ class RedisBackend(EventBackend):
         session = self._session
         return session is not None and session.connection.is_connected
 
+    def reception(self, channel: str) -> object | None:
+        """The current session once Redis confirmed its latest SUBSCRIBE of `channel`: every
+        message published on it from then on arrives, until the connection is lost (the
+        next session is another token)."""
+        session = self._session
+        if (
+            session is None
+            or not session.connection.is_connected
+            or channel not in self._channels
+            or not 0 < session.sent[channel] <= session.confirmed[channel]
+        ):
+            return None
+        return session
+
     async def connect(self) -> None:
         """Start the reader and wait for its first connection attempt, successful or not.
 
