@@ -190,14 +190,16 @@ class AccountService:
         user, _ = await self.verify_token(token)
         return user
 
+    def check_signature(self, token: str) -> None:
+        """Raises Unauthenticated for a token this server did not sign or that expired, at
+        once; whether it was revoked since is verify_token's to say."""
+        self._claims(token)
+
     async def verify_token(self, token: str) -> tuple[User, datetime]:
         """The user a token belongs to and when the token expires. Raises Unauthenticated
         for a bad or expired token, one signed out (logout), one of an older generation
         (logoutEverywhere, a password change), or one whose user no longer exists."""
-        try:
-            claims = self._tokens.decode(token)
-        except InvalidToken as error:
-            raise Unauthenticated("The token is invalid or expired") from error
+        claims = self._claims(token)
         # Both asked at once: every signed-in request waits for them (one round trip, not two,
         # behind the other requests of a busy event loop).
         user, signed_out = await asyncio.gather(
@@ -208,6 +210,12 @@ class AccountService:
         if claims.generation != user.token_generation or signed_out:
             raise Unauthenticated("The token was revoked; sign in again")
         return user, claims.expires_at
+
+    def _claims(self, token: str) -> TokenClaims:
+        try:
+            return self._tokens.decode(token)
+        except InvalidToken as error:
+            raise Unauthenticated("The token is invalid or expired") from error
 
     async def logout(self, token: str) -> None:
         """Revoke this one token (the user's other tokens stay valid). Raises Unauthenticated

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from domain.active_model import ActiveModel
 from domain.errors import InvalidInput, NotFound, RateLimited, UpstreamUnavailable
@@ -78,12 +79,16 @@ class PredictionService:
         data: Sequence[tuple[date, float]] | None = None,
         horizon_days: int | None = None,
         anonymous_client: str | None = None,
+        caller_check: Callable[[], Awaitable[object]] | None = None,
     ) -> Prediction:
         """Predict from the stored daily history, with `data` ({date, price} points) laid
         over it when given (see _supplied_signal); store the prediction, publish it, and
         tell alert owners when the recommendation changed.
-        Anonymous callers (their address given) are rate limited. Raises InvalidInput,
-        InsufficientData, NotFound or RateLimited, storing nothing."""
+        Anonymous callers (their address given) are rate limited. `caller_check` verifies a
+        signed-in caller (a token whose signature was checked already): it runs while the
+        signal and the previous prediction are worked out, and what it raises is raised
+        before anything is stored. Raises InvalidInput, InsufficientData, NotFound or
+        RateLimited, storing nothing."""
         symbol = normalize_symbol(symbol)
         if anonymous_client is not None:
             await self._limit(anonymous_client)
@@ -93,9 +98,13 @@ class PredictionService:
             if data is None
             else self._supplied_signal(symbol, PriceSeries.from_points(data), horizon)
         )
-        # The previous prediction is read while the signal is worked out: under load each
-        # round trip in sequence waits behind every other request's step (issue 17).
-        signal, previous = await asyncio.gather(signal_of, self._predictions.latest(symbol))
+        # The caller's check and the previous prediction go alongside the signal: under load
+        # each round trip in sequence waits behind every other request's step (issue 17).
+        signal, previous = await _together(
+            signal_of,
+            self._predictions.latest(symbol),
+            first=None if caller_check is None else caller_check(),
+        )
         prediction = Prediction(self._new_id(), symbol, signal, self._clock())
         await self._predictions.add(prediction)
         await self._publish(prediction)
@@ -205,3 +214,27 @@ class PredictionService:
                 "Too many predictions; sign in or try again later",
                 retry_after_seconds=retry_after,
             )
+
+
+_Signal = TypeVar("_Signal")
+_Previous = TypeVar("_Previous")
+
+
+async def _together(
+    signal: Awaitable[_Signal], previous: Awaitable[_Previous], *, first: Awaitable[object] | None
+) -> tuple[_Signal, _Previous]:
+    """Both results, awaited at once with `first`. Errors in the order given, `first`'s
+    first: a caller refused is refused whatever else failed, as if it had been checked
+    before."""
+    if first is None:
+        return await asyncio.gather(signal, previous)
+    checked, signalled, previously = await asyncio.gather(
+        first, signal, previous, return_exceptions=True
+    )
+    if isinstance(checked, BaseException):
+        raise checked
+    if isinstance(signalled, BaseException):
+        raise signalled
+    if isinstance(previously, BaseException):
+        raise previously
+    return signalled, previously

@@ -197,6 +197,22 @@ async def test_anonymous_predictions_are_rate_limited_but_signed_in_ones_are_not
     ] == "Prediction"
 
 
+@pytest.mark.parametrize("kind", ["revoked", "not ours"])
+async def test_a_token_refused_gets_unauthenticated_and_stores_nothing(
+    server: RunningServer, kind: str
+) -> None:
+    token, _ = await signed_up(server)
+    if kind == "revoked":
+        # Signed by this server: checked while the prediction's inputs are read.
+        await server.graphql("mutation { logout }", headers=bearer(token))
+    else:
+        token = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for symbol in ("ACME", "NOSUCH"):  # the refusal wins over the unknown symbol's NOT_FOUND
+        body = await server.graphql(PREDICT, {"input": {"symbol": symbol}}, headers=bearer(token))
+        assert error_code(body) == "UNAUTHENTICATED", body
+    assert await stored(server, "ACME") == []
+
+
 async def test_rules_backtest_reports_metrics_and_an_equity_curve(server: RunningServer) -> None:
     body = await server.graphql(BACKTEST, {"s": "AAPL", "m": "RULES", "start": "2020-01-02"})
     report = data(body)["backtest"]

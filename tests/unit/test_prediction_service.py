@@ -4,13 +4,14 @@ The real stores and bus are in tests/api/test_predictions_api.py."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from domain.active_model import ActiveModel
-from domain.errors import RateLimited
+from domain.errors import NotFound, RateLimited, Unauthenticated
 from domain.events import (
     ALL_PREDICTIONS_CHANNEL,
     RecommendationChanged,
@@ -164,3 +165,45 @@ async def test_a_prediction_is_stored_and_answered_when_publishing_fails(
     assert subject.predictions.items == [prediction]
     failures = [r for r in caplog.records if "publishing prediction p1 failed" in r.getMessage()]
     assert len(failures) == 2  # each channel tried, each failure logged
+
+
+async def test_the_callers_check_runs_while_the_signal_is_read() -> None:
+    subject = Service()
+    history_asked = asyncio.Event()
+    reads = subject.history.stored_series
+
+    async def stored_series(symbol: str, interval: Interval) -> StoredSeries:
+        history_asked.set()
+        return await reads(symbol, interval)
+
+    subject.history.stored_series = stored_series  # type: ignore[method-assign]
+
+    async def caller_check() -> None:
+        # Would never return if the history were read only after the check.
+        await asyncio.wait_for(history_asked.wait(), timeout=5)
+
+    await subject.service.predict("AAPL", caller_check=caller_check)
+    assert len(subject.predictions.items) == 1
+
+
+async def test_a_refused_caller_is_refused_first_and_gets_nothing_stored_or_published() -> None:
+    subject = Service()
+
+    async def refused() -> None:
+        raise Unauthenticated("The token was revoked; sign in again")
+
+    with pytest.raises(Unauthenticated):
+        await subject.service.predict("AAPL", caller_check=refused)
+
+    async def unknown(symbol: str, interval: Interval) -> StoredSeries:
+        raise NotFound(f"No data for {symbol}")
+
+    subject.history.stored_series = unknown  # type: ignore[method-assign]
+    # When the signal fails too, the caller's refusal is what is raised, as when it was
+    # checked before anything ran.
+    with pytest.raises(Unauthenticated):
+        await subject.service.predict("NOPE", caller_check=refused)
+    with pytest.raises(NotFound):
+        await subject.service.predict("NOPE")
+    assert subject.predictions.items == []
+    assert subject.bus.published == []
