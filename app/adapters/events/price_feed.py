@@ -125,9 +125,8 @@ class RedisPriceFeed:
     async def latest(self, symbol: str) -> PriceUpdated | None:
         held = self._held
         reception = None if held is None else held.reception(symbol)
-        if reception is None:
+        if held is None or reception is None:
             return await self._latest.get(symbol)
-        assert held is not None
         known = held.latest(symbol, reception)
         if known is not None:
             return known
