@@ -293,9 +293,7 @@ async def _open_realtime(
         prices = MemoryPriceFeed(bus)
     else:
         # The newest event of a symbol whose channel is held here is known without Redis.
-        held = HeldPrices(bus)
-        bus.observe(held)
-        prices = RedisPriceFeed(redis, bus, held=held)
+        prices = RedisPriceFeed(redis, bus, held=HeldPrices.observing(bus))
     if responses is not None:
         prices = InvalidatingPriceFeed(prices, responses)
     tracked = TrackedSymbols(

@@ -90,10 +90,7 @@ async def subject(feed_kind: tuple[str, str | None]) -> AsyncIterator[Subject]:
         if redis_url is None:
             yield Subject(MemoryPriceFeed(bus, max_length=MAX_LENGTH), bus)
             return
-        held = None
-        if kind == "redis-held":
-            held = HeldPrices(bus)
-            bus.observe(held)
+        held = HeldPrices.observing(bus) if kind == "redis-held" else None
         client = aioredis.from_url(redis_url)
         try:
             yield Subject(RedisPriceFeed(client, bus, max_length=MAX_LENGTH, held=held), bus)

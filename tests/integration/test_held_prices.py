@@ -41,10 +41,8 @@ async def held(redis_url: str) -> AsyncIterator[Held]:
         async with BroadcastBus(
             BoundedBroadcast(backend=RedisBackend(redis_url, client_name=name))
         ) as bus:
-            prices = HeldPrices(bus)
-            bus.observe(prices)
             yield Held(
-                RedisPriceFeed(client, bus, held=prices),
+                RedisPriceFeed(client, bus, held=HeldPrices.observing(bus)),
                 RedisPriceFeed(client, bus),
                 bus,
                 client,

@@ -20,12 +20,15 @@ never published (Redis failed in between) is not seen until the next one is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from domain.errors import InvalidInput
 from domain.events import PriceUpdated, stock_channel
 from domain.price_codec import decode_price
 from domain.sequences import SequenceKey, parse_sequence
+
+if TYPE_CHECKING:
+    from app.adapters.events.broadcast import ChannelObserver
 
 _PRICE_CHANNEL_PREFIX = stock_channel("")
 
@@ -34,6 +37,8 @@ class _Receiving(Protocol):
     """What this needs of the bus (BroadcastBus)."""
 
     def reception(self, channel: str) -> object | None: ...
+
+    def observe(self, observer: ChannelObserver) -> None: ...
 
 
 @dataclass(slots=True)
@@ -58,11 +63,18 @@ class _Newest:
 
 class HeldPrices:
     """The newest stored price event of a symbol, when this process can know it (see the
-    module docstring). A ChannelObserver of `bus` (BroadcastBus.observe)."""
+    module docstring). Made by `observing`, which tells the bus to show it what arrives."""
 
     def __init__(self, bus: _Receiving) -> None:
         self._bus = bus
         self._newest: dict[str, _Newest] = {}
+
+    @classmethod
+    def observing(cls, bus: _Receiving) -> HeldPrices:
+        """Held prices of what `bus` receives from now on."""
+        held = cls(bus)
+        bus.observe(held)
+        return held
 
     def reception(self, symbol: str) -> object | None:
         """The reception a read of `symbol`'s stream begun now is made under (None: this
@@ -85,11 +97,9 @@ class HeldPrices:
         newest.read = True
 
     def received(self, channel: str, message: bytes) -> None:
-        if not channel.startswith(_PRICE_CHANNEL_PREFIX):
-            return
-        symbol = channel[len(_PRICE_CHANNEL_PREFIX) :]
-        reception = self._bus.reception(channel)
-        if reception is None:
+        symbol = _symbol_of(channel)
+        reception = None if symbol is None else self._bus.reception(channel)
+        if symbol is None or reception is None:
             return
         try:
             event = decode_price(message)
@@ -98,8 +108,9 @@ class HeldPrices:
         self._record(symbol, reception).fold(event)
 
     def left(self, channel: str) -> None:
-        if channel.startswith(_PRICE_CHANNEL_PREFIX):
-            self._newest.pop(channel[len(_PRICE_CHANNEL_PREFIX) :], None)
+        symbol = _symbol_of(channel)
+        if symbol is not None:
+            self._newest.pop(symbol, None)
 
     def _record(self, symbol: str, reception: object) -> _Newest:
         """The symbol's record for `reception` (the bus's now), begun afresh for a new one."""
@@ -107,3 +118,10 @@ class HeldPrices:
         if newest is None or newest.reception != reception:
             newest = self._newest[symbol] = _Newest(reception)
         return newest
+
+
+def _symbol_of(channel: str) -> str | None:
+    """The symbol of a price channel (stock_channel); None for any other channel."""
+    if not channel.startswith(_PRICE_CHANNEL_PREFIX):
+        return None
+    return channel[len(_PRICE_CHANNEL_PREFIX) :]
